@@ -1,0 +1,163 @@
+/*
+ * tiercache: allocate memory by kind (DRAM, file-backed PMEM, a caller's fixed area, and
+ * NUMA-topology kinds), over a private copy of upstream jemalloc.
+ *
+ * Conventions:
+ *  - every function that can fail returns 0 (TC_OK) or a negative TC_ERR_* code;
+ *  - allocation functions return NULL and set errno (ENOMEM or EINVAL) on failure;
+ *  - a NULL kind in free/realloc/usable_size/defrag means "find the kind from the pointer";
+ *  - all functions are thread-safe; a kind must not be used while it is being destroyed.
+ */
+#ifndef TIERCACHE_TIERCACHE_H
+#define TIERCACHE_TIERCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define TC_API __attribute__((visibility("default")))
+#else
+#define TC_API
+#endif
+
+#define TC_VERSION_MAJOR 0
+#define TC_VERSION_MINOR 1
+#define TC_VERSION_PATCH 0
+
+/* Error codes. Every code has a message from tc_strerror(). */
+enum tc_error {
+    TC_OK = 0,
+    TC_ERR_INVALID = -1,     /* an argument is out of range or malformed */
+    TC_ERR_NOMEM = -2,       /* no memory (or file space) left for the request */
+    TC_ERR_UNAVAILABLE = -3, /* this kind's memory does not exist on this machine */
+    TC_ERR_NOENT = -4,       /* the directory does not exist or is not a directory */
+    TC_ERR_ACCESS = -5,      /* the directory is not writable by this process */
+    TC_ERR_NOTSUP = -6,      /* the filesystem lacks a needed feature (hole punching, DAX) */
+    TC_ERR_TOOMANY = -7,     /* kind, arena or address-space limit reached */
+    TC_ERR_ENVIRON = -8,     /* an environment option has an invalid value */
+    TC_ERR_DESTROYED = -9,   /* the kind was already destroyed */
+    TC_ERR_MMAP = -10,       /* the kernel refused to map memory */
+    TC_ERR_ARENA = -11,      /* the allocator refused to create an arena */
+    TC_ERR_FORKED = -12,     /* a file-backed kind used in a child process (see fork policy) */
+    TC_ERR_SYSTEM = -13,     /* another operating-system error; errno tells which */
+    TC_ERR_BUSY = -14,       /* the kind still has live allocations it cannot release */
+};
+
+/* Usage policy of a file-backed kind. */
+typedef enum tc_file_policy {
+    TC_FILE_PERFORMANCE = 0,  /* freed pages stay allocated in the file for a while */
+    TC_FILE_CONSERVATIVE = 1, /* freed pages are returned to the filesystem at once */
+} tc_file_policy_t;
+
+/* Statistics of a kind, in bytes (see tc_stats_refresh). */
+typedef enum tc_stat {
+    TC_STAT_RESIDENT = 0,  /* physical memory held, metadata included */
+    TC_STAT_ACTIVE = 1,    /* pages backing live allocations */
+    TC_STAT_ALLOCATED = 2, /* bytes in live allocations (usable sizes) */
+    TC_STAT_COUNT
+} tc_stat_t;
+
+typedef struct tc_kind tc_kind_t;
+
+/* ---- kinds ---- */
+
+/* The default DRAM kind: follows the process's memory policy, with jemalloc thread caches. */
+TC_API tc_kind_t *tc_kind_dram(void);
+
+/* Smallest non-zero max_size of a file-backed kind. */
+#define TC_FILE_MIN_SIZE ((size_t)16 << 20)
+
+/*
+ * Create a kind backed by an unlinked temporary file (mode 0600) in `dir`, a directory on a
+ * filesystem that supports hole punching. max_size 0 grows without limit; otherwise it is at
+ * least TC_FILE_MIN_SIZE and allocations past it fail with ENOMEM.
+ * Fork policy: the memory is not inherited. In a child process the kind is detached: malloc
+ * returns NULL (ENOMEM), free is a no-op and its old addresses read as zeros.
+ */
+TC_API int tc_kind_create_file(const char *dir, size_t max_size, tc_file_policy_t policy,
+                               tc_kind_t **out);
+
+/*
+ * Create a kind that allocates from the caller's memory area [addr, addr+size). The area must
+ * stay valid until the kind is destroyed; only its page-aligned interior is used.
+ */
+TC_API int tc_kind_create_fixed(void *addr, size_t size, tc_kind_t **out);
+
+/*
+ * Destroy a kind made by a tc_kind_create_* function. Its allocations become invalid.
+ * Returns TC_ERR_DESTROYED on a second call, TC_ERR_INVALID for a built-in kind.
+ */
+TC_API int tc_kind_destroy(tc_kind_t *kind);
+
+/* TC_OK when the kind can allocate on this machine, else why not. */
+TC_API int tc_kind_check_available(const tc_kind_t *kind);
+
+/* Short human name of the kind ("dram", "file", "fixed", ...). */
+TC_API const char *tc_kind_name(const tc_kind_t *kind);
+
+/*
+ * Capacity in bytes the kind can draw from: max_size (or the filesystem's size) for a file
+ * kind, the area size for a fixed kind, physical memory for DRAM. TC_OK or an error.
+ */
+TC_API int tc_kind_capacity(const tc_kind_t *kind, size_t *out);
+
+/* The kind that owns ptr (a live allocation of this library), or NULL for NULL. Lock-free. */
+TC_API tc_kind_t *tc_detect_kind(const void *ptr);
+
+/* TC_OK when `dir` is on a DAX filesystem (a MAP_SYNC mapping of a file there works). */
+TC_API int tc_check_dax_path(const char *dir);
+
+/* ---- heap ---- */
+
+/* size bytes of the kind; size 0 returns a unique minimal allocation. */
+TC_API void *tc_malloc(tc_kind_t *kind, size_t size);
+/* n*size zeroed bytes; NULL with ENOMEM when n*size overflows. */
+TC_API void *tc_calloc(tc_kind_t *kind, size_t n, size_t size);
+/* alignment: a power of two, multiple of sizeof(void*). Returns 0, EINVAL or ENOMEM. */
+TC_API int tc_posix_memalign(tc_kind_t *kind, void **out, size_t alignment, size_t size);
+/*
+ * Resize ptr. ptr NULL behaves as malloc; size 0 frees ptr and returns NULL. When kind is not
+ * NULL and differs from ptr's kind, the data moves to `kind`. On failure ptr stays valid.
+ */
+TC_API void *tc_realloc(tc_kind_t *kind, void *ptr, size_t size);
+/* Free ptr (NULL is a no-op). kind may be NULL: the kind is found from the pointer. */
+TC_API void tc_free(tc_kind_t *kind, void *ptr);
+/* Usable size of the allocation at ptr (0 for NULL). kind may be NULL. */
+TC_API size_t tc_usable_size(tc_kind_t *kind, const void *ptr);
+/*
+ * If ptr sits in a sparsely used slab, move it to a fuller one of the same kind and return the
+ * new address (ptr is freed). Returns NULL when moving would not help; ptr then stays valid.
+ */
+TC_API void *tc_defrag_reallocate(tc_kind_t *kind, void *ptr);
+
+/* ---- statistics and control ---- */
+
+/* Refresh the cached statistics read by tc_kind_stat. */
+TC_API int tc_stats_refresh(void);
+/* One statistic of a kind, or of all kinds with kind NULL, as of the last refresh. */
+TC_API int tc_kind_stat(const tc_kind_t *kind, tc_stat_t stat, size_t *out);
+/* jemalloc's statistics report; opts uses malloc_stats_print's letters (may be NULL). */
+TC_API int tc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
+                          const char *opts);
+/* Start (true) or stop jemalloc's background purging threads. */
+TC_API int tc_set_background_threads(bool enable);
+/* Return all unused dirty pages of a kind (NULL: all kinds) to the system now. */
+TC_API int tc_kind_purge(tc_kind_t *kind);
+
+/* Message for a TC_ERR_* code (never NULL). */
+TC_API const char *tc_strerror(int err);
+/*
+ * The first invalid environment option seen, as "NAME=value: reason", or NULL when all are
+ * valid. Functions that depend on an invalid option return TC_ERR_ENVIRON.
+ */
+TC_API const char *tc_options_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TIERCACHE_TIERCACHE_H */

@@ -1,0 +1,305 @@
+/*
+ * memkind 1.14's public API over the tc_ API. memkind_t handles are tc_kind_t pointers.
+ * Results follow memkind 1.14 as observed (malloc(0) returns NULL, bad file-kind arguments are
+ * MEMKIND_ERROR_INVALID, a non-DAX directory is MEMKIND_ERROR_MMAP), except where memkind is
+ * unsafe: destroying a built-in kind or a kind twice fails instead of succeeding.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "memkind.h"
+
+#define K(m) ((tc_kind_t *)(m))
+#define M(k) ((memkind_t)(k))
+
+/* Topology kinds: their memory arrives with the NUMA-topology provider. */
+static TC_UNAVAILABLE_KIND(k_regular, "regular");
+static TC_UNAVAILABLE_KIND(k_hugetlb, "hugetlb");
+static TC_UNAVAILABLE_KIND(k_hbw, "hbw");
+static TC_UNAVAILABLE_KIND(k_hbw_all, "hbw_all");
+static TC_UNAVAILABLE_KIND(k_hbw_preferred, "hbw_preferred");
+static TC_UNAVAILABLE_KIND(k_hbw_hugetlb, "hbw_hugetlb");
+static TC_UNAVAILABLE_KIND(k_hbw_all_hugetlb, "hbw_all_hugetlb");
+static TC_UNAVAILABLE_KIND(k_hbw_preferred_hugetlb, "hbw_preferred_hugetlb");
+static TC_UNAVAILABLE_KIND(k_hbw_interleave, "hbw_interleave");
+static TC_UNAVAILABLE_KIND(k_interleave, "interleave");
+static TC_UNAVAILABLE_KIND(k_dax_kmem, "dax_kmem");
+static TC_UNAVAILABLE_KIND(k_dax_kmem_all, "dax_kmem_all");
+static TC_UNAVAILABLE_KIND(k_dax_kmem_preferred, "dax_kmem_preferred");
+static TC_UNAVAILABLE_KIND(k_dax_kmem_interleave, "dax_kmem_interleave");
+static TC_UNAVAILABLE_KIND(k_highest_capacity, "highest_capacity");
+static TC_UNAVAILABLE_KIND(k_highest_capacity_preferred, "highest_capacity_preferred");
+static TC_UNAVAILABLE_KIND(k_highest_capacity_local, "highest_capacity_local");
+static TC_UNAVAILABLE_KIND(k_highest_capacity_local_preferred, "highest_capacity_local_preferred");
+static TC_UNAVAILABLE_KIND(k_lowest_latency_local, "lowest_latency_local");
+static TC_UNAVAILABLE_KIND(k_lowest_latency_local_preferred, "lowest_latency_local_preferred");
+static TC_UNAVAILABLE_KIND(k_highest_bandwidth_local, "highest_bandwidth_local");
+static TC_UNAVAILABLE_KIND(k_highest_bandwidth_local_preferred, "highest_bandwidth_local_preferred");
+/* 1 GiB-page kinds, deprecated by memkind: never available. */
+static TC_UNAVAILABLE_KIND(k_gbtlb, "gbtlb");
+static TC_UNAVAILABLE_KIND(k_hbw_gbtlb, "hbw_gbtlb");
+static TC_UNAVAILABLE_KIND(k_hbw_preferred_gbtlb, "hbw_preferred_gbtlb");
+
+MEMKIND_EXPORT_API memkind_t MEMKIND_DEFAULT = M(&tc__kind_dram);
+MEMKIND_EXPORT_API memkind_t MEMKIND_REGULAR = M(&k_regular);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HUGETLB = M(&k_hugetlb);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HBW = M(&k_hbw);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_ALL = M(&k_hbw_all);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_PREFERRED = M(&k_hbw_preferred);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_HUGETLB = M(&k_hbw_hugetlb);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_ALL_HUGETLB = M(&k_hbw_all_hugetlb);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_PREFERRED_HUGETLB = M(&k_hbw_preferred_hugetlb);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_INTERLEAVE = M(&k_hbw_interleave);
+MEMKIND_EXPORT_API memkind_t MEMKIND_INTERLEAVE = M(&k_interleave);
+MEMKIND_EXPORT_API memkind_t MEMKIND_DAX_KMEM = M(&k_dax_kmem);
+MEMKIND_EXPORT_API memkind_t MEMKIND_DAX_KMEM_ALL = M(&k_dax_kmem_all);
+MEMKIND_EXPORT_API memkind_t MEMKIND_DAX_KMEM_PREFERRED = M(&k_dax_kmem_preferred);
+MEMKIND_EXPORT_API memkind_t MEMKIND_DAX_KMEM_INTERLEAVE = M(&k_dax_kmem_interleave);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_CAPACITY = M(&k_highest_capacity);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_CAPACITY_PREFERRED = M(&k_highest_capacity_preferred);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_CAPACITY_LOCAL = M(&k_highest_capacity_local);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_CAPACITY_LOCAL_PREFERRED =
+    M(&k_highest_capacity_local_preferred);
+MEMKIND_EXPORT_API memkind_t MEMKIND_LOWEST_LATENCY_LOCAL = M(&k_lowest_latency_local);
+MEMKIND_EXPORT_API memkind_t MEMKIND_LOWEST_LATENCY_LOCAL_PREFERRED =
+    M(&k_lowest_latency_local_preferred);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_BANDWIDTH_LOCAL = M(&k_highest_bandwidth_local);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_BANDWIDTH_LOCAL_PREFERRED =
+    M(&k_highest_bandwidth_local_preferred);
+MEMKIND_EXPORT_API memkind_t MEMKIND_GBTLB = M(&k_gbtlb);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_GBTLB = M(&k_hbw_gbtlb);
+MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_PREFERRED_GBTLB = M(&k_hbw_preferred_gbtlb);
+
+/* memkind status for a tc_ error code. */
+static int status(int tc_err) {
+    switch (tc_err) {
+    case TC_OK: return MEMKIND_SUCCESS;
+    case TC_ERR_UNAVAILABLE: return MEMKIND_ERROR_UNAVAILABLE;
+    case TC_ERR_NOMEM: return MEMKIND_ERROR_MALLOC;
+    case TC_ERR_TOOMANY: return MEMKIND_ERROR_TOOMANY;
+    case TC_ERR_ENVIRON: return MEMKIND_ERROR_ENVIRON;
+    case TC_ERR_MMAP: return MEMKIND_ERROR_MMAP;
+    case TC_ERR_ARENA: return MEMKIND_ERROR_ARENAS_CREATE;
+    case TC_ERR_DESTROYED: case TC_ERR_BUSY: return MEMKIND_ERROR_OPERATION_FAILED;
+    case TC_ERR_FORKED: return MEMKIND_ERROR_UNAVAILABLE;
+    case TC_ERR_SYSTEM: return MEMKIND_ERROR_RUNTIME;
+    default: return MEMKIND_ERROR_INVALID; /* bad arguments, directory problems */
+    }
+}
+
+/* ---- configuration ---- */
+struct memkind_config {
+    const char *path;
+    size_t size;
+    memkind_mem_usage_policy policy;
+};
+
+MEMKIND_EXPORT_API struct memkind_config *memkind_config_new(void) {
+    return calloc(1, sizeof(struct memkind_config));
+}
+MEMKIND_EXPORT_API void memkind_config_delete(struct memkind_config *cfg) { free(cfg); }
+MEMKIND_EXPORT_API void memkind_config_set_path(struct memkind_config *cfg, const char *dir) {
+    if (cfg) cfg->path = dir;
+}
+MEMKIND_EXPORT_API void memkind_config_set_size(struct memkind_config *cfg, size_t size) {
+    if (cfg) cfg->size = size;
+}
+MEMKIND_EXPORT_API void memkind_config_set_memory_usage_policy(struct memkind_config *cfg,
+                                                               memkind_mem_usage_policy p) {
+    if (cfg) cfg->policy = p;
+}
+
+/* ---- kinds ---- */
+MEMKIND_EXPORT_API int memkind_create_pmem(const char *dir, size_t max_size, memkind_t *kind) {
+    tc_kind_t *k = NULL;
+    int e = tc_kind_create_file(dir, max_size, TC_FILE_PERFORMANCE, &k);
+    if (!e && kind) *kind = M(k);
+    return status(e);
+}
+
+MEMKIND_EXPORT_API int memkind_create_pmem_with_config(struct memkind_config *cfg,
+                                                       memkind_t *kind) {
+    if (!cfg || (unsigned)cfg->policy >= MEMKIND_MEM_USAGE_POLICY_MAX_VALUE)
+        return MEMKIND_ERROR_INVALID;
+    tc_kind_t *k = NULL;
+    tc_file_policy_t p = cfg->policy == MEMKIND_MEM_USAGE_POLICY_CONSERVATIVE
+                             ? TC_FILE_CONSERVATIVE : TC_FILE_PERFORMANCE;
+    int e = tc_kind_create_file(cfg->path, cfg->size, p, &k);
+    if (!e && kind) *kind = M(k);
+    return status(e);
+}
+
+MEMKIND_EXPORT_API int memkind_create_fixed(void *addr, size_t size, memkind_t *kind) {
+    tc_kind_t *k = NULL;
+    int e = tc_kind_create_fixed(addr, size, &k);
+    if (!e && kind) *kind = M(k);
+    return status(e);
+}
+
+MEMKIND_EXPORT_API int memkind_create_kind(memkind_memtype_t memtype, memkind_policy_t policy,
+                                           memkind_bits_t flags, memkind_t *kind) {
+    if (!kind || !memtype || (unsigned)policy >= MEMKIND_POLICY_MAX_VALUE ||
+        (memtype & ~(MEMKIND_MEMTYPE_DEFAULT | MEMKIND_MEMTYPE_HIGH_BANDWIDTH)))
+        return MEMKIND_ERROR_INVALID;
+    /* Every memtype/policy pair places pages on NUMA nodes: the topology provider's job. */
+    return memtype & MEMKIND_MEMTYPE_HIGH_BANDWIDTH ? MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE
+                                                    : MEMKIND_ERROR_UNAVAILABLE;
+}
+
+MEMKIND_EXPORT_API int memkind_destroy_kind(memkind_t kind) {
+    return tc_kind_destroy(K(kind)) ? MEMKIND_ERROR_OPERATION_FAILED : MEMKIND_SUCCESS;
+}
+
+MEMKIND_EXPORT_API memkind_t memkind_detect_kind(void *ptr) {
+    return M(tc_detect_kind(ptr));
+}
+
+MEMKIND_EXPORT_API int memkind_check_available(memkind_t kind) {
+    return status(tc_kind_check_available(K(kind)));
+}
+
+MEMKIND_EXPORT_API ssize_t memkind_get_capacity(memkind_t kind) {
+    size_t cap;
+    if (tc_kind_capacity(K(kind), &cap) || cap > (size_t)SSIZE_MAX) return -1;
+    return (ssize_t)cap;
+}
+
+MEMKIND_EXPORT_API int memkind_check_dax_path(const char *pmem_dir) {
+    int e = tc_check_dax_path(pmem_dir);
+    return e == TC_ERR_NOTSUP ? MEMKIND_ERROR_MMAP : status(e);
+}
+
+MEMKIND_EXPORT_API int memkind_set_bg_threads(bool state) {
+    return status(tc_set_background_threads(state));
+}
+
+MEMKIND_EXPORT_API int memkind_get_kind_by_partition(int partition, memkind_t *kind) {
+    static memkind_t *const table[MEMKIND_NUM_BASE_KIND] = {
+        [MEMKIND_PARTITION_DEFAULT] = &MEMKIND_DEFAULT,
+        [MEMKIND_PARTITION_HBW] = &MEMKIND_HBW,
+        [MEMKIND_PARTITION_HBW_HUGETLB] = &MEMKIND_HBW_HUGETLB,
+        [MEMKIND_PARTITION_HBW_PREFERRED] = &MEMKIND_HBW_PREFERRED,
+        [MEMKIND_PARTITION_HBW_PREFERRED_HUGETLB] = &MEMKIND_HBW_PREFERRED_HUGETLB,
+        [MEMKIND_PARTITION_HUGETLB] = &MEMKIND_HUGETLB,
+        [MEMKIND_PARTITION_HBW_GBTLB] = &MEMKIND_HBW_GBTLB,
+        [MEMKIND_PARTITION_HBW_PREFERRED_GBTLB] = &MEMKIND_HBW_PREFERRED_GBTLB,
+        [MEMKIND_PARTITION_GBTLB] = &MEMKIND_GBTLB,
+        [MEMKIND_PARTITION_HBW_INTERLEAVE] = &MEMKIND_HBW_INTERLEAVE,
+        [MEMKIND_PARTITION_INTERLEAVE] = &MEMKIND_INTERLEAVE,
+        [MEMKIND_PARTITION_REGULAR] = &MEMKIND_REGULAR,
+        [MEMKIND_PARTITION_HBW_ALL] = &MEMKIND_HBW_ALL,
+        [MEMKIND_PARTITION_HBW_ALL_HUGETLB] = &MEMKIND_HBW_ALL_HUGETLB,
+        [MEMKIND_PARTITION_DAX_KMEM] = &MEMKIND_DAX_KMEM,
+        [MEMKIND_PARTITION_DAX_KMEM_ALL] = &MEMKIND_DAX_KMEM_ALL,
+        [MEMKIND_PARTITION_DAX_KMEM_PREFERRED] = &MEMKIND_DAX_KMEM_PREFERRED,
+        [MEMKIND_PARTITION_DAX_KMEM_INTERLEAVE] = &MEMKIND_DAX_KMEM_INTERLEAVE,
+        [MEMKIND_PARTITION_HIGHEST_CAPACITY] = &MEMKIND_HIGHEST_CAPACITY,
+        [MEMKIND_PARTITION_HIGHEST_CAPACITY_PREFERRED] = &MEMKIND_HIGHEST_CAPACITY_PREFERRED,
+        [MEMKIND_PARTITION_HIGHEST_CAPACITY_LOCAL] = &MEMKIND_HIGHEST_CAPACITY_LOCAL,
+        [MEMKIND_PARTITION_HIGHEST_CAPACITY_LOCAL_PREFERRED] =
+            &MEMKIND_HIGHEST_CAPACITY_LOCAL_PREFERRED,
+        [MEMKIND_PARTITION_LOWEST_LATENCY_LOCAL] = &MEMKIND_LOWEST_LATENCY_LOCAL,
+        [MEMKIND_PARTITION_LOWEST_LATENCY_LOCAL_PREFERRED] =
+            &MEMKIND_LOWEST_LATENCY_LOCAL_PREFERRED,
+        [MEMKIND_PARTITION_HIGHEST_BANDWIDTH_LOCAL] = &MEMKIND_HIGHEST_BANDWIDTH_LOCAL,
+        [MEMKIND_PARTITION_HIGHEST_BANDWIDTH_LOCAL_PREFERRED] =
+            &MEMKIND_HIGHEST_BANDWIDTH_LOCAL_PREFERRED,
+    };
+    if (!kind || partition < 0 || partition >= MEMKIND_NUM_BASE_KIND)
+        return MEMKIND_ERROR_UNAVAILABLE;
+    *kind = *table[partition];
+    return MEMKIND_SUCCESS;
+}
+
+MEMKIND_EXPORT_API int memkind_get_version() {
+    return 1 * 1000000 + 14 * 1000 + 0;
+}
+
+MEMKIND_EXPORT_API void memkind_error_message(int err, char *msg, size_t size) {
+    const char *text;
+    switch (err) {
+    case MEMKIND_SUCCESS: text = "success"; break;
+    case MEMKIND_ERROR_UNAVAILABLE: text = "requested memory kind is not available"; break;
+    case MEMKIND_ERROR_MBIND: text = "binding memory to NUMA nodes failed"; break;
+    case MEMKIND_ERROR_MMAP: text = "mapping memory failed (or the path is not DAX)"; break;
+    case MEMKIND_ERROR_MALLOC: text = "out of memory"; break;
+    case MEMKIND_ERROR_ENVIRON: text = "invalid environment option"; break;
+    case MEMKIND_ERROR_INVALID: text = "invalid argument"; break;
+    case MEMKIND_ERROR_TOOMANY: text = "too many kinds"; break;
+    case MEMKIND_ERROR_BADOPS: text = "invalid kind operations"; break;
+    case MEMKIND_ERROR_HUGETLB: text = "huge pages are not available"; break;
+    case MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE: text = "memory type is not available"; break;
+    case MEMKIND_ERROR_OPERATION_FAILED: text = "operation failed"; break;
+    case MEMKIND_ERROR_ARENAS_CREATE: text = "creating an arena failed"; break;
+    case MEMKIND_ERROR_RUNTIME: text = "runtime error"; break;
+    default: text = NULL; break;
+    }
+    if (!msg || !size) return;
+    if (text) snprintf(msg, size, "<memkind> %s", text);
+    else snprintf(msg, size, "<memkind> unknown error code %d", err);
+}
+
+/* ---- statistics ---- */
+MEMKIND_EXPORT_API int memkind_update_cached_stats(void) {
+    return status(tc_stats_refresh());
+}
+
+MEMKIND_EXPORT_API int memkind_get_stat(memkind_t kind, memkind_stat_type stat, size_t *value) {
+    if ((unsigned)stat >= MEMKIND_STAT_TYPE_MAX_VALUE || !value) return MEMKIND_ERROR_INVALID;
+    return status(tc_kind_stat(K(kind), (tc_stat_t)stat, value));
+}
+
+MEMKIND_EXPORT_API int memkind_stats_print(void (*write_cb)(void *, const char *),
+                                           void *cbopaque, memkind_stat_print_opt opts) {
+    static const char letters[] = "Jgmdablxe"; /* jemalloc's letter for each option bit */
+    char buf[sizeof letters];
+    size_t n = 0;
+    if ((unsigned)opts >> (sizeof letters - 1)) return MEMKIND_ERROR_INVALID;
+    for (unsigned i = 0; i < sizeof letters - 1; i++)
+        if (opts & (1u << i)) buf[n++] = letters[i];
+    buf[n] = 0;
+    return status(tc_stats_print(write_cb, cbopaque, buf));
+}
+
+/* ---- heap ---- */
+MEMKIND_EXPORT_API void *memkind_malloc(memkind_t kind, size_t size) {
+    if (!size) return NULL;
+    return tc_malloc(K(kind), size);
+}
+
+MEMKIND_EXPORT_API size_t memkind_malloc_usable_size(memkind_t kind,
+                                                     MEMKIND_MALLOC_USABLE_SIZE_CONST void *ptr) {
+    return tc_usable_size(K(kind), ptr);
+}
+
+MEMKIND_EXPORT_API void *memkind_calloc(memkind_t kind, size_t num, size_t size) {
+    if (!num || !size) return NULL;
+    return tc_calloc(K(kind), num, size);
+}
+
+MEMKIND_EXPORT_API int memkind_posix_memalign(memkind_t kind, void **memptr, size_t alignment,
+                                              size_t size) {
+    if (!memptr || alignment < sizeof(void *) || (alignment & (alignment - 1))) return EINVAL;
+    if (!size) {
+        *memptr = NULL;
+        return 0;
+    }
+    return tc_posix_memalign(K(kind), memptr, alignment, size);
+}
+
+MEMKIND_EXPORT_API void *memkind_realloc(memkind_t kind, void *ptr, size_t size) {
+    if (!ptr && !size) return NULL;
+    return tc_realloc(K(kind), ptr, size);
+}
+
+MEMKIND_EXPORT_API void memkind_free(memkind_t kind, void *ptr) {
+    tc_free(K(kind), ptr);
+}
+
+MEMKIND_EXPORT_API void *memkind_defrag_reallocate(memkind_t kind, void *ptr) {
+    return tc_defrag_reallocate(K(kind), ptr);
+}

@@ -1,0 +1,227 @@
+/*
+ * File-backed (PMEM) kinds: memory mapped from an unlinked temporary file in a directory on
+ * any filesystem with hole punching (fsdax, tmpfs, ext4, xfs).
+ *
+ * Address space comes in windows: 2 MiB-aligned ranges mapped MAP_SHARED over consecutive
+ * file offsets, never unmapped while the kind lives. A kind with max_size has exactly one
+ * window of that size, which is how the limit is enforced. Without max_size, windows grow
+ * geometrically. File blocks are allocated (fallocate) before jemalloc touches a range, so a
+ * full filesystem is an allocation failure, never SIGBUS, and returned by punching holes.
+ *
+ * Fork: windows are MADV_DONTFORK. In the child the kind is detached and its windows become
+ * inaccessible private ranges, so neither process can write the other's memory.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define MAX_WINDOWS 48
+#define MAX_GROWTH_SHIFT 6 /* unlimited kinds: windows double up to 64x the first */
+
+struct window {
+    uintptr_t base;
+    size_t len, used;
+    off_t file_off;
+};
+
+struct file_kind {
+    int fd;
+    size_t max_size;
+    size_t first_window;
+    off_t file_end;
+    struct window win[MAX_WINDOWS];
+    _Atomic unsigned nwin;
+};
+
+static size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
+
+/* The window containing addr, or NULL. */
+static struct window *window_of(struct file_kind *f, uintptr_t addr) {
+    unsigned n = atomic_load_explicit(&f->nwin, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++)
+        if (addr >= f->win[i].base && addr < f->win[i].base + f->win[i].len) return &f->win[i];
+    return NULL;
+}
+
+/* Map a new window of at least `need` bytes. 0 or an errno. Kind lock held. */
+static int add_window(tc_kind_t *k, struct file_kind *f, size_t need) {
+    unsigned n = atomic_load_explicit(&f->nwin, memory_order_relaxed);
+    if (n == MAX_WINDOWS || (f->max_size && n == 1)) return ENOMEM;
+    size_t len = f->max_size ? round_up(f->max_size, TC_GRANULE)
+                             : f->first_window << (n < MAX_GROWTH_SHIFT ? n : MAX_GROWTH_SHIFT);
+    if (len < need) len = round_up(need, TC_GRANULE);
+    void *base;
+    int e = tc__os_reserve(len, TC_GRANULE, &base);
+    if (e) return e;
+    if ((e = tc__os_map_file(base, len, f->fd, f->file_end)) ||
+        (e = tc__os_dontfork(base, len)) ||
+        (e = tc__ptrmap_assign((uintptr_t)base, len, k->id))) {
+        tc__os_unmap(base, len);
+        return e;
+    }
+    f->win[n] = (struct window){(uintptr_t)base, len, 0, f->file_end};
+    f->file_end += (off_t)len;
+    atomic_store_explicit(&f->nwin, n + 1, memory_order_release);
+    return 0;
+}
+
+static void *file_reserve(tc_kind_t *k, size_t size, size_t align, bool *zero, bool *commit) {
+    struct file_kind *f = k->priv;
+    void *ret = NULL;
+    int e = 0;
+    pthread_mutex_lock(&k->lock);
+    for (int attempt = 0; attempt < 2 && !ret && !e; attempt++) {
+        unsigned n = atomic_load_explicit(&f->nwin, memory_order_relaxed);
+        if (n) {
+            struct window *w = &f->win[n - 1];
+            uintptr_t start = round_up(w->base + w->used, align);
+            if (start + size <= w->base + w->len) {
+                if (*commit) e = tc__os_file_alloc(f->fd, w->file_off + (off_t)(start - w->base), size);
+                if (!e) {
+                    w->used = start + size - w->base;
+                    ret = (void *)start;
+                }
+                break;
+            }
+        }
+        e = add_window(k, f, size + align);
+    }
+    pthread_mutex_unlock(&k->lock);
+    if (!ret) {
+        errno = e ? e : ENOMEM;
+        return NULL;
+    }
+    *zero = true; /* never handed out before: fresh file range */
+    return ret;
+}
+
+static int file_commit(tc_kind_t *k, void *addr, size_t size) {
+    struct file_kind *f = k->priv;
+    struct window *w = window_of(f, (uintptr_t)addr);
+    if (!w) return EINVAL;
+    return tc__os_file_alloc(f->fd, w->file_off + (off_t)((uintptr_t)addr - w->base), size);
+}
+
+static int file_decommit(tc_kind_t *k, void *addr, size_t size) {
+    struct file_kind *f = k->priv;
+    struct window *w = window_of(f, (uintptr_t)addr);
+    if (!w) return EINVAL;
+    return tc__os_file_punch(f->fd, w->file_off + (off_t)((uintptr_t)addr - w->base), size);
+}
+
+static bool file_can_merge(tc_kind_t *k, void *a, void *b) {
+    struct file_kind *f = k->priv;
+    return window_of(f, (uintptr_t)a) == window_of(f, (uintptr_t)b);
+}
+
+static void file_release(tc_kind_t *k) {
+    struct file_kind *f = k->priv;
+    unsigned n = atomic_load(&f->nwin);
+    for (unsigned i = 0; i < n; i++) {
+        tc__ptrmap_clear(f->win[i].base, f->win[i].len);
+        tc__os_unmap((void *)f->win[i].base, f->win[i].len);
+    }
+    close(f->fd);
+    free(f);
+    k->priv = NULL;
+}
+
+static void file_fork_child(tc_kind_t *k) {
+    struct file_kind *f = k->priv;
+    atomic_store(&k->detached, true);
+    unsigned n = atomic_load(&f->nwin);
+    for (unsigned i = 0; i < n; i++) /* the range stays ours, so the index stays true */
+        tc__os_map_anon((void *)f->win[i].base, f->win[i].len, false);
+}
+
+static int file_capacity(const tc_kind_t *k, size_t *out) {
+    struct file_kind *f = k->priv;
+    if (f->max_size) {
+        *out = f->max_size;
+        return TC_OK;
+    }
+    return tc__err_from_errno(tc__os_fs_size(f->fd, out));
+}
+
+static const struct tc_kind_ops file_ops = {
+    .reserve = file_reserve,
+    .commit = file_commit,
+    .decommit = file_decommit,
+    .can_merge = file_can_merge,
+    .release = file_release,
+    .fork_child = file_fork_child,
+    .capacity = file_capacity,
+};
+
+/* Create the backing file and check the filesystem can punch holes. TC_OK or an error. */
+static int open_backing(const char *dir, int *fd) {
+    int e = tc__os_check_dir(dir);
+    if (!e) e = tc__os_open_tmpfile(dir, fd);
+    if (e) {
+        tc__log("cannot use directory %s: %s", dir, strerror(e));
+        return tc__err_from_errno(e);
+    }
+    size_t page = tc__os_page_size();
+    e = tc__os_file_alloc(*fd, 0, page);
+    if (!e) e = tc__os_file_punch(*fd, 0, page);
+    if (e) {
+        close(*fd);
+        tc__log("directory %s cannot back a kind (fallocate/hole punching: %s)", dir, strerror(e));
+        return e == ENOSPC ? TC_ERR_NOMEM : TC_ERR_NOTSUP;
+    }
+    return TC_OK;
+}
+
+TC_API int tc_kind_create_file(const char *dir, size_t max_size, tc_file_policy_t policy,
+                               tc_kind_t **out) {
+    if (!dir || !out || (max_size && max_size < TC_FILE_MIN_SIZE) ||
+        (policy != TC_FILE_PERFORMANCE && policy != TC_FILE_CONSERVATIVE))
+        return TC_ERR_INVALID;
+    if (max_size > ((size_t)1 << 46)) return TC_ERR_INVALID;
+    unsigned long narenas, window_mb, hog;
+    int err;
+    if ((err = tc__option_uint(TC_OPT_FILE_ARENAS, &narenas)) ||
+        (err = tc__option_uint(TC_OPT_FILE_WINDOW_MB, &window_mb)) ||
+        (err = tc__option_uint(TC_OPT_HOG_MEMORY, &hog)))
+        return err;
+    tc__init();
+    struct file_kind *f = calloc(1, sizeof *f);
+    if (!f) return TC_ERR_NOMEM;
+    if ((err = open_backing(dir, &f->fd))) {
+        free(f);
+        return err;
+    }
+    f->max_size = max_size;
+    f->first_window = round_up((size_t)window_mb << 20, TC_GRANULE);
+    tc_kind_t *k = tc__kind_alloc();
+    if (!k) {
+        close(f->fd);
+        free(f);
+        return TC_ERR_NOMEM;
+    }
+    k->ops = &file_ops;
+    k->name = "file";
+    k->priv = f;
+    ssize_t decay = hog ? -1 : policy == TC_FILE_CONSERVATIVE ? 0 : -2;
+    if ((err = tc__kind_register(k, (unsigned)narenas, decay))) {
+        close(f->fd);
+        free(f);
+        tc__kind_free_unregistered(k);
+        return err;
+    }
+    *out = k;
+    return TC_OK;
+}
+
+TC_API int tc_check_dax_path(const char *dir) {
+    if (!dir) return TC_ERR_INVALID;
+    int fd, e = tc__os_check_dir(dir);
+    if (!e) e = tc__os_open_tmpfile(dir, &fd);
+    if (e) return tc__err_from_errno(e);
+    e = tc__os_map_sync_works(fd);
+    close(fd);
+    return e ? TC_ERR_NOTSUP : TC_OK;
+}

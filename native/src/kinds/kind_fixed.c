@@ -1,0 +1,95 @@
+/*
+ * Fixed kinds: allocate from a memory area the caller owns. The page-aligned interior is
+ * handed to jemalloc by a bump pointer; nothing is ever returned to the system (decommit is
+ * not supported), and the area is the caller's to free after the kind is destroyed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct fixed_kind {
+    uintptr_t start, end, cur; /* page-aligned interior and bump pointer */
+    uintptr_t area;            /* the caller's area as given, for the address index */
+    size_t area_len;
+};
+
+static void *fixed_reserve(tc_kind_t *k, size_t size, size_t align, bool *zero, bool *commit) {
+    struct fixed_kind *f = k->priv;
+    void *ret = NULL;
+    pthread_mutex_lock(&k->lock);
+    uintptr_t start = (f->cur + align - 1) & ~(uintptr_t)(align - 1);
+    if (start >= f->cur && start <= f->end && size <= f->end - start) {
+        f->cur = start + size;
+        ret = (void *)start;
+    }
+    pthread_mutex_unlock(&k->lock);
+    if (!ret) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (*zero) memset(ret, 0, size);
+    *commit = true;
+    return ret;
+}
+
+static int fixed_commit(tc_kind_t *k, void *addr, size_t size) { return 0; }
+
+static bool fixed_can_merge(tc_kind_t *k, void *a, void *b) { return true; }
+
+static void fixed_release(tc_kind_t *k) {
+    struct fixed_kind *f = k->priv;
+    if (f->area_len) tc__ptrmap_clear_range(f->area, f->area_len, k->id);
+    free(f);
+    k->priv = NULL;
+}
+
+static int fixed_capacity(const tc_kind_t *k, size_t *out) {
+    struct fixed_kind *f = k->priv;
+    *out = f->area_len;
+    return TC_OK;
+}
+
+static const struct tc_kind_ops fixed_ops = {
+    .reserve = fixed_reserve,
+    .commit = fixed_commit,
+    .can_merge = fixed_can_merge,
+    .release = fixed_release,
+    .capacity = fixed_capacity,
+};
+
+TC_API int tc_kind_create_fixed(void *addr, size_t size, tc_kind_t **out) {
+    if (!addr || !out) return TC_ERR_INVALID;
+    size_t page = tc__os_page_size();
+    uintptr_t a = (uintptr_t)addr, end = a + size;
+    if (end < a) return TC_ERR_INVALID;
+    uintptr_t start = (a + page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t stop = end & ~(uintptr_t)(page - 1);
+    if (stop <= start || stop - start < 4 * page) return TC_ERR_INVALID; /* too small */
+    tc__init();
+    struct fixed_kind *f = calloc(1, sizeof *f);
+    if (!f) return TC_ERR_NOMEM;
+    *f = (struct fixed_kind){start, stop, start, a, size};
+    tc_kind_t *k = tc__kind_alloc();
+    if (!k) {
+        free(f);
+        return TC_ERR_NOMEM;
+    }
+    k->ops = &fixed_ops;
+    k->name = "fixed";
+    k->priv = f;
+    int err = tc__kind_register(k, 1, -1); /* never decays: nothing to return */
+    if (!err && tc__ptrmap_assign_range(a, size, k->id)) {
+        f->area_len = 0; /* nothing was indexed */
+        tc_kind_destroy(k);
+        return TC_ERR_NOMEM;
+    }
+    if (err) {
+        free(f);
+        tc__kind_free_unregistered(k);
+        return err;
+    }
+    *out = k;
+    return TC_OK;
+}

@@ -1,0 +1,220 @@
+/*
+ * The kind registry: slots (id -> kind), the arenas of each kind, destruction, and what happens
+ * at fork().
+ *
+ * Kind structs are never returned to the system: a destroyed kind is marked dead and queued
+ * (FIFO) for reuse, so destroying a handle twice is detected rather than a use-after-free.
+ *
+ * Lock order: registry lock, then jemalloc's locks, then a kind's provider lock (jemalloc calls
+ * extent hooks with its own locks held).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+tc_kind_t *_Atomic tc__slots[TC_MAX_KINDS];
+_Atomic uint32_t tc__slot_gen[TC_MAX_KINDS] = {[0 ... TC_MAX_KINDS - 1] = TC_GEN_NONE};
+_Atomic bool tc__forked;
+static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static uint32_t next_gen = 1;
+static uint16_t next_id_hint = 1;
+static tc_kind_t *free_head, *free_tail; /* destroyed structs, oldest first */
+
+/* jemalloc's arena_config_t for experimental.arenas_create_ext (5.3.0 layout). */
+struct je_arena_config {
+    extent_hooks_t *extent_hooks;
+    bool metadata_use_hooks;
+};
+
+void tc__registry_lock(void) { pthread_mutex_lock(&registry); }
+void tc__registry_unlock(void) { pthread_mutex_unlock(&registry); }
+
+static void fork_prepare(void) { pthread_mutex_lock(&registry); }
+static void fork_parent(void) { pthread_mutex_unlock(&registry); }
+
+/* Runs after jemalloc's own child handler. Detaches kinds whose memory is shared. */
+static void fork_child(void) {
+    pthread_mutex_init(&registry, NULL);
+    tc__ptrmap_fork_child();
+    for (unsigned i = 1; i < TC_MAX_KINDS; i++) {
+        tc_kind_t *k = atomic_load_explicit(&tc__slots[i], memory_order_relaxed);
+        if (!k) continue;
+        pthread_mutex_init(&k->lock, NULL);
+        if (k->ops->fork_child) {
+            k->ops->fork_child(k);
+            atomic_store(&tc__forked, true);
+        }
+    }
+}
+
+static void init(void) {
+    tc__options_init();
+    /* Initialise jemalloc first, so its atfork handlers are registered before ours: ours
+     * then prepare first (registry before jemalloc's locks) and run last in the child. */
+    void *p = tc_je_malloc(1);
+    tc_je_free(p);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    unsigned long limit;
+    if (tc__option_uint(TC_OPT_BACKGROUND_THREAD_LIMIT, &limit) == TC_OK && limit) {
+        size_t l = limit;
+        tc_je_mallctl("max_background_threads", NULL, NULL, &l, sizeof l);
+    }
+}
+
+void tc__init(void) { pthread_once(&init_once, init); }
+
+tc_kind_t *tc__kind_alloc(void) {
+    tc__init();
+    tc_kind_t *k = NULL;
+    pthread_mutex_lock(&registry);
+    if (free_head) {
+        k = free_head;
+        free_head = k->next_free;
+        if (!free_head) free_tail = NULL;
+    }
+    pthread_mutex_unlock(&registry);
+    if (!k) {
+        k = calloc(1, sizeof *k);
+        if (!k) return NULL;
+    } else {
+        unsigned *tc = k->tcaches;
+        size_t cap = k->cap_tcaches;
+        memset(k, 0, sizeof *k);
+        k->tcaches = tc;
+        k->cap_tcaches = cap;
+    }
+    pthread_mutex_init(&k->lock, NULL);
+    return k;
+}
+
+static void recycle(tc_kind_t *k) {
+    k->next_free = NULL;
+    if (free_tail) free_tail->next_free = k;
+    else free_head = k;
+    free_tail = k;
+}
+
+void tc__kind_free_unregistered(tc_kind_t *k) {
+    atomic_store(&k->magic, TC_KIND_DEAD);
+    pthread_mutex_lock(&registry);
+    recycle(k);
+    pthread_mutex_unlock(&registry);
+}
+
+bool tc__kind_alive(const tc_kind_t *k) {
+    return k && atomic_load_explicit(&k->magic, memory_order_acquire) == TC_KIND_MAGIC;
+}
+
+int tc__mallctl_arena_u(unsigned arena, const char *leaf, const void *newv, size_t newlen) {
+    char name[64];
+    snprintf(name, sizeof name, "arena.%u.%s", arena, leaf);
+    return tc_je_mallctl(name, NULL, NULL, (void *)newv, newlen);
+}
+
+static void destroy_arenas(tc_kind_t *k) {
+    for (unsigned i = 0; i < k->narenas; i++) {
+        tc__mallctl_arena_u(k->arenas[i], "destroy", NULL, 0);
+        tc__extent_bind_arena(k->arenas[i], NULL);
+    }
+    k->narenas = 0;
+}
+
+/* Pre: k from tc__kind_alloc with ops, name and provider state set. */
+int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
+    int err = TC_OK;
+    pthread_mutex_lock(&registry);
+    unsigned id = 0;
+    for (unsigned n = 0; n < TC_MAX_KINDS - 1; n++) {
+        unsigned cand = 1 + (next_id_hint - 1 + n) % (TC_MAX_KINDS - 1);
+        if (!atomic_load_explicit(&tc__slots[cand], memory_order_relaxed)) {
+            id = cand;
+            break;
+        }
+    }
+    if (!id) {
+        pthread_mutex_unlock(&registry);
+        return TC_ERR_TOOMANY;
+    }
+    next_id_hint = (uint16_t)(id % (TC_MAX_KINDS - 1) + 1);
+    k->id = (uint16_t)id;
+    k->gen = next_gen++;
+    if (next_gen == TC_GEN_NONE) next_gen = 1;
+
+    for (unsigned i = 0; i < narenas; i++) {
+        struct je_arena_config cfg = {&tc__extent_hooks, false};
+        unsigned arena;
+        size_t sz = sizeof arena;
+        int e = tc_je_mallctl("experimental.arenas_create_ext", &arena, &sz, &cfg, sizeof cfg);
+        if (e) {
+            err = e == EAGAIN ? TC_ERR_TOOMANY : TC_ERR_ARENA;
+            break;
+        }
+        k->arenas[k->narenas++] = arena;
+        tc__extent_bind_arena(arena, k);
+        if (dirty_decay_ms != -2) {
+            tc__mallctl_arena_u(arena, "dirty_decay_ms", &dirty_decay_ms, sizeof dirty_decay_ms);
+            ssize_t muzzy = 0;
+            tc__mallctl_arena_u(arena, "muzzy_decay_ms", &muzzy, sizeof muzzy);
+        }
+    }
+    if (err) {
+        destroy_arenas(k);
+    } else {
+        atomic_store(&k->magic, TC_KIND_MAGIC);
+        atomic_store_explicit(&tc__slot_gen[id], k->gen, memory_order_relaxed);
+        atomic_store_explicit(&tc__slots[id], k, memory_order_release);
+    }
+    pthread_mutex_unlock(&registry);
+    return err;
+}
+
+TC_API int tc_kind_destroy(tc_kind_t *kind) {
+    if (!kind) return TC_ERR_INVALID;
+    if (kind->flags & TC_KIND_STATIC) return TC_ERR_INVALID;
+    pthread_mutex_lock(&registry);
+    if (atomic_load(&kind->magic) != TC_KIND_MAGIC ||
+        atomic_load(&tc__slots[kind->id]) != kind) {
+        pthread_mutex_unlock(&registry);
+        return TC_ERR_DESTROYED;
+    }
+    atomic_store(&kind->magic, TC_KIND_DEAD);
+    atomic_store(&tc__slot_gen[kind->id], TC_GEN_NONE);
+    kind->gen = TC_GEN_NONE; /* a stale handle now misses every thread's cache entry */
+    if (!atomic_load(&kind->detached)) {
+        tc__tcache_destroy_all(kind);
+        destroy_arenas(kind);
+    }
+    kind->ntcaches = 0;
+    kind->ops->release(kind);
+    atomic_store_explicit(&tc__slots[kind->id], NULL, memory_order_release);
+    recycle(kind);
+    pthread_mutex_unlock(&registry);
+    return TC_OK;
+}
+
+TC_API int tc_kind_check_available(const tc_kind_t *kind) {
+    if (!kind) return TC_ERR_INVALID;
+    if (!tc__kind_alive(kind)) return TC_ERR_DESTROYED;
+    if (atomic_load(&kind->detached)) return TC_ERR_FORKED;
+    return kind->ops->check_available ? kind->ops->check_available(kind) : TC_OK;
+}
+
+TC_API const char *tc_kind_name(const tc_kind_t *kind) {
+    return kind && kind->name ? kind->name : "invalid";
+}
+
+TC_API int tc_kind_capacity(const tc_kind_t *kind, size_t *out) {
+    if (!kind || !out) return TC_ERR_INVALID;
+    if (!tc__kind_alive(kind)) return TC_ERR_DESTROYED;
+    int e = tc_kind_check_available(kind);
+    if (e) return e;
+    return kind->ops->capacity(kind, out);
+}
+
+TC_API tc_kind_t *tc_detect_kind(const void *ptr) {
+    return ptr ? tc__kind_of(ptr) : NULL;
+}
