@@ -15,6 +15,10 @@ void tc__extent_bind_arena(unsigned arena, tc_kind_t *k) {
     if (arena <= TC_ARENA_LIMIT) atomic_store(&arena_kind[arena], k);
 }
 
+bool tc__extent_arena_is_bound(unsigned arena) {
+    return arena <= TC_ARENA_LIMIT && atomic_load(&arena_kind[arena]) != NULL;
+}
+
 static tc_kind_t *kind_of_arena(unsigned arena) {
     return arena <= TC_ARENA_LIMIT ? atomic_load(&arena_kind[arena]) : NULL;
 }

@@ -162,6 +162,8 @@ static inline tc_kind_t *tc__kind_of(const void *p) {
 /* ---- extent.c: the one jemalloc extent-hooks table ---- */
 extern extent_hooks_t tc__extent_hooks;
 void tc__extent_bind_arena(unsigned arena, tc_kind_t *k);
+/* True when the arena belongs to a kind (false for jemalloc's automatic and huge arenas). */
+bool tc__extent_arena_is_bound(unsigned arena);
 
 /* ---- options.c ---- */
 enum tc_option_id {
@@ -202,6 +204,7 @@ int tc__err_from_errno(int e);
 
 /* ---- arena.c / stats.c helpers ---- */
 int tc__mallctl_arena_u(unsigned arena, const char *leaf, const void *newv, size_t newlen);
-unsigned tc__narenas_auto(void);
+/* Number of arena indices in use (automatic, huge and kinds' arenas). */
+unsigned tc__narenas_total(void);
 
 #endif /* TC_INTERNAL_H */

@@ -6,13 +6,22 @@
 
 #define ARENAS_ALL 4096u /* jemalloc's MALLCTL_ARENAS_ALL */
 
-unsigned tc__narenas_auto(void) {
-    static unsigned n;
-    if (!n) {
-        size_t sz = sizeof n;
-        if (tc_je_mallctl("opt.narenas", &n, &sz, NULL, 0)) n = 1;
-    }
+unsigned tc__narenas_total(void) {
+    unsigned n = 0;
+    size_t sz = sizeof n;
+    tc_je_mallctl("arenas.narenas", &n, &sz, NULL, 0);
     return n;
+}
+
+/* DRAM's arenas: every initialised arena no kind owns (automatic ones, and the one jemalloc
+ * keeps for huge allocations past opt.oversize_threshold). */
+static bool dram_arena(unsigned a) {
+    char name[48];
+    bool initialized = false;
+    size_t sz = sizeof initialized;
+    snprintf(name, sizeof name, "arena.%u.initialized", a);
+    return !tc__extent_arena_is_bound(a) &&
+           !tc_je_mallctl(name, &initialized, &sz, NULL, 0) && initialized;
 }
 
 TC_API int tc_stats_refresh(void) {
@@ -57,7 +66,8 @@ TC_API int tc_kind_stat(const tc_kind_t *kind, tc_stat_t stat, size_t *out) {
     if (!tc__kind_alive(kind)) return TC_ERR_DESTROYED;
     size_t sum = 0;
     if (kind->flags & TC_KIND_AUTO_ARENAS) {
-        for (unsigned a = 0; a < tc__narenas_auto(); a++) sum += arena_stat(a, stat);
+        for (unsigned a = 0, n = tc__narenas_total(); a < n; a++)
+            if (dram_arena(a)) sum += arena_stat(a, stat);
     } else {
         for (unsigned i = 0; i < kind->narenas; i++) sum += arena_stat(kind->arenas[i], stat);
     }
@@ -85,8 +95,8 @@ TC_API int tc_kind_purge(tc_kind_t *kind) {
     if (atomic_load(&kind->detached)) return TC_ERR_FORKED;
     int err = TC_OK;
     if (kind->flags & TC_KIND_AUTO_ARENAS) {
-        for (unsigned a = 0; a < tc__narenas_auto(); a++)
-            if (tc__mallctl_arena_u(a, "purge", NULL, 0)) err = TC_ERR_SYSTEM;
+        for (unsigned a = 0, n = tc__narenas_total(); a < n; a++)
+            if (dram_arena(a) && tc__mallctl_arena_u(a, "purge", NULL, 0)) err = TC_ERR_SYSTEM;
     } else {
         for (unsigned i = 0; i < kind->narenas; i++)
             if (tc__mallctl_arena_u(kind->arenas[i], "purge", NULL, 0)) err = TC_ERR_SYSTEM;

@@ -103,6 +103,9 @@ TEST(max_size_is_enforced_and_recoverable) {
     size_t cap = 0;
     CHECK_EQ(tc_kind_capacity(k, &cap), TC_OK);
     CHECK_EQ(cap, TC_FILE_MIN_SIZE);
+    errno = 0;
+    CHECK(tc_malloc(k, 2 * TC_FILE_MIN_SIZE) == NULL); /* first request already over the limit */
+    CHECK_EQ(errno, ENOMEM);
     enum { MAXP = 1 << 16 };
     static void *ptrs[MAXP];
     size_t n = 0, total = 0;

@@ -52,7 +52,10 @@ static int add_window(tc_kind_t *k, struct file_kind *f, size_t need) {
     if (n == MAX_WINDOWS || (f->max_size && n == 1)) return ENOMEM;
     size_t len = f->max_size ? round_up(f->max_size, TC_GRANULE)
                              : f->first_window << (n < MAX_GROWTH_SHIFT ? n : MAX_GROWTH_SHIFT);
-    if (len < need) len = round_up(need, TC_GRANULE);
+    if (len < need) {
+        if (f->max_size) return ENOMEM; /* the one window is the limit */
+        len = round_up(need, TC_GRANULE);
+    }
     void *base;
     int e = tc__os_reserve(len, TC_GRANULE, &base);
     if (e) return e;
