@@ -1,0 +1,50 @@
+"""Build hooks only (metadata lives in pyproject.toml).
+
+``build_ext`` first runs ``make -C native`` (jemalloc + libtiercache.a), then cffi compiles
+``tiercache._native`` from tiercache/_build_native.py and links the static library into it.
+The package version is the C header's TC_VERSION_*: one version for both halves.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+HEADER = ROOT / "native" / "include" / "tiercache" / "tiercache.h"
+
+
+def header_version() -> str:
+    text = HEADER.read_text()
+    parts = []
+    for part in ("MAJOR", "MINOR", "PATCH"):
+        match = re.search(rf"^#define TC_VERSION_{part}\s+(\d+)\s*$", text, re.MULTILINE)
+        if match is None:
+            raise RuntimeError(f"TC_VERSION_{part} not found in {HEADER}")
+        parts.append(match.group(1))
+    return ".".join(parts)
+
+
+class BuildNativeThenExt(build_ext):
+    """Run native/Makefile (it is incremental), then build the cffi extension."""
+
+    def run(self) -> None:
+        jobs = os.environ.get("TIERCACHE_MAKE_JOBS") or str(os.cpu_count() or 1)
+        # A parent make's jobserver does not survive pip's subprocesses: start afresh.
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+        cmd = [os.environ.get("MAKE", "make"), "-C", str(ROOT / "native"), f"-j{jobs}"]
+        print("tiercache: building the native library:", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, env=env)
+        super().run()
+
+
+setup(
+    version=header_version(),
+    cffi_modules=["tiercache/_build_native.py:ffibuilder"],
+    cmdclass={"build_ext": BuildNativeThenExt},
+)

@@ -1,0 +1,37 @@
+"""Shared fixtures: scratch directories on /dev/shm (tmpfs supports hole punching)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+import tiercache
+
+settings.register_profile("default", deadline=None, max_examples=50)
+settings.register_profile("thorough", deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def shm_dir() -> Iterator[Path]:
+    """An empty directory on /dev/shm, removed afterwards."""
+    if not os.path.isdir("/dev/shm"):
+        pytest.skip("no /dev/shm on this machine")
+    path = Path(tempfile.mkdtemp(prefix="tiercache-test-", dir="/dev/shm"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def file_kind(shm_dir: Path) -> Iterator[tiercache.Kind]:
+    """An unbounded file-backed kind in shm_dir, closed afterwards."""
+    with tiercache.Kind.file(shm_dir) as kind:
+        yield kind

@@ -1,0 +1,95 @@
+"""The built-in DRAM kind through the Kind/Allocation API."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from helpers import MiB
+
+from tiercache import InvalidArgumentError, Kind, _bindings
+
+
+def test_dram_is_a_builtin_singleton_that_never_closes():
+    dram = Kind.dram()
+    assert dram is Kind.dram()
+    assert dram.builtin and dram.name == "dram"
+    with dram:
+        pass
+    dram.close()
+    assert not dram.closed and dram.available
+
+
+def test_dram_capacity_is_physical_memory():
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert 0 < Kind.dram().capacity <= physical
+
+
+def test_write_then_read_back():
+    with Kind.dram().allocate(1000) as alloc:
+        alloc.write(b"tiercache", offset=10)
+        assert alloc.read(9, offset=10) == b"tiercache"
+        assert alloc.view[10:19].tobytes() == b"tiercache"
+        assert alloc.usable_size >= 1000
+        assert alloc.owner_name == "dram"
+
+
+def test_zeroed_allocation_is_zero():
+    with Kind.dram().allocate(3 * MiB, zero=True) as alloc:
+        assert alloc.read() == bytes(3 * MiB)
+
+
+@pytest.mark.parametrize("alignment", [64, 4096, 2 * MiB])
+def test_aligned_allocation_is_aligned(alignment):
+    with Kind.dram().allocate(100, alignment=alignment) as alloc:
+        assert alloc.address % alignment == 0
+
+
+def test_alignment_that_is_not_a_power_of_two_is_rejected():
+    with pytest.raises(InvalidArgumentError):
+        Kind.dram().allocate(100, alignment=24)
+
+
+def test_free_is_idempotent_and_a_freed_allocation_refuses_use():
+    alloc = Kind.dram().allocate(10)
+    view = alloc.view
+    alloc.free()
+    alloc.free()
+    assert alloc.freed
+    with pytest.raises(ValueError, match="released"):
+        view[0]  # the view was released
+    with pytest.raises(InvalidArgumentError):
+        alloc.read()
+
+
+def test_resize_keeps_the_contents():
+    alloc = Kind.dram().allocate(100)
+    alloc.write(bytes(range(100)))
+    alloc.resize(5 * MiB)
+    assert alloc.size == 5 * MiB
+    assert alloc.read(100) == bytes(range(100))
+    alloc.resize(50)
+    assert alloc.read() == bytes(range(50))
+    alloc.free()
+
+
+def test_out_of_bounds_read_and_write_are_rejected():
+    with Kind.dram().allocate(16) as alloc:
+        with pytest.raises(InvalidArgumentError):
+            alloc.write(b"x" * 17)
+        with pytest.raises(InvalidArgumentError):
+            alloc.read(1, offset=16)
+
+
+def test_allocated_statistic_follows_allocations():
+    dram = Kind.dram()
+    before = dram.stats().allocated
+    alloc = dram.allocate(16 * MiB)
+    assert dram.stats().allocated - before >= 16 * MiB
+    alloc.free()
+    assert dram.stats().allocated - before < 16 * MiB
+
+
+def test_stats_report_is_jemalloc_text():
+    report = _bindings.stats_report()
+    assert "jemalloc" in report.lower()

@@ -1,0 +1,262 @@
+"""Thin layer over the compiled C API: the only module that touches ``lib`` and ``ffi``.
+
+Functions here take and return cffi handles (``tc_kind_t *``) and pointers, convert Python
+arguments, and turn TC_ERR_* codes and NULL results into tiercache.errors exceptions whose
+message is tc_strerror's text plus the context of the call. They hold no state.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from typing import Any, Union
+
+from tiercache._native import ffi, lib
+from tiercache.errors import (
+    CODE_CLASSES,
+    InvalidArgumentError,
+    OutOfMemoryError,
+    SystemCallError,
+    TierCacheError,
+)
+
+Handle = Any  # cdata "tc_kind_t *"
+Pointer = Any  # cdata "void *"
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+NULL = ffi.NULL
+OK: int = lib.TC_OK
+FILE_MIN_SIZE: int = lib.TC_FILE_MIN_SIZE
+FILE_POLICIES: dict[str, int] = {
+    "performance": lib.TC_FILE_PERFORMANCE,
+    "conservative": lib.TC_FILE_CONSERVATIVE,
+}
+STATS: dict[str, int] = {
+    "resident": lib.TC_STAT_RESIDENT,
+    "active": lib.TC_STAT_ACTIVE,
+    "allocated": lib.TC_STAT_ALLOCATED,
+}
+CLASS_BY_CODE: dict[int, type[TierCacheError]] = {
+    getattr(lib, cls.code_name): cls for cls in CODE_CLASSES
+}
+
+
+# ---- errors ----
+
+
+def version() -> tuple[int, int, int]:
+    """The C library's TC_VERSION_* as compiled into the extension."""
+    return (lib.TC_VERSION_MAJOR, lib.TC_VERSION_MINOR, lib.TC_VERSION_PATCH)
+
+
+def strerror(code: int) -> str:
+    """tc_strerror's message for a TC_ERR_* code."""
+    return ffi.string(lib.tc_strerror(code)).decode("utf-8", "replace")
+
+
+def options_error() -> str | None:
+    """The first invalid environment option ("NAME=value: reason"), or None."""
+    text = lib.tc_options_error()
+    return None if text == NULL else ffi.string(text).decode("utf-8", "replace")
+
+
+def error_for(code: int, context: str, path: str | None = None) -> TierCacheError:
+    """The exception for a TC_ERR_* code; call right after the failing call (reads errno)."""
+    err = ffi.errno
+    cls = CLASS_BY_CODE.get(code, TierCacheError)
+    message = f"{context}: {strerror(code)}"
+    if cls is TierCacheError:
+        message += f" (code {code})"
+    if cls.code_name == "TC_ERR_ENVIRON":
+        message += f" ({options_error() or 'no option named'})"
+    exc = cls(message, code, path)
+    if isinstance(exc, SystemCallError) and err:
+        exc.errno, exc.strerror = err, f"{message} ({os.strerror(err)})"
+    return exc
+
+
+def check(code: int, context: str, path: str | None = None) -> None:
+    """Raise the matching exception unless code is TC_OK."""
+    if code != OK:
+        raise error_for(code, context, path)
+
+
+def _alloc_error(what: str, err: int) -> TierCacheError:
+    if err == _errno.EINVAL:
+        return InvalidArgumentError(f"{what}: {os.strerror(err)}", lib.TC_ERR_INVALID)
+    return OutOfMemoryError(f"{what}: {strerror(lib.TC_ERR_NOMEM)}", lib.TC_ERR_NOMEM)
+
+
+def _fspath(directory: PathLike) -> tuple[bytes, str]:
+    raw = os.fsencode(directory)
+    return raw, os.fsdecode(raw)
+
+
+def _size(value: int, what: str) -> int:
+    value = int(value)
+    if value < 0 or value >= 1 << 64:
+        raise InvalidArgumentError(f"{what} must be in [0, 2**64), not {value}", lib.TC_ERR_INVALID)
+    return value
+
+
+# ---- kinds ----
+
+
+def kind_dram() -> Handle:
+    return lib.tc_kind_dram()
+
+
+def kind_create_file(directory: PathLike, max_size: int, policy: str) -> Handle:
+    """A new file-backed kind in directory (see tc_kind_create_file)."""
+    raw, text = _fspath(directory)
+    if policy not in FILE_POLICIES:
+        choices = ", ".join(map(repr, FILE_POLICIES))
+        raise InvalidArgumentError(f"policy must be one of {choices}, not {policy!r}")
+    out = ffi.new("tc_kind_t **")
+    rc = lib.tc_kind_create_file(raw, _size(max_size, "max_size"), FILE_POLICIES[policy], out)
+    check(rc, f"cannot create a file-backed kind in {text!r}", text)
+    return out[0]
+
+
+def kind_create_fixed(buffer: Any) -> tuple[Handle, Any]:
+    """A new kind over a writable buffer; returns (handle, cdata that keeps buffer pinned)."""
+    try:
+        area = ffi.from_buffer("char[]", buffer, require_writable=True)
+    except (TypeError, BufferError) as exc:
+        raise InvalidArgumentError(f"a fixed kind needs a writable buffer: {exc}") from None
+    out = ffi.new("tc_kind_t **")
+    check(lib.tc_kind_create_fixed(area, len(area), out), "cannot create a fixed kind")
+    return out[0], area
+
+
+def unpin(area: Any) -> None:
+    """Release the buffer pinned by kind_create_fixed (after the kind is destroyed)."""
+    ffi.release(area)
+
+
+def kind_destroy(kind: Handle) -> None:
+    check(lib.tc_kind_destroy(kind), f"cannot destroy {kind_name(kind)} kind")
+
+
+def kind_check_available(kind: Handle) -> int:
+    """TC_OK or the TC_ERR_* code saying why the kind cannot allocate here."""
+    return lib.tc_kind_check_available(kind)
+
+
+def kind_name(kind: Handle) -> str:
+    return ffi.string(lib.tc_kind_name(kind)).decode("utf-8", "replace")
+
+
+def kind_capacity(kind: Handle) -> int:
+    out = ffi.new("size_t *")
+    check(lib.tc_kind_capacity(kind, out), f"cannot read the capacity of {kind_name(kind)} kind")
+    return int(out[0])
+
+
+def detect_kind(ptr: Pointer) -> Handle | None:
+    """The kind owning a live allocation of this library, or None for NULL."""
+    kind = lib.tc_detect_kind(ptr)
+    return None if kind == NULL else kind
+
+
+def check_dax_path(directory: PathLike) -> int:
+    """TC_OK when directory is on a DAX filesystem, else a TC_ERR_* code."""
+    return lib.tc_check_dax_path(_fspath(directory)[0])
+
+
+def kind_purge(kind: Handle | None) -> None:
+    check(lib.tc_kind_purge(NULL if kind is None else kind), "cannot purge")
+
+
+# ---- heap ----
+
+
+def malloc(kind: Handle, size: int, zero: bool = False) -> Pointer:
+    """size bytes of kind (zeroed when zero); raises OutOfMemoryError instead of NULL."""
+    size = _size(size, "size")
+    ptr = lib.tc_calloc(kind, 1, size) if zero else lib.tc_malloc(kind, size)
+    if ptr == NULL:
+        raise _alloc_error(f"cannot allocate {size} bytes of {kind_name(kind)} kind", ffi.errno)
+    return ptr
+
+
+def memalign(kind: Handle, alignment: int, size: int) -> Pointer:
+    out = ffi.new("void **")
+    rc = lib.tc_posix_memalign(kind, out, _size(alignment, "alignment"), _size(size, "size"))
+    if rc != 0:
+        what = f"cannot allocate {size} bytes aligned to {alignment} of {kind_name(kind)} kind"
+        raise _alloc_error(what, rc)
+    return out[0]
+
+
+def realloc(kind: Handle | None, ptr: Pointer, size: int) -> Pointer:
+    """Resize (and with a different kind, move) ptr; on failure ptr stays valid. size > 0."""
+    size = _size(size, "size")
+    if size == 0:
+        raise InvalidArgumentError("realloc to 0 bytes frees; call free() instead")
+    new = lib.tc_realloc(NULL if kind is None else kind, ptr, size)
+    if new == NULL:
+        raise _alloc_error(f"cannot resize an allocation to {size} bytes", ffi.errno)
+    return new
+
+
+def free(kind: Handle | None, ptr: Pointer) -> None:
+    lib.tc_free(NULL if kind is None else kind, ptr)
+
+
+def usable_size(kind: Handle | None, ptr: Pointer) -> int:
+    return int(lib.tc_usable_size(NULL if kind is None else kind, ptr))
+
+
+def defrag_reallocate(kind: Handle | None, ptr: Pointer) -> Pointer | None:
+    """The moved allocation (ptr is then freed), or None when ptr stays where it is."""
+    new = lib.tc_defrag_reallocate(NULL if kind is None else kind, ptr)
+    return None if new == NULL else new
+
+
+def view(ptr: Pointer, size: int) -> memoryview:
+    """A writable byte view of [ptr, ptr+size); valid only while the allocation lives."""
+    return memoryview(ffi.buffer(ffi.cast("char *", ptr), size)).cast("B")
+
+
+def address(ptr: Pointer) -> int:
+    return int(ffi.cast("uintptr_t", ptr))
+
+
+def pointer(addr: int) -> Pointer:
+    return ffi.cast("void *", addr)
+
+
+# ---- statistics and control ----
+
+
+def stats_refresh() -> None:
+    check(lib.tc_stats_refresh(), "cannot refresh statistics")
+
+
+def kind_stats(kind: Handle | None) -> dict[str, int]:
+    """The statistics of kind (None: all kinds) as of the last stats_refresh()."""
+    out = ffi.new("size_t *")
+    result = {}
+    for name, stat in STATS.items():
+        check(lib.tc_kind_stat(NULL if kind is None else kind, stat, out), f"cannot read {name}")
+        result[name] = int(out[0])
+    return result
+
+
+@ffi.def_extern()
+def _tc_py_stats_write(opaque: Any, text: Any) -> None:
+    ffi.from_handle(opaque).append(ffi.string(text).decode("utf-8", "replace"))
+
+
+def stats_report(opts: str | None = None) -> str:
+    """jemalloc's statistics report (malloc_stats_print option letters in opts)."""
+    chunks: list[str] = []
+    handle = ffi.new_handle(chunks)
+    copts = NULL if opts is None else opts.encode()
+    check(lib.tc_stats_print(lib._tc_py_stats_write, handle, copts), "cannot print statistics")
+    return "".join(chunks)
+
+
+def set_background_threads(enable: bool) -> None:
+    check(lib.tc_set_background_threads(bool(enable)), "cannot switch background threads")

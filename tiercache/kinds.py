@@ -1,0 +1,311 @@
+"""Kinds of memory and raw allocations from them.
+
+A :class:`Kind` says where memory comes from: DRAM (the built-in default), a file on a
+hole-punching filesystem such as a PMEM/fsdax mount or /dev/shm, or a caller's buffer.
+:class:`Allocation` is a small helper holding bytes of one kind with a writable memoryview.
+
+Lifetime: closing a kind invalidates its allocations (their views are released); the DRAM
+kind is built in and never closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import weakref
+from typing import Any, ClassVar, Literal, NamedTuple
+
+from tiercache import _bindings as _b
+from tiercache.errors import InvalidArgumentError, KindClosedError
+
+__all__ = ["FILE_MIN_SIZE", "Allocation", "Kind", "KindStats"]
+
+FilePolicy = Literal["performance", "conservative"]
+
+#: Smallest non-zero ``max_size`` of a file-backed kind (TC_FILE_MIN_SIZE).
+FILE_MIN_SIZE: int = _b.FILE_MIN_SIZE
+
+
+class KindStats(NamedTuple):
+    """Bytes held by a kind: physical (metadata included), in live pages, in live allocations."""
+
+    resident: int
+    active: int
+    allocated: int
+
+
+class Kind:
+    """A source of memory. Create one with :meth:`dram`, :meth:`file` or :meth:`fixed`."""
+
+    _dram: ClassVar[Kind | None] = None
+
+    name: str  #: the C library's short name ("dram", "file", "fixed")
+    _handle: Any
+    _builtin: bool
+    _detail: str
+    _keepalive: Any
+    _closed: bool
+    _lock: threading.RLock
+    _live: weakref.WeakSet[Allocation]
+
+    def __init__(self) -> None:
+        raise TypeError("use Kind.dram(), Kind.file(...) or Kind.fixed(...)")
+
+    @classmethod
+    def _wrap(cls, handle: Any, builtin: bool, detail: str, keepalive: Any = None) -> Kind:
+        self = object.__new__(cls)
+        self._handle = handle
+        self._builtin = builtin
+        self._detail = detail
+        self._keepalive = keepalive  # the fixed kind's pinned buffer
+        self._closed = False
+        self._lock = threading.RLock()
+        self._live = weakref.WeakSet()
+        self.name = _b.kind_name(handle)
+        return self
+
+    # ---- constructors ----
+
+    @classmethod
+    def dram(cls) -> Kind:
+        """The default DRAM kind (built in: close() does nothing)."""
+        if cls._dram is None:
+            cls._dram = cls._wrap(_b.kind_dram(), builtin=True, detail="")
+        return cls._dram
+
+    @classmethod
+    def file(
+        cls, directory: _b.PathLike, max_size: int = 0, policy: FilePolicy = "performance"
+    ) -> Kind:
+        """A kind backed by an unlinked temporary file in directory.
+
+        max_size 0 grows without limit, else it is at least FILE_MIN_SIZE and allocations past
+        it raise OutOfMemoryError. Raises DirectoryNotFoundError, DirectoryAccessError or
+        UnsupportedFilesystemError when the directory cannot hold the file.
+        """
+        handle = _b.kind_create_file(directory, max_size, policy)
+        return cls._wrap(handle, builtin=False, detail=f"dir={os.fsdecode(directory)}")
+
+    @classmethod
+    def fixed(cls, buffer: Any) -> Kind:
+        """A kind allocating from a writable buffer (bytearray, mmap, ...); only its
+        page-aligned interior is used and the buffer stays pinned until close()."""
+        handle, pinned = _b.kind_create_fixed(buffer)
+        return cls._wrap(handle, builtin=False, detail=f"{len(pinned)} bytes", keepalive=pinned)
+
+    # ---- properties ----
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def builtin(self) -> bool:
+        return self._builtin
+
+    @property
+    def available(self) -> bool:
+        """True when the kind can allocate on this machine."""
+        return not self._closed and _b.kind_check_available(self._handle) == _b.OK
+
+    def check_available(self) -> None:
+        """Raise the error saying why the kind cannot allocate (e.g. KindUnavailableError)."""
+        handle = self._live_handle()
+        _b.check(_b.kind_check_available(handle), f"{self.name} kind is not available")
+
+    @property
+    def capacity(self) -> int:
+        """Bytes the kind can draw from (max_size or filesystem size, area size, RAM)."""
+        return _b.kind_capacity(self._live_handle())
+
+    def stats(self) -> KindStats:
+        """Fresh statistics of this kind."""
+        handle = self._live_handle()
+        _b.stats_refresh()
+        return KindStats(**_b.kind_stats(handle))
+
+    def purge(self) -> None:
+        """Return this kind's unused dirty pages to the system now."""
+        _b.kind_purge(self._live_handle())
+
+    # ---- allocation ----
+
+    def allocate(
+        self, size: int, *, zero: bool = False, alignment: int | None = None
+    ) -> Allocation:
+        """size bytes of this kind (zeroed when zero; aligned to a power of two if given)."""
+        with self._lock:
+            handle = self._live_handle()
+            if alignment is None:
+                ptr = _b.malloc(handle, size, zero)
+            else:
+                ptr = _b.memalign(handle, alignment, size)
+                if zero:
+                    _b.view(ptr, size)[:] = bytes(size)
+            alloc = Allocation._wrap(self, ptr, size)
+            self._live.add(alloc)
+            return alloc
+
+    # ---- lifetime ----
+
+    def close(self) -> None:
+        """Destroy the kind and invalidate its allocations. Idempotent; no-op for DRAM."""
+        with self._lock:
+            if self._builtin or self._closed:
+                return
+            for alloc in list(self._live):
+                alloc._invalidate()
+            self._closed = True
+            _b.kind_destroy(self._handle)
+            if self._keepalive is not None:
+                _b.unpin(self._keepalive)
+                self._keepalive = None
+
+    def __enter__(self) -> Kind:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_closed", True) is False and not self._builtin:
+            with contextlib.suppress(Exception):  # never raise from a finalizer
+                self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("built-in" if self._builtin else "open")
+        detail = f" {self._detail}" if self._detail else ""
+        return f"<Kind {self.name}{detail} ({state})>"
+
+    def _live_handle(self) -> Any:
+        if self._closed:
+            raise KindClosedError(f"{self.name} kind is closed")
+        return self._handle
+
+
+class Allocation:
+    """Bytes from a kind. ``view`` is a writable memoryview of the requested size; views
+    derived from it must not be used after free(). Freed by free(), ``with``, or GC."""
+
+    __slots__ = ("__weakref__", "_kind", "_ptr", "_size", "_view")
+    _kind: Kind
+    _ptr: Any
+    _size: int
+    _view: memoryview | None
+
+    def __init__(self) -> None:
+        raise TypeError("use Kind.allocate(size)")
+
+    @classmethod
+    def _wrap(cls, kind: Kind, ptr: Any, size: int) -> Allocation:
+        self = object.__new__(cls)
+        self._kind, self._ptr, self._size = kind, ptr, size
+        self._view = None
+        return self
+
+    @property
+    def kind(self) -> Kind:
+        """The kind this allocation was made from."""
+        return self._kind
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def freed(self) -> bool:
+        return self._ptr is None
+
+    @property
+    def address(self) -> int:
+        return _b.address(self._live_ptr())
+
+    @property
+    def usable_size(self) -> int:
+        """Bytes actually usable at the address (at least size)."""
+        return _b.usable_size(None, self._live_ptr())
+
+    @property
+    def owner_name(self) -> str | None:
+        """Name of the kind the library finds from the pointer (tc_detect_kind)."""
+        handle = _b.detect_kind(self._live_ptr())
+        return None if handle is None else _b.kind_name(handle)
+
+    @property
+    def view(self) -> memoryview:
+        if self._view is None:
+            self._view = _b.view(self._live_ptr(), self._size)
+        return self._view
+
+    def write(self, data: bytes, offset: int = 0) -> None:
+        if offset < 0 or offset + len(data) > self._size:
+            raise InvalidArgumentError(f"write of {len(data)} bytes at {offset} overflows")
+        self.view[offset : offset + len(data)] = data
+
+    def read(self, size: int | None = None, offset: int = 0) -> bytes:
+        end = self._size if size is None else offset + size
+        if offset < 0 or end > self._size or end < offset:
+            raise InvalidArgumentError(f"read of [{offset}, {end}) is out of bounds")
+        return bytes(self.view[offset:end])
+
+    def resize(self, size: int, kind: Kind | None = None) -> None:
+        """Change the size, moving the bytes to kind when given (tc_realloc); on failure the
+        allocation is unchanged. Earlier views become invalid."""
+        with self._kind._lock:
+            target = None if kind is None else kind._live_handle()
+            new = _b.realloc(target, self._live_ptr(), size)
+            self._release_view()
+            if kind is not None and kind is not self._kind:
+                self._kind._live.discard(self)
+                kind._live.add(self)
+                self._kind = kind
+            self._ptr, self._size = new, size
+
+    def free(self) -> None:
+        """Return the memory to its kind. Idempotent."""
+        kind = self._kind
+        with kind._lock:
+            if self._ptr is None:
+                return
+            self._release_view()
+            ptr, self._ptr = self._ptr, None
+            kind._live.discard(self)
+            if not kind._closed:
+                _b.free(kind._handle, ptr)
+
+    def __enter__(self) -> Allocation:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.free()
+
+    def __del__(self) -> None:
+        if getattr(self, "_ptr", None) is not None:
+            with contextlib.suppress(Exception):  # never raise from a finalizer
+                self.free()
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __repr__(self) -> str:
+        where = "freed" if self._ptr is None else hex(_b.address(self._ptr))
+        return f"<Allocation {self._size} bytes of {self._kind.name} at {where}>"
+
+    def _live_ptr(self) -> Any:
+        if self._ptr is None:
+            if self._kind.closed:
+                raise KindClosedError(f"the allocation's {self._kind.name} kind is closed")
+            raise InvalidArgumentError("the allocation was freed")
+        return self._ptr
+
+    def _release_view(self) -> None:
+        if self._view is not None:
+            # BufferError: exported elsewhere; the class docstring warns against that.
+            with contextlib.suppress(BufferError):
+                self._view.release()
+            self._view = None
+
+    def _invalidate(self) -> None:
+        self._release_view()
+        self._ptr = None
