@@ -43,7 +43,7 @@ test-python:
 bench:
 	VENV=$(VENV) EXTRAS=test,bench bash scripts/bootstrap.sh
 	@if [ -f benchmarks/native/Makefile ]; then \
-		$(MAKE) -C benchmarks/native run; \
+		$(MAKE) -C benchmarks/native run PYTHON=$(abspath $(VENV))/bin/python; \
 	else echo "bench: benchmarks/native/Makefile does not exist yet"; exit 1; fi
 
 lint:

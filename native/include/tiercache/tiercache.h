@@ -77,7 +77,8 @@ TC_API tc_kind_t *tc_kind_dram(void);
  * filesystem that supports hole punching. max_size 0 grows without limit; otherwise it is at
  * least TC_FILE_MIN_SIZE and allocations past it fail with ENOMEM.
  * Fork policy: the memory is not inherited. In a child process the kind is detached: malloc
- * returns NULL (ENOMEM), free is a no-op and its old addresses read as zeros.
+ * returns NULL (ENOMEM), free is a no-op, and reading its old addresses faults (SIGSEGV)
+ * rather than showing memory shared with the parent.
  */
 TC_API int tc_kind_create_file(const char *dir, size_t max_size, tc_file_policy_t policy,
                                tc_kind_t **out);
