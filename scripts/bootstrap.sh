@@ -15,7 +15,8 @@ VENV=$(realpath -m "${VENV:-.venv}")
 PYTHON=${PYTHON:-python3}
 EXTRAS=${EXTRAS:-test}
 # libmemkind-dev is only for the benchmarks (memkind as a peer); numactl for NUMA tests.
-APT_PACKAGES=(build-essential pkg-config libnuma-dev dpkg-dev numactl libmemkind-dev)
+# libxxhash-dev: the header-only XXH3 that hashes cache keys in native/src/cache.
+APT_PACKAGES=(build-essential pkg-config libnuma-dev libxxhash-dev dpkg-dev numactl libmemkind-dev)
 JEMALLOC_TARBALL=native/build/jemalloc-5.3.0.tar.bz2
 
 log() { printf 'bootstrap: %s\n' "$*"; }

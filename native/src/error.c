@@ -18,6 +18,9 @@ TC_API const char *tc_strerror(int err) {
     case TC_ERR_FORKED: return "file-backed kind is detached in this forked child";
     case TC_ERR_SYSTEM: return "operating-system error";
     case TC_ERR_BUSY: return "kind still has allocations it cannot release";
+    case TC_ERR_TOOLARGE: return "entry is larger than any tier of the cache";
+    case TC_ERR_CORRUPT: return "cache invariant broken";
+    case TC_ERR_CLOSED: return "cache is closed";
     default: return "unknown error";
     }
 }

@@ -46,6 +46,9 @@ enum tc_error {
     TC_ERR_FORKED = -12,     /* a file-backed kind used in a child process (see fork policy) */
     TC_ERR_SYSTEM = -13,     /* another operating-system error; errno tells which */
     TC_ERR_BUSY = -14,       /* the kind still has live allocations it cannot release */
+    TC_ERR_TOOLARGE = -15,   /* a cache entry is larger than any tier's budget */
+    TC_ERR_CORRUPT = -16,    /* tc_cache_check found a broken invariant */
+    TC_ERR_CLOSED = -17,     /* the cache was destroyed */
 };
 
 /* Usage policy of a file-backed kind. */

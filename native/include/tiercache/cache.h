@@ -1,0 +1,126 @@
+/*
+ * tiercache cache core: a tiered key-value cache over memory kinds.
+ *
+ * A cache has 1 to TC_CACHE_MAX_TIERS tiers, fastest first. Tier 0 is the DRAM tier: every
+ * entry's metadata (header and key) and the index live in DRAM memory charged to tier 0's
+ * budget; small values live inline with their header. Values at or above large_threshold go
+ * straight to the last tier, and values demoted from tier t go to tier t+1. Every budget is
+ * the real usable size of the blocks charged to the tier (jemalloc size classes included).
+ *
+ * Policy (S3-FIFO): new keys enter tier 0's small FIFO (10% of the tier); entries read there
+ * move to the main FIFO, the rest leave the tier. Main and lower tiers reinsert entries that
+ * were read since their last pass (frequency counter, CLOCK-style) and pass the others down.
+ * Entries leaving the last tier are freed with the NULL kind and leave a fingerprint in a
+ * ghost table; a new key found there enters main directly. An entry read promote_hits times
+ * on a lower tier is promoted back to tier 0 if it is smaller than large_threshold.
+ *
+ * Keys are (tag, bytes) pairs: the tag (0-255) is part of the key. Values carry a 4-bit tag
+ * for the caller. Every function is thread-safe (one mutex per cache) and returns TC_OK, a
+ * positive count where stated, or a negative TC_ERR_* code.
+ */
+#ifndef TIERCACHE_CACHE_H
+#define TIERCACHE_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tiercache/tiercache.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TC_CACHE_MAX_TIERS 8
+#define TC_CACHE_MAX_KEY 65534u      /* key bytes, excluding the tag */
+#define TC_CACHE_MAX_VALUE 0xffffffffu /* value bytes */
+#define TC_CACHE_VALUE_TAGS 16       /* value tags are 0..15 */
+
+typedef struct tc_cache tc_cache_t;
+
+typedef struct tc_cache_tier_config {
+    tc_kind_t *kind; /* where this tier's values live; not owned by the cache */
+    size_t budget;   /* bytes; for tier 0 this includes all metadata */
+} tc_cache_tier_config_t;
+
+typedef struct tc_cache_config {
+    size_t ntiers;
+    tc_cache_tier_config_t tiers[TC_CACHE_MAX_TIERS];
+    size_t large_threshold;     /* values of this size or more skip tier 0; 0 = never */
+    unsigned promote_hits;      /* reads on a lower tier before promotion; 0 = never */
+    unsigned small_percent;     /* tier 0's small FIFO share, 1..50 (default 10 when 0) */
+} tc_cache_config_t;
+
+/* A value returned by tc_cache_get: copied into the caller's buffer, or pinned in place. */
+typedef struct tc_cache_value {
+    const void *data; /* the caller's buffer, or the pinned value */
+    size_t len;
+    unsigned tag;
+    void *pin; /* non-NULL when pinned: pass to tc_cache_unpin exactly once */
+} tc_cache_value_t;
+
+typedef struct tc_cache_tier_stats {
+    size_t budget;
+    size_t used;        /* usable bytes charged (tier 0: values, headers, keys, index) */
+    size_t value_bytes; /* sum of the lengths of the values on this tier */
+    size_t items;
+    uint64_t hits, promotions, demotions, evictions;
+} tc_cache_tier_stats_t;
+
+typedef struct tc_cache_stats {
+    uint64_t hits, misses, sets, deletes, evictions, expirations, promotions, demotions;
+    size_t items;
+    size_t key_bytes;   /* sum of key lengths (tags included) */
+    size_t meta_bytes;  /* tier 0 bytes that are not keys or values: headers, index, queues */
+    size_t pinned;      /* values pinned by readers */
+    size_t ntiers;
+    tc_cache_tier_stats_t tiers[TC_CACHE_MAX_TIERS];
+} tc_cache_stats_t;
+
+/* Create a cache. TC_ERR_INVALID for a bad config (no tiers, zero budget, tier 0 below
+ * 64 KiB, a kind that cannot allocate). */
+TC_API int tc_cache_create(const tc_cache_config_t *config, tc_cache_t **out);
+/* Free every entry and the cache. Pinned values stay valid until unpinned; the cache memory
+ * is released with the last pin. The kinds must outlive the last pin. */
+TC_API int tc_cache_destroy(tc_cache_t *cache);
+
+/* Insert or replace. ttl in seconds (0 = never expires). TC_ERR_TOOLARGE when no tier can
+ * hold the entry, TC_ERR_NOMEM when memory ran out; on any error the old value is kept. */
+TC_API int tc_cache_set(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                        const void *value, size_t vlen, unsigned vtag, double ttl);
+/* Look up. Returns 1 and fills *out when found, 0 when absent or expired. A value of at most
+ * cap bytes is copied into buf; a longer one (or any, with cap 0) is pinned in place. */
+TC_API int tc_cache_get(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                        void *buf, size_t cap, tc_cache_value_t *out);
+/* Release a pin from tc_cache_get. */
+TC_API void tc_cache_unpin(tc_cache_t *cache, void *pin);
+/* 1 if present and not expired, else 0; does not count as a read. */
+TC_API int tc_cache_contains(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen);
+/* Remove. Returns 1 when removed, 0 when absent. */
+TC_API int tc_cache_delete(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen);
+/* Set a new ttl (0 = never expires). Returns 1 when the key exists, 0 when absent. */
+TC_API int tc_cache_touch(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                          double ttl);
+/* Number of entries, expired ones not yet removed included. */
+TC_API size_t tc_cache_count(tc_cache_t *cache);
+/* Remove every entry whose time ran out. Returns how many. */
+TC_API int tc_cache_expire(tc_cache_t *cache);
+/* Remove every entry. */
+TC_API int tc_cache_clear(tc_cache_t *cache);
+/* Write every live key as [u8 tag][u16 length, little-endian][bytes] into buf. *needed gets
+ * the bytes all keys take; returns the number of keys written, or TC_ERR_NOMEM if cap was
+ * too small (nothing useful written: retry with *needed). */
+TC_API int tc_cache_keys(tc_cache_t *cache, void *buf, size_t cap, size_t *needed);
+/* Move up to max_entries entries (0 = all) whose blocks defrag_reallocate wants to move,
+ * starting at *cursor (0 to begin). *cursor is 0 again when a pass completed. *moved gets the
+ * number of blocks moved. Pinned entries are left in place. */
+TC_API int tc_cache_compact(tc_cache_t *cache, size_t *cursor, size_t max_entries,
+                            size_t *moved);
+TC_API int tc_cache_stats(tc_cache_t *cache, tc_cache_stats_t *out);
+/* Verify every invariant: index, queues, tier byte counts, pins, kinds of value blocks.
+ * TC_ERR_CORRUPT with a description in msg (up to cap bytes) when one is broken. */
+TC_API int tc_cache_check(tc_cache_t *cache, char *msg, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,214 @@
+/* The cache core's shared structures: entries, index, queues, pins, tiers (tc__ prefix). */
+#ifndef TC_CACHE_INTERNAL_H
+#define TC_CACHE_INTERNAL_H
+
+#include <string.h>
+
+#include "internal.h"
+#include "tiercache/cache.h"
+
+/* ---- entries ----
+ * One DRAM block per entry: this header, then [u64 expiry if E_TTL][value pointer if
+ * E_EXTERNAL][key tag][key bytes][value bytes unless E_EXTERNAL]. 12 bytes of header; the
+ * optional fields cost only the entries that use them. */
+struct tc_entry {
+    uint32_t qpos;  /* slot in its queue's ring */
+    uint32_t vlen;
+    uint16_t klen;  /* key bytes including the tag byte */
+    uint8_t flags;  /* E_* bits, tier in bits 4-6 */
+    uint8_t meta;   /* value tag in bits 0-3, read frequency (0-3) in bits 4-5 */
+    unsigned char tail[];
+};
+
+enum {
+    E_EXTERNAL = 1, /* the value is a separate block on the entry's tier */
+    E_TTL = 2,      /* an expiry time follows the header */
+    E_PINNED = 4,   /* the value's block is pinned by a reader: never freed or moved */
+    E_SMALL = 8,    /* in tier 0's small FIFO (else the tier's main FIFO) */
+};
+#define E_TIER_SHIFT 4
+#define E_FREQ_MAX 3
+
+static inline unsigned entry_tier(const struct tc_entry *e) { return (e->flags >> 4) & 7; }
+static inline unsigned entry_freq(const struct tc_entry *e) { return (e->meta >> 4) & 3; }
+static inline void entry_set_freq(struct tc_entry *e, unsigned f) {
+    e->meta = (uint8_t)((e->meta & 0xcf) | (f << 4));
+}
+static inline size_t entry_header_size(unsigned flags) {
+    return sizeof(struct tc_entry) + (flags & E_TTL ? 8 : 0) + (flags & E_EXTERNAL ? 8 : 0);
+}
+static inline uint64_t entry_expiry(const struct tc_entry *e) {
+    uint64_t t = 0;
+    if (e->flags & E_TTL) memcpy(&t, e->tail, 8);
+    return t;
+}
+static inline unsigned char *entry_key(const struct tc_entry *e) {
+    return (unsigned char *)e + entry_header_size(e->flags);
+}
+static inline void *entry_external(const struct tc_entry *e) {
+    void *p;
+    memcpy(&p, e->tail + (e->flags & E_TTL ? 8 : 0), sizeof p);
+    return p;
+}
+static inline void entry_set_external(struct tc_entry *e, void *p) {
+    memcpy(e->tail + (e->flags & E_TTL ? 8 : 0), &p, sizeof p);
+}
+static inline unsigned char *entry_value(const struct tc_entry *e) {
+    return e->flags & E_EXTERNAL ? entry_external(e) : entry_key(e) + e->klen;
+}
+/* The block a reader pins: the value's own block, or the entry for an inline value. */
+static inline void *entry_value_block(struct tc_entry *e) {
+    return e->flags & E_EXTERNAL ? entry_external(e) : (void *)e;
+}
+
+/* ---- index.c: open addressing, linear probing, one tag byte per slot ---- */
+struct tc_index {
+    uint8_t *tags; /* 0 empty, 1 deleted, 2-255 live (from the hash's low byte) */
+    struct tc_entry **slots;
+    size_t cap, count, deleted;
+};
+#define TC_INDEX_NONE SIZE_MAX
+uint64_t tc__key_hash(unsigned tag, const void *key, size_t klen); /* key without its tag */
+uint64_t tc__entry_hash(const struct tc_entry *e);
+uint8_t tc__index_tag(uint64_t h); /* the tag byte a live slot for hash h holds */
+/* Slot of the entry with this key, or TC_INDEX_NONE. */
+size_t tc__index_find(const struct tc_index *ix, uint64_t h, unsigned tag, const void *key,
+                      size_t klen);
+/* Slot of this exact entry (found through its key), or TC_INDEX_NONE. */
+size_t tc__index_find_entry(const struct tc_index *ix, const struct tc_entry *e);
+/* Put e into a free slot for h; the caller made sure there is room (tc__index_room). */
+size_t tc__index_insert(struct tc_index *ix, uint64_t h, struct tc_entry *e);
+void tc__index_remove_at(struct tc_index *ix, size_t slot);
+/* Capacity needed so that one more entry keeps the load under the limit, or 0 if the current
+ * table suffices. */
+size_t tc__index_wanted_cap(const struct tc_index *ix);
+/* Rebuild into fresh arrays of new_cap slots (allocated by the caller). */
+void tc__index_rebuild(struct tc_index *ix, uint8_t *tags, struct tc_entry **slots,
+                       size_t new_cap);
+
+/* ---- queue.c: FIFO rings of entries, with holes for entries removed from the middle ---- */
+struct tc_queue {
+    struct tc_entry **ring;
+    uint32_t cap; /* power of two, or 0 */
+    uint32_t head, tail; /* free-running counters */
+    size_t live;
+    size_t bytes; /* DRAM + tier bytes charged by the live entries (small FIFO sizing) */
+};
+/* Room for one more push: 0, or TC_ERR_NOMEM (the ring needed to grow and could not). */
+int tc__queue_reserve(struct tc_cache *c, struct tc_queue *q);
+void tc__queue_push(struct tc_queue *q, struct tc_entry *e);
+struct tc_entry *tc__queue_pop(struct tc_queue *q);
+void tc__queue_remove(struct tc_queue *q, struct tc_entry *e);
+void tc__queue_release(struct tc_cache *c, struct tc_queue *q);
+
+/* ---- pins.c: blocks held by readers, by address ---- */
+struct tc_pin {
+    void *block;
+    struct tc_entry *entry; /* owning entry, or NULL once the entry let go (a zombie) */
+    size_t charged;         /* usable bytes still charged to the tier */
+    unsigned tier;
+    uint32_t count;
+    struct tc_pin *next;
+};
+struct tc_pins {
+    struct tc_pin **buckets;
+    size_t nbuckets, count;
+};
+/* Pin e's value block (count + 1). TC_ERR_NOMEM when no record could be made. */
+int tc__pin(struct tc_cache *c, struct tc_entry *e);
+/* Drop one pin of block; frees a zombie with its last pin. False if block is not pinned. */
+bool tc__unpin(struct tc_cache *c, void *block);
+/* e is going away: turn its pin record into a zombie that keeps the value block. */
+void tc__pin_orphan(struct tc_cache *c, struct tc_entry *e);
+struct tc_pin *tc__pin_find(const struct tc_pins *p, const void *block);
+void tc__pins_release(struct tc_cache *c);
+
+/* ---- the cache ---- */
+struct tc_tier {
+    tc_kind_t *kind;
+    size_t budget, used, value_bytes, items;
+    uint64_t hits, promotions, demotions, evictions;
+    struct tc_queue main;
+};
+
+struct tc_cache {
+    uint32_t magic;
+    bool closed;
+    pthread_mutex_t lock;
+    size_t ntiers;
+    struct tc_tier tiers[TC_CACHE_MAX_TIERS];
+    struct tc_queue small; /* tier 0's small FIFO */
+    size_t small_limit;
+    size_t large_threshold;
+    unsigned promote_hits;
+    struct tc_index index;
+    uint16_t *ghost; /* fingerprints of keys recently evicted from the last tier */
+    size_t ghost_cap;
+    struct tc_pins pins;
+    /* Entries that operations in progress work on (nested: set, then a demotion inside its
+     * eviction, ...): eviction passes over them. */
+    struct tc_entry *keep[TC_CACHE_MAX_TIERS + 2];
+    unsigned nkeep;
+    size_t key_bytes;
+    uint64_t hits, misses, sets, deletes, evictions, expirations;
+};
+#define TC_CACHE_MAGIC 0x7c0ca4e5u
+
+/* ---- cache.c ---- */
+/* Lock an open cache: TC_OK, or TC_ERR_INVALID / TC_ERR_CLOSED without the lock. */
+int tc__cache_lock(tc_cache_t *c);
+void tc__cache_unlock(tc_cache_t *c);
+/* Absolute expiry for a ttl in seconds (0 = never; huge = UINT64_MAX). */
+uint64_t tc__expiry_for(double ttl);
+
+/* ---- memory.c: every block the cache allocates is charged to a tier ---- */
+/* tc_malloc from the tier's kind (tier 0 metadata: the DRAM kind); NULL when out of memory. */
+void *tc__cache_alloc(struct tc_cache *c, unsigned tier, bool meta, size_t size);
+void tc__cache_free(struct tc_cache *c, unsigned tier, void *p);
+/* Bytes the block of this request will be charged (its size class). */
+size_t tc__cache_charge(size_t size);
+uint64_t tc__now_ns(void);
+
+/* ---- policy.c: eviction, demotion, promotion, the ghost table ---- */
+/* Evict or demote until tier t has need more bytes free; kept entries are never chosen.
+ * TC_ERR_NOMEM when nothing is left to evict. */
+int tc__make_room(struct tc_cache *c, unsigned t, size_t need);
+/* Remove e for good: index (at slot, or looked up when TC_INDEX_NONE), its queue when queued,
+ * counts, memory. */
+void tc__drop(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued);
+/* Drop e as expired (counted) when its time ran out; true if it was dropped. */
+bool tc__drop_if_expired(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued);
+/* Move e to tier t (promotion or demotion), into t's main FIFO; returns the new entry, or NULL
+ * when it could not move (e is then untouched). */
+struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsigned t,
+                                  bool queued);
+/* Protect e from eviction until the matching tc__unkeep (calls nest). */
+void tc__keep(struct tc_cache *c, struct tc_entry *e);
+void tc__unkeep(struct tc_cache *c);
+/* A key about to be inserted: true (and forgotten) if it was evicted recently. */
+bool tc__ghost_take(struct tc_cache *c, uint64_t h);
+/* The queue an entry belongs in. */
+static inline struct tc_queue *tc__entry_queue(struct tc_cache *c, const struct tc_entry *e) {
+    return e->flags & E_SMALL ? &c->small : &c->tiers[entry_tier(e)].main;
+}
+/* Bytes an entry charges to its own tier's queue accounting. */
+size_t tc__entry_charge(const struct tc_entry *e);
+
+/* ---- entry.c: building, freeing and rebuilding entries ---- */
+/* Allocate and fill an entry for tier t: key (klen bytes, without its tag) and value copied
+ * in, frequency 0, in no queue. NULL when out of memory. */
+struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, unsigned ktag, const void *key,
+                               size_t klen, const void *value, size_t vlen, unsigned vtag,
+                               uint64_t expiry);
+/* The same entry rebuilt for tier t with a new expiry (value and key copied). */
+struct tc_entry *tc__entry_copy(struct tc_cache *c, const struct tc_entry *e, unsigned t,
+                                uint64_t expiry);
+/* Add (sign 1) or remove (sign -1) e from the item, key and value byte counts. */
+void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign);
+/* Free e's blocks (a pinned value block becomes a zombie instead). Not in index or queue. */
+void tc__entry_free(struct tc_cache *c, struct tc_entry *e);
+/* Bytes a new entry for tier t needs on tier t and on tier 0 (metadata); klen without tag. */
+void tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl,
+                    size_t *on_tier, size_t *on_meta);
+
+#endif

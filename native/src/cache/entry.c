@@ -1,0 +1,112 @@
+/*
+ * Entries and the memory they take. Every block the cache allocates is charged to a tier at
+ * its real usable size: metadata (entry headers with their keys and inline values, the index,
+ * the queues) to tier 0 from the DRAM kind, external values to their own tier's kind.
+ */
+#include <time.h>
+
+#include "cache_internal.h"
+
+uint64_t tc__now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+size_t tc__cache_charge(size_t size) {
+    size_t n = tc_je_nallocx(size ? size : 1, 0);
+    return n ? n : SIZE_MAX;
+}
+
+void *tc__cache_alloc(struct tc_cache *c, unsigned tier, bool meta, size_t size) {
+    tc_kind_t *kind = meta ? tc_kind_dram() : c->tiers[tier].kind;
+    void *p = tc_malloc(kind, size ? size : 1);
+    if (p) c->tiers[tier].used += tc_usable_size(NULL, p);
+    return p;
+}
+
+void tc__cache_free(struct tc_cache *c, unsigned tier, void *p) {
+    c->tiers[tier].used -= tc_usable_size(NULL, p);
+    tc_free(NULL, p); /* the NULL kind: the address says where the block belongs */
+}
+
+static unsigned entry_flags(unsigned t, bool ttl) {
+    return (ttl ? E_TTL : 0) | (t ? E_EXTERNAL : 0) | (t << E_TIER_SHIFT);
+}
+
+static size_t block_size(unsigned flags, size_t klen, size_t vlen) {
+    return entry_header_size(flags) + klen + (flags & E_EXTERNAL ? 0 : vlen);
+}
+
+void tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl,
+                    size_t *on_tier, size_t *on_meta) {
+    unsigned flags = entry_flags(t, ttl);
+    *on_meta = tc__cache_charge(block_size(flags, klen + 1, vlen));
+    *on_tier = flags & E_EXTERNAL ? tc__cache_charge(vlen) : 0;
+}
+
+size_t tc__entry_charge(const struct tc_entry *e) {
+    size_t n = tc__cache_charge(block_size(e->flags, e->klen, e->vlen));
+    if (e->flags & E_EXTERNAL) n += tc__cache_charge(e->vlen);
+    return n;
+}
+
+struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, unsigned ktag, const void *key,
+                               size_t klen, const void *value, size_t vlen, unsigned vtag,
+                               uint64_t expiry) {
+    unsigned flags = entry_flags(t, expiry != 0);
+    klen++; /* the tag byte */
+    void *vblock = NULL;
+    if (flags & E_EXTERNAL) {
+        vblock = tc__cache_alloc(c, t, false, vlen);
+        if (!vblock) return NULL;
+    }
+    struct tc_entry *e = tc__cache_alloc(c, 0, true, block_size(flags, klen, vlen));
+    if (!e) {
+        if (vblock) tc__cache_free(c, t, vblock);
+        return NULL;
+    }
+    e->qpos = 0;
+    e->vlen = (uint32_t)vlen;
+    e->klen = (uint16_t)klen;
+    e->flags = (uint8_t)flags;
+    e->meta = (uint8_t)(vtag & 15);
+    if (expiry) memcpy(e->tail, &expiry, 8);
+    if (vblock) entry_set_external(e, vblock);
+    unsigned char *k = entry_key(e);
+    k[0] = (unsigned char)ktag;
+    memcpy(k + 1, key, klen - 1);
+    if (vlen) memcpy(entry_value(e), value, vlen);
+    return e;
+}
+
+struct tc_entry *tc__entry_copy(struct tc_cache *c, const struct tc_entry *e, unsigned t,
+                                uint64_t expiry) {
+    const unsigned char *k = entry_key(e);
+    struct tc_entry *n = tc__entry_new(c, t, k[0], k + 1, e->klen - 1u, entry_value(e),
+                                       e->vlen, e->meta & 15, expiry);
+    return n;
+}
+
+void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign) {
+    struct tc_tier *tier = &c->tiers[entry_tier(e)];
+    if (sign > 0) {
+        tier->items++;
+        tier->value_bytes += e->vlen;
+        c->key_bytes += e->klen;
+    } else {
+        tier->items--;
+        tier->value_bytes -= e->vlen;
+        c->key_bytes -= e->klen;
+    }
+}
+
+void tc__entry_free(struct tc_cache *c, struct tc_entry *e) {
+    if (e->flags & E_PINNED) {
+        tc__pin_orphan(c, e); /* the pinned value block stays until its last reader */
+        if (e->flags & E_EXTERNAL) tc__cache_free(c, 0, e);
+        return;
+    }
+    if (e->flags & E_EXTERNAL) tc__cache_free(c, entry_tier(e), entry_external(e));
+    tc__cache_free(c, 0, e);
+}

@@ -1,0 +1,148 @@
+/*
+ * Whole-cache operations: count, expiry sweep, clear, key listing, compaction, statistics.
+ */
+#include "cache_internal.h"
+
+TC_API size_t tc_cache_count(tc_cache_t *c) {
+    if (tc__cache_lock(c)) return 0;
+    size_t n = c->index.count;
+    tc__cache_unlock(c);
+    return n;
+}
+
+/* Drop every entry (only expired ones when expired_only); returns how many. */
+static size_t drop_all(tc_cache_t *c, bool expired_only) {
+    size_t n = 0;
+    uint64_t now = expired_only ? tc__now_ns() : 0;
+    for (size_t i = 0; i < c->index.cap; i++) {
+        struct tc_entry *e = c->index.slots[i];
+        if (!e) continue;
+        if (expired_only && !((e->flags & E_TTL) && entry_expiry(e) <= now)) continue;
+        tc__drop(c, e, i, true);
+        n++;
+    }
+    return n;
+}
+
+TC_API int tc_cache_expire(tc_cache_t *c) {
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    size_t n = drop_all(c, true);
+    c->expirations += n;
+    tc__cache_unlock(c);
+    return (int)(n > INT32_MAX ? INT32_MAX : n);
+}
+
+TC_API int tc_cache_clear(tc_cache_t *c) {
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    c->deletes += drop_all(c, false);
+    tc__cache_unlock(c);
+    return TC_OK;
+}
+
+TC_API int tc_cache_keys(tc_cache_t *c, void *buf, size_t cap, size_t *needed) {
+    if ((!buf && cap) || !needed) return TC_ERR_INVALID;
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    uint64_t now = tc__now_ns();
+    size_t total = 0, n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned char *out = buf;
+        for (size_t i = 0; i < c->index.cap; i++) {
+            struct tc_entry *e = c->index.slots[i];
+            if (!e || ((e->flags & E_TTL) && entry_expiry(e) <= now)) continue;
+            size_t klen = e->klen - 1u;
+            if (pass == 0) {
+                total += 3 + klen;
+                continue;
+            }
+            const unsigned char *k = entry_key(e);
+            out[0] = k[0];
+            out[1] = (unsigned char)(klen & 0xff);
+            out[2] = (unsigned char)(klen >> 8);
+            memcpy(out + 3, k + 1, klen);
+            out += 3 + klen;
+            n++;
+        }
+        if (pass == 0 && total > cap) break;
+    }
+    *needed = total;
+    tc__cache_unlock(c);
+    if (total > cap) return TC_ERR_NOMEM;
+    return (int)(n > INT32_MAX ? INT32_MAX : n);
+}
+
+/* Let defrag_reallocate move one block; returns the new address (or NULL if not moved) and
+ * keeps the tier's charge exact. */
+static void *move_block(tc_cache_t *c, unsigned tier, void *p) {
+    size_t before = tc_usable_size(NULL, p);
+    void *n = tc_defrag_reallocate(NULL, p);
+    if (n) c->tiers[tier].used += tc_usable_size(NULL, n) - before;
+    return n;
+}
+
+TC_API int tc_cache_compact(tc_cache_t *c, size_t *cursor, size_t max_entries,
+                            size_t *moved) {
+    if (!cursor || !moved) return TC_ERR_INVALID;
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    size_t i = *cursor, seen = 0, count = 0;
+    for (; i < c->index.cap && (!max_entries || seen < max_entries); i++) {
+        struct tc_entry *e = c->index.slots[i];
+        if (!e) continue;
+        seen++;
+        if (e->flags & E_PINNED) continue;
+        if (e->flags & E_EXTERNAL) {
+            void *v = move_block(c, entry_tier(e), entry_external(e));
+            if (v) {
+                entry_set_external(e, v);
+                count++;
+            }
+        }
+        struct tc_entry *n = move_block(c, 0, e);
+        if (n) {
+            c->index.slots[i] = n;
+            tc__entry_queue(c, n)->ring[n->qpos] = n;
+            count++;
+        }
+    }
+    *cursor = i >= c->index.cap ? 0 : i;
+    *moved = count;
+    tc__cache_unlock(c);
+    return TC_OK;
+}
+
+TC_API int tc_cache_stats(tc_cache_t *c, tc_cache_stats_t *out) {
+    if (!out) return TC_ERR_INVALID;
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    memset(out, 0, sizeof *out);
+    out->hits = c->hits;
+    out->misses = c->misses;
+    out->sets = c->sets;
+    out->deletes = c->deletes;
+    out->evictions = c->evictions;
+    out->expirations = c->expirations;
+    out->items = c->index.count;
+    out->key_bytes = c->key_bytes;
+    out->meta_bytes = c->tiers[0].used - c->tiers[0].value_bytes - c->key_bytes;
+    out->pinned = c->pins.count;
+    out->ntiers = c->ntiers;
+    for (size_t t = 0; t < c->ntiers; t++) {
+        const struct tc_tier *tier = &c->tiers[t];
+        tc_cache_tier_stats_t *s = &out->tiers[t];
+        s->budget = tier->budget;
+        s->used = tier->used;
+        s->value_bytes = tier->value_bytes;
+        s->items = tier->items;
+        s->hits = tier->hits;
+        s->promotions = tier->promotions;
+        s->demotions = tier->demotions;
+        s->evictions = tier->evictions;
+        out->promotions += tier->promotions;
+        out->demotions += tier->demotions;
+    }
+    tc__cache_unlock(c);
+    return TC_OK;
+}

@@ -1,0 +1,175 @@
+/*
+ * Placement policy: S3-FIFO over the tiers.
+ *
+ * Tier 0 has a small FIFO (small_limit bytes) and a main FIFO; every lower tier has one FIFO.
+ * - Small: a victim that was read since insertion moves to main; one that was not leaves
+ *   tier 0 (demoted, or evicted when there is no lower tier). One-hit wonders and scans pass
+ *   through small without disturbing main.
+ * - Main and lower tiers (CLOCK): a victim read since its last pass is reinserted with its
+ *   count lowered; the others leave the tier: demoted to the next one, evicted from the last.
+ * - Demotion admits an entry to the next tier only when moving its value frees at least half
+ *   of its tier-0 block (the header and key stay in DRAM); otherwise it is evicted.
+ * - Evicted keys leave a 16-bit fingerprint in a direct-mapped ghost table (2 bytes a slot,
+ *   as many slots as the index); a key found there on insertion goes straight to main.
+ */
+#include "cache_internal.h"
+
+void tc__drop(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued) {
+    if (slot == TC_INDEX_NONE) slot = tc__index_find_entry(&c->index, e);
+    tc__index_remove_at(&c->index, slot);
+    if (queued) tc__queue_remove(tc__entry_queue(c, e), e);
+    tc__account(c, e, -1);
+    tc__entry_free(c, e);
+}
+
+bool tc__drop_if_expired(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued) {
+    if (!(e->flags & E_TTL) || entry_expiry(e) > tc__now_ns()) return false;
+    tc__drop(c, e, slot, queued);
+    c->expirations++;
+    return true;
+}
+
+/* ---- ghost ---- */
+
+static size_t ghost_slot(const struct tc_cache *c, uint64_t h) {
+    return (size_t)(((unsigned __int128)(h * 0x9E3779B97F4A7C15ull) * c->ghost_cap) >> 64);
+}
+static uint16_t ghost_print(uint64_t h) { return (uint16_t)((h >> 48) | 1); }
+
+static void ghost_put(struct tc_cache *c, uint64_t h) {
+    if (c->ghost_cap) c->ghost[ghost_slot(c, h)] = ghost_print(h);
+}
+
+bool tc__ghost_take(struct tc_cache *c, uint64_t h) {
+    if (!c->ghost_cap) return false;
+    uint16_t *g = &c->ghost[ghost_slot(c, h)];
+    if (*g != ghost_print(h)) return false;
+    *g = 0;
+    return true;
+}
+
+/* ---- leaving a tier ---- */
+
+static void evict(struct tc_cache *c, struct tc_entry *e, bool queued) {
+    unsigned t = entry_tier(e);
+    if (tc__drop_if_expired(c, e, TC_INDEX_NONE, queued)) return;
+    ghost_put(c, tc__entry_hash(e));
+    c->tiers[t].evictions++;
+    c->evictions++;
+    tc__drop(c, e, TC_INDEX_NONE, queued);
+}
+
+static bool worth_demoting(const struct tc_cache *c, const struct tc_entry *e) {
+    if (entry_tier(e) + 1u >= c->ntiers) return false;
+    if (e->flags & E_EXTERNAL) return true;
+    size_t now = tc__entry_charge(e), on_tier, on_meta;
+    tc__entry_need(c, 1, e->klen - 1u, e->vlen, e->flags & E_TTL, &on_tier, &on_meta);
+    return on_meta * 2 <= now;
+}
+
+/* e (popped from its queue) leaves its tier: down one tier, or out of the cache. */
+static void leave_tier(struct tc_cache *c, struct tc_entry *e) {
+    if (tc__drop_if_expired(c, e, TC_INDEX_NONE, false)) return;
+    if (worth_demoting(c, e) && tc__move_to_tier(c, e, entry_tier(e) + 1, false)) return;
+    evict(c, e, false);
+}
+
+void tc__keep(struct tc_cache *c, struct tc_entry *e) { c->keep[c->nkeep++] = e; }
+void tc__unkeep(struct tc_cache *c) { c->nkeep--; }
+
+static bool kept(const struct tc_cache *c, const struct tc_entry *e) {
+    for (unsigned i = 0; i < c->nkeep; i++)
+        if (c->keep[i] == e) return true;
+    return false;
+}
+
+/* Pop the oldest entry that is not kept (kept ones go back to the tail). */
+static struct tc_entry *pop_victim(struct tc_cache *c, struct tc_queue *q) {
+    for (size_t tries = q->live; tries; tries--) {
+        struct tc_entry *e = tc__queue_pop(q);
+        if (!kept(c, e)) return e;
+        tc__queue_push(q, e); /* the pop made room */
+    }
+    return NULL;
+}
+
+/* One step of CLOCK on a main FIFO: reinsert a read entry or let the oldest go. */
+static bool clock_step(struct tc_cache *c, struct tc_queue *q) {
+    struct tc_entry *e = pop_victim(c, q);
+    if (!e) return false;
+    unsigned f = entry_freq(e);
+    if (f && !((e->flags & E_TTL) && entry_expiry(e) <= tc__now_ns())) {
+        entry_set_freq(e, f - 1);
+        tc__queue_push(q, e);
+    } else {
+        leave_tier(c, e);
+    }
+    return true;
+}
+
+/* One step of the small FIFO: to main if read, else out of tier 0. */
+static bool small_step(struct tc_cache *c) {
+    if (tc__queue_reserve(c, &c->tiers[0].main)) return false;
+    struct tc_entry *e = pop_victim(c, &c->small);
+    if (!e) return false;
+    if (entry_freq(e)) {
+        e->flags &= (uint8_t)~E_SMALL;
+        entry_set_freq(e, 0);
+        tc__queue_push(&c->tiers[0].main, e);
+    } else {
+        leave_tier(c, e);
+    }
+    return true;
+}
+
+static bool tier0_step(struct tc_cache *c) {
+    bool small_first = c->small.bytes > c->small_limit || !c->tiers[0].main.live;
+    if (small_first && small_step(c)) return true;
+    if (clock_step(c, &c->tiers[0].main)) return true;
+    if (!small_first && small_step(c)) return true;
+    /* Tier 0 holds only metadata of lower-tier entries: evict from the last tier. */
+    for (size_t t = c->ntiers; t-- > 1;)
+        if (clock_step(c, &c->tiers[t].main)) return true;
+    return false;
+}
+
+int tc__make_room(struct tc_cache *c, unsigned t, size_t need) {
+    struct tc_tier *tier = &c->tiers[t];
+    if (need > tier->budget) return TC_ERR_TOOLARGE;
+    while (tier->used + need > tier->budget) {
+        bool progress = t == 0 ? tier0_step(c) : clock_step(c, &tier->main);
+        if (!progress) return TC_ERR_NOMEM;
+    }
+    return TC_OK;
+}
+
+struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsigned t,
+                                  bool queued) {
+    unsigned from = entry_tier(e);
+    size_t on_tier, on_meta;
+    tc__entry_need(c, t, e->klen - 1u, e->vlen, e->flags & E_TTL, &on_tier, &on_meta);
+    /* A demotion frees more tier-0 bytes than its new header takes; a promotion needs them. */
+    tc__keep(c, e);
+    int err = t > from ? tc__make_room(c, t, on_tier) : tc__make_room(c, 0, on_meta);
+    tc__unkeep(c);
+    if (err) return NULL;
+    struct tc_entry *n = tc__entry_copy(c, e, t, entry_expiry(e));
+    if (!n) return NULL;
+    /* Reserve last: eviction above may have filled the ring. Reserving never evicts. */
+    if (tc__queue_reserve(c, &c->tiers[t].main)) {
+        tc__entry_free(c, n);
+        return NULL;
+    }
+    size_t slot = tc__index_find_entry(&c->index, e);
+    c->index.slots[slot] = n;
+    if (queued) tc__queue_remove(tc__entry_queue(c, e), e);
+    tc__account(c, e, -1);
+    tc__account(c, n, 1);
+    tc__entry_free(c, e);
+    tc__queue_push(&c->tiers[t].main, n);
+    if (t > from)
+        c->tiers[t].demotions++;
+    else
+        c->tiers[t].promotions++;
+    return n;
+}

@@ -1,0 +1,280 @@
+/* Cache core: model-checked operations, eviction, tiers, pins, compaction, bad input. Every
+ * scenario runs tc_cache_check as it goes. */
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "tiercache/cache.h"
+
+static char dir[64];
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next_rand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static int checked(tc_cache_t *c) {
+    char msg[256];
+    int err = tc_cache_check(c, msg, sizeof msg);
+    if (err) fprintf(stderr, "check: %s\n", msg);
+    return err;
+}
+
+static tc_cache_t *make(size_t dram, tc_kind_t *lower, size_t lower_budget, size_t large) {
+    tc_cache_config_t cfg = {.ntiers = 1, .large_threshold = large, .promote_hits = 2};
+    cfg.tiers[0] = (tc_cache_tier_config_t){tc_kind_dram(), dram};
+    if (lower) {
+        cfg.ntiers = 2;
+        cfg.tiers[1] = (tc_cache_tier_config_t){lower, lower_budget};
+    }
+    tc_cache_t *c = NULL;
+    CHECK_EQ(tc_cache_create(&cfg, &c), TC_OK);
+    return c;
+}
+
+static void fill_value(unsigned char *v, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) v[i] = (unsigned char)(seed * 31 + i);
+}
+
+#define NKEYS 500
+TEST(operations_match_a_model_when_nothing_is_evicted) {
+    tc_cache_t *c = make(64 << 20, NULL, 0, 0);
+    static size_t model_len[NKEYS];
+    static bool present[NKEYS];
+    static unsigned seed[NKEYS];
+    unsigned char v[3000], buf[3000];
+    int bad = 0;
+    for (int op = 0; op < 20000; op++) {
+        unsigned k = (unsigned)(next_rand() % NKEYS);
+        char key[16];
+        int klen = snprintf(key, sizeof key, "k%u", k);
+        unsigned r = (unsigned)(next_rand() % 10);
+        if (r < 4) {
+            size_t n = next_rand() % sizeof v;
+            fill_value(v, n, (unsigned)op);
+            if (tc_cache_set(c, 1, key, (size_t)klen, v, n, 2, 0) != TC_OK) bad++;
+            present[k] = true;
+            model_len[k] = n;
+            seed[k] = (unsigned)op;
+        } else if (r < 8) {
+            tc_cache_value_t out;
+            int found = tc_cache_get(c, 1, key, (size_t)klen, buf, sizeof buf, &out);
+            if (found != (int)present[k]) bad++;
+            if (found == 1) {
+                fill_value(v, model_len[k], seed[k]);
+                if (out.len != model_len[k] || out.tag != 2 || memcmp(out.data, v, out.len) ||
+                    out.pin)
+                    bad++;
+            }
+        } else {
+            if (tc_cache_delete(c, 1, key, (size_t)klen) != (int)present[k]) bad++;
+            present[k] = false;
+        }
+        if (op % 1000 == 0 && checked(c)) bad++;
+    }
+    size_t n = 0;
+    for (unsigned k = 0; k < NKEYS; k++) n += present[k];
+    CHECK_EQ(tc_cache_count(c), n);
+    CHECK_EQ(bad, 0);
+    /* The same bytes under another key tag are another key. */
+    CHECK_EQ(tc_cache_set(c, 2, "k1", 2, "x", 1, 0, 0), TC_OK);
+    CHECK_EQ(tc_cache_contains(c, 2, "k1", 2), 1);
+    CHECK_EQ(tc_cache_contains(c, 3, "k1", 2), 0);
+    CHECK_EQ(checked(c), TC_OK);
+    CHECK_EQ(tc_cache_destroy(c), TC_OK);
+}
+
+TEST(eviction_keeps_every_tier_within_budget) {
+    tc_cache_t *c = make(256 << 10, NULL, 0, 0);
+    unsigned char v[2000];
+    int bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        char key[16];
+        int klen = snprintf(key, sizeof key, "%d", (int)(next_rand() % 5000));
+        size_t n = next_rand() % sizeof v;
+        if (tc_cache_set(c, 1, key, (size_t)klen, v, n, 0, 0) != TC_OK) bad++;
+        if (i % 500 == 0 && checked(c)) bad++;
+    }
+    tc_cache_stats_t s;
+    CHECK_EQ(tc_cache_stats(c, &s), TC_OK);
+    CHECK(s.evictions > 0);
+    CHECK(s.items > 50);
+    CHECK(s.tiers[0].used <= s.tiers[0].budget);
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(checked(c), TC_OK);
+    tc_cache_destroy(c);
+}
+
+TEST(cold_entries_are_demoted_and_hot_ones_promoted) {
+    tc_kind_t *file = NULL;
+    CHECK_EQ(tc_kind_create_file(dir, 0, TC_FILE_PERFORMANCE, &file), TC_OK);
+    tc_cache_t *c = make(256 << 10, file, 16 << 20, 32 << 10);
+    unsigned char v[1024], buf[64 << 10];
+    int bad = 0;
+    for (int i = 0; i < 2000; i++) {
+        char key[16];
+        int klen = snprintf(key, sizeof key, "%d", i);
+        fill_value(v, sizeof v, (unsigned)i);
+        if (tc_cache_set(c, 1, key, (size_t)klen, v, sizeof v, 0, 0) != TC_OK) bad++;
+        if (i % 200 == 0 && checked(c)) bad++;
+    }
+    tc_cache_stats_t s;
+    tc_cache_stats(c, &s);
+    CHECK(s.tiers[1].demotions > 0);
+    CHECK(s.tiers[1].items > 0);
+    CHECK_EQ(s.items, 2000); /* 2 MB of values: all fit once demoted */
+    /* Key 0 was demoted long ago; reading it twice brings it back to tier 0. */
+    tc_cache_value_t out;
+    for (int r = 0; r < 3; r++) CHECK_EQ(tc_cache_get(c, 1, "0", 1, buf, sizeof buf, &out), 1);
+    fill_value(v, sizeof v, 0);
+    CHECK(out.len == sizeof v && memcmp(out.data, v, sizeof v) == 0);
+    tc_cache_stats(c, &s);
+    CHECK(s.tiers[0].promotions > 0);
+    /* A large value goes straight to the capacity tier. */
+    static unsigned char big[40 << 10];
+    fill_value(big, sizeof big, 7);
+    CHECK_EQ(tc_cache_set(c, 1, "big", 3, big, sizeof big, 0, 0), TC_OK);
+    CHECK_EQ(tc_cache_get(c, 1, "big", 3, buf, sizeof buf, &out), 1);
+    CHECK(out.len == sizeof big && memcmp(out.data, big, sizeof big) == 0);
+    tc_cache_stats(c, &s);
+    CHECK(s.tiers[1].value_bytes >= sizeof big);
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(checked(c), TC_OK);
+    CHECK_EQ(tc_cache_destroy(c), TC_OK);
+    CHECK_EQ(tc_kind_destroy(file), TC_OK);
+}
+
+TEST(pinned_values_survive_overwrite_eviction_and_destroy) {
+    tc_cache_t *c = make(128 << 10, NULL, 0, 0);
+    unsigned char v[4096];
+    fill_value(v, sizeof v, 5);
+    CHECK_EQ(tc_cache_set(c, 1, "p", 1, v, sizeof v, 3, 0), TC_OK);
+    tc_cache_value_t a, b;
+    CHECK_EQ(tc_cache_get(c, 1, "p", 1, NULL, 0, &a), 1);
+    CHECK_EQ(tc_cache_get(c, 1, "p", 1, NULL, 0, &b), 1);
+    CHECK(a.pin != NULL && a.pin == b.pin && a.tag == 3);
+    CHECK_EQ(checked(c), TC_OK);
+    CHECK_EQ(tc_cache_set(c, 1, "p", 1, "new", 3, 0, 0), TC_OK);
+    for (int i = 0; i < 2000; i++) { /* push everything else out */
+        char key[16];
+        int klen = snprintf(key, sizeof key, "%d", i);
+        tc_cache_set(c, 1, key, (size_t)klen, v, 1000, 0, 0);
+    }
+    CHECK_EQ(checked(c), TC_OK);
+    CHECK(memcmp(a.data, v, sizeof v) == 0);
+    tc_cache_unpin(c, b.pin);
+    CHECK(memcmp(a.data, v, sizeof v) == 0);
+    CHECK_EQ(checked(c), TC_OK);
+    CHECK_EQ(tc_cache_destroy(c), TC_OK);
+    CHECK(memcmp(a.data, v, sizeof v) == 0); /* still held after destroy */
+    CHECK_EQ(tc_cache_set(c, 1, "x", 1, "y", 1, 0, 0), TC_ERR_CLOSED);
+    tc_cache_unpin(c, a.pin); /* the last pin releases the cache */
+}
+
+TEST(compaction_moves_entries_and_keeps_the_index_right) {
+    tc_kind_t *file = NULL;
+    CHECK_EQ(tc_kind_create_file(dir, 0, TC_FILE_CONSERVATIVE, &file), TC_OK);
+    tc_cache_t *c = make(32 << 20, file, 64 << 20, 1024);
+    unsigned char v[2048];
+    for (int i = 0; i < 20000; i++) {
+        char key[16];
+        int klen = snprintf(key, sizeof key, "%d", i);
+        fill_value(v, sizeof v, (unsigned)i);
+        tc_cache_set(c, 1, key, (size_t)klen, v, (size_t)(i % 2 ? 2048 : 200), 0, 0);
+    }
+    for (int i = 0; i < 20000; i++) {
+        if (i % 10 == 0) continue;
+        char key[16];
+        int klen = snprintf(key, sizeof key, "%d", i);
+        tc_cache_delete(c, 1, key, (size_t)klen);
+    }
+    size_t cursor = 0, moved = 0, total = 0;
+    do {
+        CHECK_EQ(tc_cache_compact(c, &cursor, 1000, &moved), TC_OK);
+        total += moved;
+    } while (cursor);
+    CHECK(total > 0);
+    CHECK_EQ(checked(c), TC_OK);
+    int bad = 0;
+    unsigned char buf[4096], want[2048];
+    for (int i = 0; i < 20000; i += 10) {
+        char key[16];
+        int klen = snprintf(key, sizeof key, "%d", i);
+        tc_cache_value_t out;
+        fill_value(want, sizeof want, (unsigned)i);
+        if (tc_cache_get(c, 1, key, (size_t)klen, buf, sizeof buf, &out) != 1 ||
+            memcmp(out.data, want, out.len))
+            bad++;
+    }
+    CHECK_EQ(bad, 0);
+    tc_cache_destroy(c);
+    tc_kind_destroy(file);
+}
+
+TEST(ttl_expires_entries_and_touch_changes_it) {
+    tc_cache_t *c = make(1 << 20, NULL, 0, 0);
+    CHECK_EQ(tc_cache_set(c, 1, "a", 1, "1", 1, 0, 0.05), TC_OK);
+    CHECK_EQ(tc_cache_set(c, 1, "b", 1, "2", 1, 0, 0.05), TC_OK);
+    CHECK_EQ(tc_cache_set(c, 1, "c", 1, "3", 1, 0, 0), TC_OK);
+    CHECK_EQ(tc_cache_touch(c, 1, "b", 1, 0), 1);    /* b never expires now */
+    CHECK_EQ(tc_cache_touch(c, 1, "c", 1, 0.05), 1); /* c gains an expiry */
+    CHECK_EQ(checked(c), TC_OK);
+    usleep(80000);
+    CHECK_EQ(tc_cache_contains(c, 1, "a", 1), 0);
+    CHECK_EQ(tc_cache_contains(c, 1, "b", 1), 1);
+    CHECK_EQ(tc_cache_expire(c), 1); /* c */
+    CHECK_EQ(tc_cache_count(c), 1);
+    tc_cache_stats_t s;
+    tc_cache_stats(c, &s);
+    CHECK_EQ(s.expirations, 2);
+    CHECK_EQ(checked(c), TC_OK);
+    tc_cache_destroy(c);
+}
+
+TEST(bad_input_gets_error_codes_and_keeps_the_old_value) {
+    tc_cache_t *c = make(128 << 10, NULL, 0, 0);
+    static unsigned char big[100 << 10];
+    CHECK_EQ(tc_cache_set(c, 1, "k", 1, "old", 3, 0, 0), TC_OK);
+    CHECK_EQ(tc_cache_set(c, 1, "k", 1, big, sizeof big, 0, 0), TC_ERR_TOOLARGE);
+    CHECK_EQ(tc_cache_set(c, 1, "k", 1, "v", 1, 16, 0), TC_ERR_INVALID);
+    CHECK_EQ(tc_cache_set(c, 1, "k", 1, "v", 1, 0, -1), TC_ERR_INVALID);
+    CHECK_EQ(tc_cache_set(c, 256, "k", 1, "v", 1, 0, 0), TC_ERR_INVALID);
+    CHECK_EQ(tc_cache_set(c, 1, big, TC_CACHE_MAX_KEY + 1, "v", 1, 0, 0), TC_ERR_INVALID);
+    unsigned char buf[8];
+    tc_cache_value_t out;
+    CHECK_EQ(tc_cache_get(c, 1, "k", 1, buf, sizeof buf, &out), 1);
+    CHECK(out.len == 3 && memcmp(out.data, "old", 3) == 0);
+    size_t needed = 0;
+    CHECK_EQ(tc_cache_keys(c, buf, 2, &needed), TC_ERR_NOMEM);
+    CHECK_EQ(needed, 4);
+    CHECK_EQ(tc_cache_keys(c, buf, sizeof buf, &needed), 1);
+    CHECK(buf[0] == 1 && buf[1] == 1 && buf[2] == 0 && buf[3] == 'k');
+    tc_cache_config_t cfg = {.ntiers = 1};
+    cfg.tiers[0] = (tc_cache_tier_config_t){tc_kind_dram(), 1000};
+    tc_cache_t *c2;
+    CHECK_EQ(tc_cache_create(&cfg, &c2), TC_ERR_INVALID);
+    cfg.ntiers = 0;
+    CHECK_EQ(tc_cache_create(&cfg, &c2), TC_ERR_INVALID);
+    tc_cache_destroy(c);
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/dev/shm/tc-cache-test-%d", (int)getpid());
+    if (mkdir(dir, 0700)) {
+        perror("mkdir");
+        return 1;
+    }
+    RUN(operations_match_a_model_when_nothing_is_evicted);
+    RUN(eviction_keeps_every_tier_within_budget);
+    RUN(cold_entries_are_demoted_and_hot_ones_promoted);
+    RUN(pinned_values_survive_overwrite_eviction_and_destroy);
+    RUN(compaction_moves_entries_and_keeps_the_index_right);
+    RUN(ttl_expires_entries_and_touch_changes_it);
+    RUN(bad_input_gets_error_codes_and_keeps_the_old_value);
+    rmdir(dir);
+    return CHECK_DONE();
+}
