@@ -12,7 +12,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
@@ -45,6 +45,16 @@ class BuildNativeThenExt(build_ext):
 
 setup(
     version=header_version(),
+    # The hot path: plain CPython functions that call the cffi module's tc_cache_* through
+    # addresses handed over at import (no second copy of the library; see _fastpath.c).
+    ext_modules=[
+        Extension(
+            "tiercache._fastpath",
+            ["tiercache/_fastpath.c"],
+            include_dirs=[str(ROOT / "native" / "include")],
+            depends=[str(ROOT / "native" / "include" / "tiercache" / "cache.h")],
+        )
+    ],
     cffi_modules=["tiercache/_build_native.py:ffibuilder"],
     cmdclass={"build_ext": BuildNativeThenExt},
 )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ROOT / "native" / "include" / "tiercache" / "tiercache.h"
+CACHE_HEADER = ROOT / "native" / "include" / "tiercache" / "cache.h"
 CDEF = ROOT / "tiercache" / "_cdef.h"
 MiB = 1 << 20
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from helpers import CDEF, HEADER
+from helpers import CACHE_HEADER, CDEF, HEADER
 
 from tiercache import _bindings, errors
 from tiercache._native import lib
@@ -21,9 +21,14 @@ def _normalize(decl: str) -> str:
     return re.sub(r"\s*([(),*])\s*", r"\1", decl)
 
 
+def header_text() -> str:
+    """The public headers the cdef mirrors, in order."""
+    return HEADER.read_text() + CACHE_HEADER.read_text()
+
+
 def header_functions() -> dict[str, str]:
-    """name -> normalized declaration of every TC_API function in tiercache.h."""
-    text = _strip_comments(HEADER.read_text())
+    """name -> normalized declaration of every TC_API function in the public headers."""
+    text = _strip_comments(header_text())
     decls = [_normalize(d) for d in re.findall(r"\bTC_API\s+([^;#]+);", text)]
     return {re.search(r"(\w+)\((?!\*)", d).group(1): d for d in decls}
 
@@ -41,8 +46,8 @@ def cdef_functions() -> dict[str, str]:
     return found
 
 
-def enumerators(path) -> dict[str, int]:
-    text = _strip_comments(path.read_text())
+def enumerators(text: str) -> dict[str, int]:
+    text = _strip_comments(text)
     return {name: int(value) for name, value in re.findall(r"\b(TC_\w+)\s*=\s*(-?\d+)", text)}
 
 
@@ -65,11 +70,11 @@ def test_cdef_declares_no_function_missing_from_the_header():
 
 
 def test_enumerators_match_the_header():
-    assert enumerators(CDEF) == enumerators(HEADER)
+    assert enumerators(CDEF.read_text()) == enumerators(header_text())
 
 
 def test_header_macros_are_declared_in_cdef():
-    header = set(re.findall(r"^#define (TC_[A-Z_]+)\s+\S", HEADER.read_text(), re.MULTILINE))
+    header = set(re.findall(r"^#define (TC_[A-Z_]+)\s+\S", header_text(), re.MULTILINE))
     header.discard("TC_API")
     cdef = set(re.findall(r"^#define (TC_[A-Z_]+)\s+\.\.\.", CDEF.read_text(), re.MULTILINE))
     assert header == cdef
@@ -81,7 +86,7 @@ def test_extension_exposes_every_header_function():
 
 
 def test_every_error_code_maps_to_its_own_exception_class():
-    codes = {n: v for n, v in enumerators(HEADER).items() if n.startswith("TC_ERR_")}
+    codes = {n: v for n, v in enumerators(header_text()).items() if n.startswith("TC_ERR_")}
     classes = {cls.code_name: cls for cls in errors.CODE_CLASSES}
     assert set(codes) == set(classes), "errors.CODE_CLASSES must cover every TC_ERR_* code"
     for name, value in codes.items():

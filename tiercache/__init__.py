@@ -1,15 +1,20 @@
-"""tiercache: allocate memory by kind (DRAM, file-backed PMEM, fixed areas) from Python.
+"""tiercache: a tiered cache and memory kinds (DRAM, file-backed PMEM, fixed areas).
 
-Public API: :class:`Kind`, :class:`Allocation`, :class:`KindStats` and the exceptions in
-:mod:`tiercache.errors`. Importing the package loads the compiled ``tiercache._native``.
+Public API: :class:`TierCache` and :class:`Tier` (the dict-like cache), :class:`Kind`,
+:class:`Allocation`, :class:`KindStats` and the exceptions in :mod:`tiercache.errors`.
+Importing the package loads the compiled ``tiercache._native``.
 """
 
 from __future__ import annotations
 
 from tiercache import _bindings
+from tiercache.cache import Tier, TierCache
 from tiercache.errors import (
+    CacheClosedError,
+    CacheCorruptError,
     DirectoryAccessError,
     DirectoryNotFoundError,
+    EntryTooLargeError,
     InvalidArgumentError,
     KindClosedError,
     KindUnavailableError,
@@ -22,14 +27,19 @@ from tiercache.kinds import FILE_MIN_SIZE, Allocation, Kind, KindStats
 __all__ = [
     "FILE_MIN_SIZE",
     "Allocation",
+    "CacheClosedError",
+    "CacheCorruptError",
     "DirectoryAccessError",
     "DirectoryNotFoundError",
+    "EntryTooLargeError",
     "InvalidArgumentError",
     "Kind",
     "KindClosedError",
     "KindStats",
     "KindUnavailableError",
     "OutOfMemoryError",
+    "Tier",
+    "TierCache",
     "TierCacheError",
     "UnsupportedFilesystemError",
     "__version__",

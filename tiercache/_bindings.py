@@ -260,3 +260,177 @@ def stats_report(opts: str | None = None) -> str:
 
 def set_background_threads(enable: bool) -> None:
     check(lib.tc_set_background_threads(bool(enable)), "cannot switch background threads")
+
+
+# ---- cache (native/include/tiercache/cache.h) ----
+
+ERR_TOOLARGE: int = lib.TC_ERR_TOOLARGE
+_KEY_HEADER = 3  # tc_cache_keys: [u8 tag][u16 length]
+
+
+def cache_fast_path() -> Any:
+    """tiercache._fastpath bound to this module's tc_cache_* functions (see _fastpath.c for
+    its calling conventions; callers turn negative results into exceptions with cache_error)."""
+    from tiercache import _fastpath
+
+    def addr(name: str) -> int:
+        return int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
+
+    _fastpath.bind(
+        addr("tc_cache_get"),
+        addr("tc_cache_set"),
+        addr("tc_cache_delete"),
+        addr("tc_cache_contains"),
+        addr("tc_cache_unpin"),
+    )
+    return _fastpath
+
+
+def cache_address(cache: Any) -> int:
+    """The handle as the integer the fast path takes."""
+    return int(ffi.cast("uintptr_t", cache))
+
+
+def cache_error(code: int, context: str) -> TierCacheError:
+    return error_for(code, context)
+
+
+def unavailable_kind(name: str) -> TierCacheError:
+    from tiercache.errors import KindUnavailableError
+
+    return KindUnavailableError(
+        f"{name} tiers are not available: this build has no {name!r} kind on this machine "
+        "(NUMA-topology kinds need a node of that type)",
+        lib.TC_ERR_UNAVAILABLE,
+    )
+
+
+def cache_create(tiers: list[tuple[Handle, int]], large_threshold: int, promote_hits: int) -> Any:
+    if not 1 <= len(tiers) <= lib.TC_CACHE_MAX_TIERS:
+        raise InvalidArgumentError(
+            f"a cache has 1 to {lib.TC_CACHE_MAX_TIERS} tiers, not {len(tiers)}"
+        )
+    cfg = ffi.new("tc_cache_config_t *")
+    cfg.ntiers = len(tiers)
+    for i, (kind, budget) in enumerate(tiers):
+        cfg.tiers[i].kind = kind
+        cfg.tiers[i].budget = _size(budget, "budget")
+    cfg.large_threshold = _size(large_threshold, "large_value_bytes")
+    cfg.promote_hits = promote_hits
+    out = ffi.new("tc_cache_t **")
+    check(lib.tc_cache_create(cfg, out), "cannot create the cache")
+    return out[0]
+
+
+def cache_close(cache: Any) -> int:
+    """Close the cache; returns how many values readers still pin (0 when already closed)."""
+    return max(0, int(lib.tc_cache_close(cache)))
+
+
+def cache_destroy(cache: Any) -> None:
+    lib.tc_cache_destroy(cache)
+
+
+def cache_count(cache: Any) -> int:
+    n = int(lib.tc_cache_count(cache))
+    if n == 0:  # 0 is also what a closed cache answers: tell them apart
+        out = ffi.new("tc_cache_stats_t *")
+        check(lib.tc_cache_stats(cache, out), "len")
+    return n
+
+
+def cache_keys(cache: Any) -> list[tuple[int, bytes]]:
+    """Every live key as (tag, bytes)."""
+    needed = ffi.new("size_t *")
+    cap = 4096
+    while True:
+        buf = ffi.new("char[]", cap)
+        rc = lib.tc_cache_keys(cache, buf, cap, needed)
+        if rc >= 0:
+            break
+        if rc != lib.TC_ERR_NOMEM:
+            check(rc, "cannot list the keys")
+        cap = int(needed[0]) + 4096
+    raw = ffi.buffer(buf, int(needed[0]))[:]
+    keys, pos = [], 0
+    for _ in range(rc):
+        length = raw[pos + 1] | raw[pos + 2] << 8
+        start = pos + _KEY_HEADER
+        keys.append((raw[pos], raw[start : start + length]))
+        pos = start + length
+    return keys
+
+
+def cache_clear(cache: Any) -> None:
+    check(lib.tc_cache_clear(cache), "clear")
+
+
+def cache_touch(cache: Any, ktag: int, key: bytes, ttl: float) -> bool:
+    rc = lib.tc_cache_touch(cache, ktag, key, len(key), ttl)
+    if rc < 0:
+        check(rc, "touch")
+    return rc == 1
+
+
+def cache_expire(cache: Any) -> int:
+    rc = lib.tc_cache_expire(cache)
+    if rc < 0:
+        check(rc, "expire")
+    return rc
+
+
+def cache_compact(cache: Any, chunk: int = 4096) -> int:
+    """One full compaction pass, chunk entries per call; returns the blocks moved."""
+    cursor, moved = ffi.new("size_t *"), ffi.new("size_t *")
+    total = 0
+    while True:
+        check(lib.tc_cache_compact(cache, cursor, chunk, moved), "compact")
+        total += int(moved[0])
+        if cursor[0] == 0:
+            return total
+
+
+_STAT_FIELDS = (
+    "hits",
+    "misses",
+    "sets",
+    "deletes",
+    "evictions",
+    "expirations",
+    "promotions",
+    "demotions",
+    "items",
+    "key_bytes",
+    "meta_bytes",
+    "pinned",
+)
+_TIER_FIELDS = (
+    "budget",
+    "used",
+    "value_bytes",
+    "items",
+    "hits",
+    "promotions",
+    "demotions",
+    "evictions",
+)
+
+
+def cache_stats(cache: Any) -> dict[str, Any]:
+    out = ffi.new("tc_cache_stats_t *")
+    check(lib.tc_cache_stats(cache, out), "stats")
+    stats: dict[str, Any] = {name: int(getattr(out, name)) for name in _STAT_FIELDS}
+    stats["tiers"] = [
+        {name: int(getattr(out.tiers[i], name)) for name in _TIER_FIELDS} for i in range(out.ntiers)
+    ]
+    return stats
+
+
+def cache_check(cache: Any) -> str | None:
+    """None when every invariant holds, else the description of the broken one."""
+    msg = ffi.new("char[]", 512)
+    rc = lib.tc_cache_check(cache, msg, 512)
+    if rc == lib.TC_ERR_CORRUPT:
+        return ffi.string(msg).decode("utf-8", "replace")
+    check(rc, "check")
+    return None

@@ -18,7 +18,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
 NATIVE = ROOT / "native"
 CDEF = PACKAGE_DIR / "_cdef.h"
-HEADER = NATIVE / "include" / "tiercache" / "tiercache.h"
+HEADERS = [NATIVE / "include" / "tiercache" / name for name in ("tiercache.h", "cache.h")]
 STATIC_LIB = NATIVE / "build" / "lib" / "libtiercache.a"
 # Used only when native/Makefile cannot be asked (kept equal to its LDLIBS).
 FALLBACK_LDLIBS = "-lpthread -ldl -lm"
@@ -50,14 +50,14 @@ def make_ffibuilder() -> FFI:
     builder.cdef(CDEF.read_text())
     builder.set_source(
         "tiercache._native",
-        '#include "tiercache/tiercache.h"\n',
+        '#include "tiercache/tiercache.h"\n#include "tiercache/cache.h"\n',
         include_dirs=[str(NATIVE / "include")],
         extra_objects=[str(STATIC_LIB)],
         libraries=[f[2:] for f in flags if f.startswith("-l")],
         # --exclude-libs: the archive's tc_ symbols stay private to this module, so another
         # copy of libtiercache loaded in the process can neither see nor interpose them.
         extra_link_args=[f for f in flags if not f.startswith("-l")] + ["-Wl,--exclude-libs,ALL"],
-        depends=[str(STATIC_LIB), str(HEADER), str(CDEF)],
+        depends=[str(STATIC_LIB), str(CDEF), *map(str, HEADERS)],
     )
     return builder
 

@@ -1,7 +1,8 @@
 /*
  * cffi declarations of tiercache's public C API: the single source of truth for the Python
  * binding. Mirrors native/include/tiercache/tiercache.h declaration by declaration, minus the
- * TC_API macro and preprocessor lines (tests/test_cdef.py checks that they do not drift).
+ * TC_API macro and preprocessor lines, then native/include/tiercache/cache.h the same way
+ * (tests/test_cdef.py checks that they do not drift).
  */
 
 #define TC_VERSION_MAJOR ...
@@ -24,6 +25,9 @@ enum tc_error {
     TC_ERR_FORKED = -12,
     TC_ERR_SYSTEM = -13,
     TC_ERR_BUSY = -14,
+    TC_ERR_TOOLARGE = -15,
+    TC_ERR_CORRUPT = -16,
+    TC_ERR_CLOSED = -17,
 };
 
 typedef enum tc_file_policy {
@@ -74,6 +78,73 @@ int tc_kind_purge(tc_kind_t *kind);
 
 const char *tc_strerror(int err);
 const char *tc_options_error(void);
+
+/* ---- cache.h: the cache core ---- */
+#define TC_CACHE_MAX_TIERS ...
+#define TC_CACHE_MAX_KEY ...
+#define TC_CACHE_MAX_VALUE ...
+#define TC_CACHE_VALUE_TAGS ...
+
+typedef struct tc_cache tc_cache_t;
+
+typedef struct tc_cache_tier_config {
+    tc_kind_t *kind;
+    size_t budget;
+} tc_cache_tier_config_t;
+
+typedef struct tc_cache_config {
+    size_t ntiers;
+    tc_cache_tier_config_t tiers[...];
+    size_t large_threshold;
+    unsigned promote_hits;
+    unsigned small_percent;
+} tc_cache_config_t;
+
+typedef struct tc_cache_value {
+    const void *data;
+    size_t len;
+    unsigned tag;
+    void *pin;
+} tc_cache_value_t;
+
+typedef struct tc_cache_tier_stats {
+    size_t budget;
+    size_t used;
+    size_t value_bytes;
+    size_t items;
+    uint64_t hits, promotions, demotions, evictions;
+} tc_cache_tier_stats_t;
+
+typedef struct tc_cache_stats {
+    uint64_t hits, misses, sets, deletes, evictions, expirations, promotions, demotions;
+    size_t items;
+    size_t key_bytes;
+    size_t meta_bytes;
+    size_t pinned;
+    size_t ntiers;
+    tc_cache_tier_stats_t tiers[...];
+} tc_cache_stats_t;
+
+int tc_cache_create(const tc_cache_config_t *config, tc_cache_t **out);
+int tc_cache_close(tc_cache_t *cache);
+int tc_cache_destroy(tc_cache_t *cache);
+int tc_cache_set(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                 const void *value, size_t vlen, unsigned vtag, double ttl);
+int tc_cache_get(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                 void *buf, size_t cap, tc_cache_value_t *out);
+void tc_cache_unpin(tc_cache_t *cache, void *pin);
+int tc_cache_contains(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen);
+int tc_cache_delete(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen);
+int tc_cache_touch(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                   double ttl);
+size_t tc_cache_count(tc_cache_t *cache);
+int tc_cache_expire(tc_cache_t *cache);
+int tc_cache_clear(tc_cache_t *cache);
+int tc_cache_keys(tc_cache_t *cache, void *buf, size_t cap, size_t *needed);
+int tc_cache_compact(tc_cache_t *cache, size_t *cursor, size_t max_entries,
+                     size_t *moved);
+int tc_cache_stats(tc_cache_t *cache, tc_cache_stats_t *out);
+int tc_cache_check(tc_cache_t *cache, char *msg, size_t cap);
 
 /* Python-side sink for tc_stats_print (implemented in tiercache/_bindings.py). */
 extern "Python" void _tc_py_stats_write(void *, const char *);

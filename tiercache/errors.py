@@ -127,6 +127,24 @@ class KindBusyError(TierCacheError):
     code_name = "TC_ERR_BUSY"
 
 
+class EntryTooLargeError(TierCacheError, ValueError):
+    """A cache entry is larger than any tier of the cache can hold (TC_ERR_TOOLARGE)."""
+
+    code_name = "TC_ERR_TOOLARGE"
+
+
+class CacheCorruptError(TierCacheError):
+    """TierCache.check() found a broken invariant (TC_ERR_CORRUPT): a bug, please report it."""
+
+    code_name = "TC_ERR_CORRUPT"
+
+
+class CacheClosedError(TierCacheError, ValueError):
+    """The cache was closed (TC_ERR_CLOSED); like I/O on a closed file, a ValueError."""
+
+    code_name = "TC_ERR_CLOSED"
+
+
 #: Every class that stands for one TC_ERR_* code.
 CODE_CLASSES: tuple[type[TierCacheError], ...] = (
     InvalidArgumentError,
@@ -143,4 +161,7 @@ CODE_CLASSES: tuple[type[TierCacheError], ...] = (
     ForkedProcessError,
     SystemCallError,
     KindBusyError,
+    EntryTooLargeError,
+    CacheCorruptError,
+    CacheClosedError,
 )

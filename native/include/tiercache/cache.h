@@ -79,8 +79,12 @@ typedef struct tc_cache_stats {
 /* Create a cache. TC_ERR_INVALID for a bad config (no tiers, zero budget, tier 0 below
  * 64 KiB, a kind that cannot allocate). */
 TC_API int tc_cache_create(const tc_cache_config_t *config, tc_cache_t **out);
-/* Free every entry and the cache. Pinned values stay valid until unpinned; the cache memory
- * is released with the last pin. The kinds must outlive the last pin. */
+/* Free every entry, the index and the queues; later calls return TC_ERR_CLOSED, so a binding
+ * can close a cache that other threads may still call. Pinned values stay valid. Returns the
+ * number of values still pinned (so the caller knows when the kinds may go). */
+TC_API int tc_cache_close(tc_cache_t *cache);
+/* Close if open, then free the cache itself (with the last pin when values are pinned). The
+ * handle must not be used again. The kinds must outlive the last pin. */
 TC_API int tc_cache_destroy(tc_cache_t *cache);
 
 /* Insert or replace. ttl in seconds (0 = never expires). TC_ERR_TOOLARGE when no tier can
@@ -100,7 +104,7 @@ TC_API int tc_cache_delete(tc_cache_t *cache, unsigned ktag, const void *key, si
 /* Set a new ttl (0 = never expires). Returns 1 when the key exists, 0 when absent. */
 TC_API int tc_cache_touch(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                           double ttl);
-/* Number of entries, expired ones not yet removed included. */
+/* Number of live entries (removes expired ones first when any is due). */
 TC_API size_t tc_cache_count(tc_cache_t *cache);
 /* Remove every entry whose time ran out. Returns how many. */
 TC_API int tc_cache_expire(tc_cache_t *cache);

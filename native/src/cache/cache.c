@@ -31,6 +31,11 @@ uint64_t tc__expiry_for(double ttl) {
     return tc__now_ns() + (uint64_t)(ttl * 1e9);
 }
 
+/* Remember the earliest expiry, so that counting knows when a sweep is due. */
+static void note_expiry(tc_cache_t *c, uint64_t expiry) {
+    if (expiry && expiry < c->next_expiry) c->next_expiry = expiry;
+}
+
 TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
     if (!cfg || !out || cfg->ntiers < 1 || cfg->ntiers > TC_CACHE_MAX_TIERS ||
         cfg->small_percent > 50)
@@ -57,6 +62,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
     c->small_limit = c->tiers[0].budget / 100 * (cfg->small_percent ? cfg->small_percent : 10);
     c->large_threshold = cfg->large_threshold;
     c->promote_hits = cfg->promote_hits;
+    c->next_expiry = UINT64_MAX;
     c->tiers[0].used = tc_usable_size(NULL, c); /* the cache itself is metadata too */
     *out = c;
     return TC_OK;
@@ -79,17 +85,35 @@ static void free_index(tc_cache_t *c) {
     c->ghost_cap = 0;
 }
 
-TC_API int tc_cache_destroy(tc_cache_t *c) {
-    int err = tc__cache_lock(c);
-    if (err) return err;
+static void close_locked(tc_cache_t *c) {
     c->closed = true;
     for (size_t i = 0; i < c->index.cap; i++)
         if (c->index.slots[i]) tc__entry_free(c, c->index.slots[i]);
     free_index(c);
     tc__queue_release(c, &c->small);
     for (size_t t = 0; t < c->ntiers; t++) tc__queue_release(c, &c->tiers[t].main);
-    bool release = c->pins.count == 0;
+}
+
+TC_API int tc_cache_close(tc_cache_t *c) {
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    close_locked(c);
+    size_t pinned = c->pins.count;
     tc__cache_unlock(c);
+    return pinned > INT32_MAX ? INT32_MAX : (int)pinned;
+}
+
+TC_API int tc_cache_destroy(tc_cache_t *c) {
+    if (!c || c->magic != TC_CACHE_MAGIC) return TC_ERR_INVALID;
+    pthread_mutex_lock(&c->lock);
+    if (c->destroyed) {
+        pthread_mutex_unlock(&c->lock);
+        return TC_ERR_CLOSED;
+    }
+    if (!c->closed) close_locked(c);
+    c->destroyed = true;
+    bool release = c->pins.count == 0;
+    pthread_mutex_unlock(&c->lock);
     if (release) release_cache(c);
     return TC_OK;
 }
@@ -171,6 +195,7 @@ static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen
         n = tc__entry_new(c, (unsigned)t, ktag, key, klen, value, vlen, vtag, expiry);
         if (!n) err = TC_ERR_NOMEM;
     }
+    if (!err) note_expiry(c, expiry);
     if (t == 0 && !to_main && n) n->flags |= E_SMALL;
     struct tc_queue *q = n ? tc__entry_queue(c, n) : NULL;
     if (!err && tc__queue_reserve(c, q)) {
@@ -266,7 +291,7 @@ TC_API void tc_cache_unpin(tc_cache_t *c, void *pin) {
     if (!c || c->magic != TC_CACHE_MAGIC || !pin) return;
     pthread_mutex_lock(&c->lock);
     tc__unpin(c, pin);
-    bool release = c->closed && c->pins.count == 0;
+    bool release = c->destroyed && c->pins.count == 0;
     pthread_mutex_unlock(&c->lock);
     if (release) release_cache(c);
 }
@@ -334,7 +359,9 @@ TC_API int tc_cache_touch(tc_cache_t *c, unsigned ktag, const void *key, size_t 
     if (err) return err;
     size_t slot;
     struct tc_entry *e = lookup(c, ktag, key, klen, &slot);
-    if (e) err = retime(c, e, slot, tc__expiry_for(ttl));
+    uint64_t expiry = tc__expiry_for(ttl);
+    if (e) err = retime(c, e, slot, expiry);
+    if (e && !err) note_expiry(c, expiry);
     tc__cache_unlock(c);
     return err ? err : e != NULL;
 }

@@ -133,7 +133,8 @@ struct tc_tier {
 
 struct tc_cache {
     uint32_t magic;
-    bool closed;
+    bool closed;    /* entries released; calls return TC_ERR_CLOSED */
+    bool destroyed; /* the struct goes with the last pin */
     pthread_mutex_t lock;
     size_t ntiers;
     struct tc_tier tiers[TC_CACHE_MAX_TIERS];
@@ -150,6 +151,7 @@ struct tc_cache {
     struct tc_entry *keep[TC_CACHE_MAX_TIERS + 2];
     unsigned nkeep;
     size_t key_bytes;
+    uint64_t next_expiry; /* no entry expires before this (UINT64_MAX: none known) */
     uint64_t hits, misses, sets, deletes, evictions, expirations;
 };
 #define TC_CACHE_MAGIC 0x7c0ca4e5u

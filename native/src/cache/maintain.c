@@ -3,24 +3,32 @@
  */
 #include "cache_internal.h"
 
-TC_API size_t tc_cache_count(tc_cache_t *c) {
-    if (tc__cache_lock(c)) return 0;
-    size_t n = c->index.count;
-    tc__cache_unlock(c);
-    return n;
-}
-
-/* Drop every entry (only expired ones when expired_only); returns how many. */
+/* Drop every entry (only expired ones when expired_only); returns how many. An expiry sweep
+ * also finds the next time one is due. */
 static size_t drop_all(tc_cache_t *c, bool expired_only) {
     size_t n = 0;
-    uint64_t now = expired_only ? tc__now_ns() : 0;
+    uint64_t now = expired_only ? tc__now_ns() : 0, next = UINT64_MAX;
     for (size_t i = 0; i < c->index.cap; i++) {
         struct tc_entry *e = c->index.slots[i];
         if (!e) continue;
-        if (expired_only && !((e->flags & E_TTL) && entry_expiry(e) <= now)) continue;
+        if (expired_only && !(e->flags & E_TTL)) continue;
+        uint64_t x = entry_expiry(e);
+        if (expired_only && x > now) {
+            if (x < next) next = x;
+            continue;
+        }
         tc__drop(c, e, i, true);
         n++;
     }
+    c->next_expiry = next;
+    return n;
+}
+
+TC_API size_t tc_cache_count(tc_cache_t *c) {
+    if (tc__cache_lock(c)) return 0;
+    if (c->next_expiry <= tc__now_ns()) c->expirations += drop_all(c, true);
+    size_t n = c->index.count;
+    tc__cache_unlock(c);
     return n;
 }
 

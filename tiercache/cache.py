@@ -1,0 +1,465 @@
+"""TierCache: a dict-like cache whose hot small values live in DRAM and whose large and cold
+values live on a capacity tier (a PMEM/fsdax directory, tmpfs, CXL or DAX-KMEM memory).
+
+The index, the entries and the policy are native (native/src/cache): each operation crosses
+into C once, holds the cache's mutex there and runs without the GIL, so threads may share a
+cache. Python only turns keys and values into bytes (tiercache.serde).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+from tiercache import _bindings as _b
+from tiercache.errors import CacheCorruptError
+from tiercache.kinds import Kind
+from tiercache.serde import decode_key, encode_key, make_serializer
+
+__all__ = ["Tier", "TierCache"]
+
+_MISSING: Any = object()
+_MB = 1 << 20
+F = TypeVar("F", bound=Callable[..., Any])
+
+_fast = _b.cache_fast_path()
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One tier of a cache: where its values live and how many MiB it may use.
+
+    ``kind`` is "dram", "file" (``path`` is the directory, e.g. an fsdax mount or /dev/shm),
+    or a NUMA-topology kind name ("hbw", "dax_kmem", "highest_capacity"), which exist only
+    on machines that have such memory.
+    """
+
+    kind: str
+    mb: float
+    path: str | None = None
+
+    @classmethod
+    def dram(cls, mb: float) -> Tier:
+        return cls("dram", mb)
+
+    @classmethod
+    def file(cls, path: str | os.PathLike[str], mb: float) -> Tier:
+        return cls("file", mb, os.fspath(path))
+
+    @property
+    def budget(self) -> int:
+        return int(self.mb * _MB)
+
+
+def _positive_mb(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of MiB, not {type(value).__name__}")
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, not {value!r}")
+    if value * _MB < 64 * 1024:
+        raise ValueError(f"{name} must be at least 0.0625 (64 KiB), not {value!r}")
+    return float(value)
+
+
+def _ttl_seconds(ttl: Any) -> float:
+    if ttl is None:
+        return 0.0
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise TypeError(f"ttl must be a number of seconds or None, not {type(ttl).__name__}")
+    if not ttl > 0:
+        raise ValueError(f"ttl must be > 0 seconds (or None for no expiry), not {ttl!r}")
+    return float(ttl)
+
+
+class _Native:
+    """The native cache and the kinds it uses. Zero-copy views hold a reference to it, so it
+    (and the kinds their bytes live in) outlives the TierCache while any view is alive."""
+
+    def __init__(self, tiers: list[Tier], options: dict[str, int]) -> None:
+        self.kinds: list[Kind] = []
+        self.closed = False
+        self.handle = None
+        try:
+            for tier in tiers:
+                self.kinds.append(self._open_kind(tier))
+            self.handle = _b.cache_create(
+                [(k._handle, t.budget) for k, t in zip(self.kinds, tiers)], **options
+            )
+        except BaseException:
+            self._close_kinds()
+            raise
+
+    @staticmethod
+    def _open_kind(tier: Tier) -> Kind:
+        if tier.kind == "dram":
+            return Kind.dram()
+        if tier.kind == "file":
+            if not tier.path:
+                raise ValueError("a file tier needs a directory")
+            return Kind.file(tier.path)
+        raise _b.unavailable_kind(tier.kind)
+
+    def _close_kinds(self) -> None:
+        for kind in self.kinds:
+            kind.close()
+
+    def close(self) -> None:
+        """Free the entries; the kinds close now unless a view still pins a value (then
+        they close with the last view, in __del__)."""
+        if self.closed:
+            return
+        self.closed = True
+        if _b.cache_close(self.handle) == 0:
+            self._close_kinds()
+
+    def __del__(self) -> None:
+        if self.handle is not None:
+            _b.cache_close(self.handle)
+            _b.cache_destroy(self.handle)
+            self.handle = None
+            self._close_kinds()
+
+
+class TierCache(MutableMapping):
+    """A dict-like cache over memory tiers.
+
+    ``TierCache(dram_mb, pmem_dir)`` keeps up to ``dram_mb`` MiB in DRAM (index and metadata
+    included) and, when ``pmem_dir`` is given, up to ``pmem_mb`` MiB (default 8 x dram_mb) of
+    values in an unlinked file in that directory. :meth:`from_tiers` builds other layouts.
+
+    Keys: str, bytes, int or tuples of these. Values: bytes/bytearray/memoryview/str stored
+    raw, anything msgpack can encode, and with ``serializer="pickle"`` anything picklable.
+
+    Placement: values below ``large_value_bytes`` start in DRAM, larger ones on the last tier.
+    When DRAM is full, cold entries are demoted (S3-FIFO decides which); an entry read
+    ``promote_hits`` times on a lower tier returns to DRAM. ``ttl`` is in seconds.
+    """
+
+    def __init__(
+        self,
+        dram_mb: float = 64,
+        pmem_dir: str | os.PathLike[str] | None = None,
+        pmem_mb: float | None = None,
+        *,
+        large_value_bytes: int = 64 * 1024,
+        promote_hits: int = 2,
+        serializer: str = "msgpack",
+        compact_interval: float | None = None,
+    ) -> None:
+        dram_mb = _positive_mb(dram_mb, "dram_mb")
+        tiers = [Tier.dram(dram_mb)]
+        if pmem_dir is not None:
+            pmem_mb = 8 * dram_mb if pmem_mb is None else _positive_mb(pmem_mb, "pmem_mb")
+            tiers.append(Tier.file(pmem_dir, pmem_mb))
+        elif pmem_mb is not None:
+            raise ValueError("pmem_mb needs a pmem_dir")
+        self._setup(tiers, large_value_bytes, promote_hits, serializer, compact_interval)
+
+    @classmethod
+    def from_tiers(
+        cls,
+        tiers: Iterable[Tier],
+        *,
+        large_value_bytes: int = 64 * 1024,
+        promote_hits: int = 2,
+        serializer: str = "msgpack",
+        compact_interval: float | None = None,
+    ) -> TierCache:
+        """A cache over tiers, fastest first; the first holds the index and metadata."""
+        tiers = list(tiers)
+        if not tiers:
+            raise ValueError("a cache needs at least one tier")
+        for i, tier in enumerate(tiers):
+            if not isinstance(tier, Tier):
+                raise TypeError(f"tiers[{i}] must be a Tier, not {type(tier).__name__}")
+            _positive_mb(tier.mb, f"tiers[{i}].mb")
+        self = cls.__new__(cls)
+        self._setup(tiers, large_value_bytes, promote_hits, serializer, compact_interval)
+        return self
+
+    def _setup(
+        self,
+        tiers: list[Tier],
+        large_value_bytes: int,
+        promote_hits: int,
+        serializer: str,
+        compact_interval: float | None,
+    ) -> None:
+        for name, value in (
+            ("large_value_bytes", large_value_bytes),
+            ("promote_hits", promote_hits),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, not {value!r}")
+        self._serializer = make_serializer(serializer)
+        self._dumps = self._serializer.dumps
+        self._loads = self._serializer.loads
+        self._tiers = tuple(tiers)
+        self._native = _Native(
+            tiers, {"large_threshold": large_value_bytes, "promote_hits": promote_hits}
+        )
+        self._h = self._native.handle
+        self._addr = _b.cache_address(self._h)
+        self._compactor: _Compactor | None = None
+        if compact_interval is not None:
+            if not compact_interval > 0:
+                raise ValueError(f"compact_interval must be > 0 seconds, not {compact_interval!r}")
+            self._compactor = _Compactor(self, compact_interval)
+
+    # ---- the hot path (tiercache._fastpath; see its header for the result conventions) ----
+
+    def get(self, key: Any, default: Any = None, *, copy: bool = True) -> Any:
+        """The value for key, or default. ``copy=False`` returns bytes-like values as a
+        read-only memoryview of the stored bytes (no copy); it stays valid while held, even
+        if the entry is replaced or evicted meanwhile."""
+        r = _fast.get(self._addr, key, -1, copy, self._native)
+        if type(r) is bytes:
+            return r
+        if r is None:
+            return default
+        if r is NotImplemented:
+            kt, kb = encode_key(key)
+            r = _fast.get(self._addr, kb, kt, copy, self._native)
+            if type(r) is bytes:
+                return r
+            if r is None:
+                return default
+        if type(r) is tuple:
+            return self._loads(r[0], r[1])
+        if type(r) is memoryview:
+            return r
+        raise _b.cache_error(r, "get")
+
+    def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+        """Store value under key (replacing any), expiring after ttl seconds if given.
+        Raises EntryTooLargeError (a ValueError) when no tier can hold it; on any error the
+        previous value stays."""
+        seconds = 0.0 if ttl is None else _ttl_seconds(ttl)
+        rc = _fast.set(self._addr, key, -1, value, -1, seconds)
+        if rc is NotImplemented:
+            rc = self._set_slow(key, value, seconds)
+        if rc:
+            raise self._set_error(rc, key, value)
+
+    def _set_slow(self, key: Any, value: Any, seconds: float) -> int:
+        kt, kb = encode_key(key)
+        vt, vb = self._dumps(value)
+        return _fast.set(self._addr, kb, kt, vb, vt, seconds)
+
+    __setitem__ = set
+
+    def _set_error(self, rc: int, key: Any, value: Any) -> Exception:
+        vlen = len(self._dumps(value)[1])
+        if rc == _b.ERR_TOOLARGE:
+            budgets = ", ".join(f"{t.kind} {t.budget} bytes" for t in self._tiers)
+            return _b.cache_error(
+                rc,
+                f"cannot store a value of {vlen} bytes (key {len(encode_key(key)[1])} bytes): "
+                f"larger than any tier can take ({budgets}; one entry may use at most half of "
+                "the first tier)",
+            )
+        return _b.cache_error(rc, f"cannot store a value of {vlen} bytes")
+
+    def __getitem__(self, key: Any) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __delitem__(self, key: Any) -> None:
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        rc = _fast.contains(self._addr, key, -1)
+        if rc is NotImplemented:
+            try:
+                kt, kb = encode_key(key)
+            except TypeError:
+                return False
+            rc = _fast.contains(self._addr, kb, kt)
+        if rc < 0:
+            raise _b.cache_error(rc, "contains")
+        return rc == 1
+
+    def __len__(self) -> int:
+        return _b.cache_count(self._h)
+
+    def __iter__(self) -> Iterator[Any]:
+        """A snapshot of the keys present now (later changes do not show)."""
+        return iter([decode_key(tag, data) for tag, data in _b.cache_keys(self._h)])
+
+    def items(self) -> ItemsView[Any, Any]:
+        return _LiveItems(self)
+
+    def values(self) -> ValuesView[Any]:
+        return _LiveValues(self)
+
+    # ---- more of the mapping API ----
+
+    def pop(self, key: Any, default: Any = _MISSING) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        self.delete(key)
+        return value
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            self.set(key, default)
+            return default
+        return value
+
+    def delete(self, key: Any) -> bool:
+        """Remove key; True if it was there."""
+        rc = _fast.delete(self._addr, key, -1)
+        if rc is NotImplemented:
+            kt, kb = encode_key(key)
+            rc = _fast.delete(self._addr, kb, kt)
+        if rc < 0:
+            raise _b.cache_error(rc, "delete")
+        return rc == 1
+
+    def clear(self) -> None:
+        _b.cache_clear(self._h)
+
+    def get_many(self, keys: Iterable[Any]) -> dict[Any, Any]:
+        """The keys found, with their values."""
+        found = {}
+        for key in keys:
+            value = self.get(key, _MISSING)
+            if value is not _MISSING:
+                found[key] = value
+        return found
+
+    def set_many(
+        self, mapping: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: float | None = None
+    ) -> None:
+        pairs = mapping.items() if isinstance(mapping, Mapping) else mapping
+        for key, value in pairs:
+            self.set(key, value, ttl)
+
+    def touch(self, key: Any, ttl: float | None = None) -> bool:
+        """Give key a new ttl (None: never expires). False if key is absent."""
+        kt, kb = encode_key(key)
+        return _b.cache_touch(self._h, kt, kb, _ttl_seconds(ttl))
+
+    def expire(self) -> int:
+        """Remove every expired entry now; returns how many."""
+        return _b.cache_expire(self._h)
+
+    # ---- maintenance ----
+
+    def compact(self, purge: bool = True) -> int:
+        """Move entries with defrag_reallocate to free sparsely used pages, then (purge)
+        return free pages to the system. Returns the number of blocks moved. Runs in chunks
+        so that other threads get the cache between them."""
+        moved = _b.cache_compact(self._h)
+        if purge:
+            for kind in self._native.kinds:
+                if not kind.closed:
+                    kind.purge()
+        return moved
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and sizes: hits, misses, hit_ratio, items, bytes, evictions, promotions,
+        demotions, and per tier its budget, used bytes (real usable sizes, metadata counted
+        on the first tier) and value bytes."""
+        s = _b.cache_stats(self._h)
+        lookups = s["hits"] + s["misses"]
+        s["hit_ratio"] = s["hits"] / lookups if lookups else 0.0
+        s["meta_bytes_per_item"] = s["meta_bytes"] / s["items"] if s["items"] else 0.0
+        for tier, spec, kind in zip(s["tiers"], self._tiers, self._native.kinds):
+            tier["name"] = spec.kind
+            tier["kind"] = kind.name
+            if spec.path:
+                tier["path"] = spec.path
+        s["serializer"] = self._serializer.name
+        return s
+
+    def check(self) -> None:
+        """Verify every invariant of the native cache; raise CacheCorruptError if one fails."""
+        problem = _b.cache_check(self._h)
+        if problem:
+            raise CacheCorruptError(f"cache invariant broken: {problem}")
+
+    def memoize(self, ttl: float | None = None, typed: bool = False) -> Callable[[F], F]:
+        """Decorator caching a function's results here (see tiercache.memoize)."""
+        from tiercache.memoize import memoize
+
+        return memoize(self, ttl=ttl, typed=typed)
+
+    # ---- life cycle ----
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    def close(self) -> None:
+        """Free every entry; later calls raise CacheClosedError. Zero-copy views already
+        handed out stay valid. Idempotent."""
+        if self._compactor is not None:
+            self._compactor.stop()
+        self._native.close()
+
+    def __enter__(self) -> TierCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a TierCache cannot be pickled: its memory belongs to this process")
+
+    def __repr__(self) -> str:
+        tiers = ", ".join(f"{t.kind}={t.mb:g}MiB" for t in self._tiers)
+        if self.closed:
+            return f"<TierCache {tiers} (closed)>"
+        return f"<TierCache {tiers} items={len(self)}>"
+
+
+class _LiveItems(ItemsView):
+    """items() over a key snapshot, skipping keys that went away meanwhile."""
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        for key in self._mapping:
+            value = self._mapping.get(key, _MISSING)
+            if value is not _MISSING:
+                yield key, value
+
+
+class _LiveValues(ValuesView):
+    def __iter__(self) -> Iterator[Any]:
+        for _, value in _LiveItems(self._mapping):
+            yield value
+
+
+class _Compactor:
+    """Calls compact() every interval seconds on a daemon thread until the cache closes."""
+
+    def __init__(self, cache: TierCache, interval: float) -> None:
+        self._stop = threading.Event()
+        ref = weakref.ref(cache)
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                target = ref()
+                if target is None or target.closed:
+                    return
+                target.compact()
+                del target
+
+        self._thread = threading.Thread(target=run, name="tiercache-compactor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
