@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,3 +36,23 @@ def file_kind(shm_dir: Path) -> Iterator[tiercache.Kind]:
     """An unbounded file-backed kind in shm_dir, closed afterwards."""
     with tiercache.Kind.file(shm_dir) as kind:
         yield kind
+
+
+@pytest.fixture
+def mounted(tmp_path):
+    """mount(args, target) as root, unmounted afterwards; skips where mounting is refused."""
+    targets = []
+
+    def mount(args: list[str]) -> Path:
+        target = Path(tempfile.mkdtemp(dir=tmp_path))
+        done = subprocess.run(["mount", *args, str(target)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount here: {done.stderr.strip()}")
+        targets.append(target)
+        return target
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a test filesystem needs root")
+    yield mount
+    for target in reversed(targets):
+        subprocess.run(["umount", str(target)], check=False)

@@ -7,12 +7,13 @@ import errno
 import pytest
 
 from tiercache import _bindings, errors
-from tiercache._native import lib
+from tiercache._native import ffi, lib
 
 
 @pytest.mark.parametrize("cls", errors.CODE_CLASSES, ids=lambda c: c.code_name)
 def test_each_code_raises_its_class_with_context_and_message(cls):
     code = getattr(lib, cls.code_name)
+    ffi.errno = 0  # no failed call precedes this check: clear what earlier tests left
     with pytest.raises(cls) as info:
         _bindings.check(code, "doing something", "/some/dir")
     exc = info.value
@@ -54,8 +55,6 @@ def test_standard_exception_bases():
 
 def test_system_error_carries_errno():
     """TC_ERR_SYSTEM reports the errno left by the failing call."""
-    from tiercache._native import ffi
-
     ffi.errno = errno.EIO
     exc = _bindings.error_for(lib.TC_ERR_SYSTEM, "syncing")
     assert isinstance(exc, errors.SystemCallError)

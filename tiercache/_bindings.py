@@ -265,6 +265,7 @@ def set_background_threads(enable: bool) -> None:
 # ---- cache (native/include/tiercache/cache.h) ----
 
 ERR_TOOLARGE: int = lib.TC_ERR_TOOLARGE
+MAX_KEY: int = lib.TC_CACHE_MAX_KEY
 _KEY_HEADER = 3  # tc_cache_keys: [u8 tag][u16 length]
 
 

@@ -58,8 +58,8 @@ class Tier:
 def _positive_mb(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of MiB, not {type(value).__name__}")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, not {value!r}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be > 0 and finite, not {value!r}")
     if value * _MB < 64 * 1024:
         raise ValueError(f"{name} must be at least 0.0625 (64 KiB), not {value!r}")
     return float(value)
@@ -253,12 +253,17 @@ class TierCache(MutableMapping):
     __setitem__ = set
 
     def _set_error(self, rc: int, key: Any, value: Any) -> Exception:
+        klen = len(encode_key(key)[1])
+        if klen > _b.MAX_KEY:
+            return _b.cache_error(
+                rc, f"cannot store a key of {klen} bytes: a key has at most {_b.MAX_KEY} bytes"
+            )
         vlen = len(self._dumps(value)[1])
         if rc == _b.ERR_TOOLARGE:
             budgets = ", ".join(f"{t.kind} {t.budget} bytes" for t in self._tiers)
             return _b.cache_error(
                 rc,
-                f"cannot store a value of {vlen} bytes (key {len(encode_key(key)[1])} bytes): "
+                f"cannot store a value of {vlen} bytes (key {klen} bytes): "
                 f"larger than any tier can take ({budgets}; one entry may use at most half of "
                 "the first tier)",
             )
@@ -361,7 +366,14 @@ class TierCache(MutableMapping):
         """Move entries with defrag_reallocate to free sparsely used pages, then (purge)
         return free pages to the system. Returns the number of blocks moved. Runs in chunks
         so that other threads get the cache between them."""
-        moved = _b.cache_compact(self._h)
+        # One pass frees most sparse pages; entries moved into the holes it left can make a
+        # second worthwhile. Stop when a pass moves under 1% of the entries (at most 4).
+        moved = 0
+        for _ in range(4):
+            step = _b.cache_compact(self._h)
+            moved += step
+            if step * 100 <= len(self):
+                break
         if purge:
             for kind in self._native.kinds:
                 if not kind.closed:

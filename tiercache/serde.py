@@ -9,7 +9,8 @@ Values carry a 4-bit tag saying how to read them back:
 - ``bytes``, ``bytearray`` and ``memoryview`` are stored raw (a memoryview reads back as
   ``bytes``), ``str`` as UTF-8;
 - everything else msgpack can encode is stored with msgpack; tuples, sets and frozensets keep
-  their type through msgpack extension types;
+  their type through msgpack extension types; subclasses of the types msgpack knows (an
+  OrderedDict, an IntEnum, numpy.float64) read back as their base type;
 - pickle is used only when the cache was created with ``serializer="pickle"``: a cache must
   never execute code from its own data unless asked to.
 """
@@ -88,8 +89,14 @@ def _msgpack_default(obj: Any) -> msgpack.ExtType:
         return msgpack.ExtType(_EXT_FROZENSET, _pack(list(obj)))
     if isinstance(obj, set):
         return msgpack.ExtType(_EXT_SET, _pack(list(obj)))
-    if isinstance(obj, int):  # beyond 64 bits
-        return msgpack.ExtType(_EXT_BIGINT, str(obj).encode())
+    if isinstance(obj, int):
+        if type(obj) is not int and -(1 << 63) <= obj < 1 << 64:  # IntEnum and the like
+            return int(obj)
+        return msgpack.ExtType(_EXT_BIGINT, str(int(obj)).encode())  # beyond 64 bits
+    # strict_types sends subclasses of what msgpack encodes here: store them as their base.
+    for base in (float, str, bytes, dict, list):
+        if isinstance(obj, base):
+            return base(obj)
     raise TypeError(f"cannot serialize {type(obj).__name__!r}")
 
 
@@ -106,12 +113,25 @@ def _ext_hook(code: int, data: bytes) -> Any:
 
 
 def _pack(obj: Any) -> bytes:
-    # strict_types: tuples reach _msgpack_default instead of becoming lists.
-    return msgpack.packb(obj, use_bin_type=True, strict_types=True, default=_msgpack_default)
+    # strict_types: tuples reach _msgpack_default instead of becoming lists. surrogatepass:
+    # nested strings round-trip like top-level ones (the bytes never leave this cache).
+    return msgpack.packb(
+        obj,
+        use_bin_type=True,
+        strict_types=True,
+        default=_msgpack_default,
+        unicode_errors="surrogatepass",
+    )
 
 
 def _unpack(data: Any) -> Any:
-    return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook)
+    return msgpack.unpackb(
+        data,
+        raw=False,
+        strict_map_key=False,
+        ext_hook=_ext_hook,
+        unicode_errors="surrogatepass",
+    )
 
 
 class Serializer:
@@ -133,7 +153,7 @@ class Serializer:
         if cls is bytearray:
             return VALUE_BYTEARRAY, value
         if cls is memoryview:
-            return VALUE_BYTES, value.cast("B") if value.ndim == 1 else value.tobytes()
+            return VALUE_BYTES, value.cast("B") if value.c_contiguous else value.tobytes()
         try:
             return VALUE_MSGPACK, _pack(value)
         except (TypeError, ValueError, OverflowError) as exc:

@@ -156,7 +156,8 @@ static int place(const tc_cache_t *c, size_t klen, size_t vlen, bool ttl, size_t
     unsigned first = c->large_threshold && vlen >= c->large_threshold ? c->ntiers - 1 : 0;
     for (unsigned t = first; t < c->ntiers; t++) {
         tc__entry_need(c, t, klen, vlen, ttl, on_tier, on_meta);
-        if (*on_meta <= c->tiers[0].budget / 2 && (t == 0 || *on_tier <= c->tiers[t].budget))
+        size_t on_dram = *on_meta + (t ? 0 : *on_tier);
+        if (on_dram <= c->tiers[0].budget / 2 && (t == 0 || *on_tier <= c->tiers[t].budget))
             return (int)t;
     }
     return -1;
@@ -189,7 +190,7 @@ static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen
         err = ensure_index(c);
     }
     if (!err && t) err = tc__make_room(c, (unsigned)t, on_tier);
-    if (!err) err = tc__make_room(c, 0, on_meta);
+    if (!err) err = tc__make_room(c, 0, on_meta + (t ? 0 : on_tier));
     struct tc_entry *n = NULL;
     if (!err) {
         n = tc__entry_new(c, (unsigned)t, ktag, key, klen, value, vlen, vtag, expiry);
@@ -248,7 +249,7 @@ static struct tc_entry *maybe_promote(tc_cache_t *c, struct tc_entry *e) {
     if (!c->promote_hits || entry_freq(e) < c->promote_hits) return e;
     if (c->large_threshold && e->vlen >= c->large_threshold) return e;
     tc__entry_need(c, 0, e->klen - 1u, e->vlen, e->flags & E_TTL, &on_tier, &on_meta);
-    if (on_meta > c->tiers[0].budget / 2) return e;
+    if (on_meta + on_tier > c->tiers[0].budget / 2) return e;
     struct tc_entry *n = tc__move_to_tier(c, e, 0, true);
     if (!n) return e;
     entry_set_freq(n, 1);
@@ -333,7 +334,7 @@ static int retime(tc_cache_t *c, struct tc_entry *e, size_t slot, uint64_t expir
     tc__entry_need(c, t, e->klen - 1u, e->vlen, true, &on_tier, &on_meta);
     tc__keep(c, e);
     int err = t ? tc__make_room(c, t, on_tier) : TC_OK;
-    if (!err) err = tc__make_room(c, 0, on_meta);
+    if (!err) err = tc__make_room(c, 0, on_meta + (t ? 0 : on_tier));
     tc__unkeep(c);
     if (err) return TC_ERR_NOMEM;
     struct tc_entry *n = tc__entry_copy(c, e, t, expiry);

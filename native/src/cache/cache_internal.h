@@ -9,7 +9,8 @@
 
 /* ---- entries ----
  * One DRAM block per entry: this header, then [u64 expiry if E_TTL][value pointer if
- * E_EXTERNAL][key tag][key bytes][value bytes unless E_EXTERNAL]. 12 bytes of header; the
+ * E_EXTERNAL][key tag][key bytes][value bytes unless E_EXTERNAL]. Values on lower tiers and
+ * values of TC_INLINE_MAX bytes or more are E_EXTERNAL: a block of the tier's kind. 12 bytes of header; the
  * optional fields cost only the entries that use them. */
 struct tc_entry {
     uint32_t qpos;  /* slot in its queue's ring */
@@ -27,6 +28,7 @@ enum {
     E_SMALL = 8,    /* in tier 0's small FIFO (else the tier's main FIFO) */
 };
 #define E_TIER_SHIFT 4
+#define TC_INLINE_MAX 2048 /* tier-0 values this large get a block of their own */
 #define E_FREQ_MAX 3
 
 static inline unsigned entry_tier(const struct tc_entry *e) { return (e->flags >> 4) & 7; }
@@ -209,7 +211,8 @@ struct tc_entry *tc__entry_copy(struct tc_cache *c, const struct tc_entry *e, un
 void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign);
 /* Free e's blocks (a pinned value block becomes a zombie instead). Not in index or queue. */
 void tc__entry_free(struct tc_cache *c, struct tc_entry *e);
-/* Bytes a new entry for tier t needs on tier t and on tier 0 (metadata); klen without tag. */
+/* Bytes a new entry for tier t needs on tier t (its value block, if any) and on tier 0 (its
+ * header block); for t = 0 both land on tier 0. klen without the tag. */
 void tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl,
                     size_t *on_tier, size_t *on_meta);
 

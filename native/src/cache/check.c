@@ -36,7 +36,7 @@ static int check_entry(tc_cache_t *c, size_t i, struct totals *tot, char *msg, s
     if (tc__index_find_entry(&c->index, e) != i) FAIL("slot %zu: key not found there", i);
     if (e->klen < 1) FAIL("slot %zu: empty key", i);
     if ((e->flags & E_SMALL) && t) FAIL("slot %zu: small FIFO entry on tier %u", i, t);
-    if (!(e->flags & E_EXTERNAL) != !t) FAIL("slot %zu: value placement vs tier %u", i, t);
+    if (t && !(e->flags & E_EXTERNAL)) FAIL("slot %zu: inline value on tier %u", i, t);
     struct tc_queue *q = tc__entry_queue(c, e);
     if (e->qpos >= q->cap || q->ring[e->qpos] != e) FAIL("slot %zu: not at its queue slot", i);
     if ((e->flags & E_PINNED)) {

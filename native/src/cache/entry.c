@@ -30,8 +30,12 @@ void tc__cache_free(struct tc_cache *c, unsigned tier, void *p) {
     tc_free(NULL, p); /* the NULL kind: the address says where the block belongs */
 }
 
-static unsigned entry_flags(unsigned t, bool ttl) {
-    return (ttl ? E_TTL : 0) | (t ? E_EXTERNAL : 0) | (t << E_TIER_SHIFT);
+/* Values on lower tiers, and values of TC_INLINE_MAX bytes or more, are separate blocks:
+ * headers then stay small and dense for lookups, and a big value's size class is not
+ * inflated by its header. */
+static unsigned entry_flags(unsigned t, size_t vlen, bool ttl) {
+    bool external = t || vlen >= TC_INLINE_MAX;
+    return (ttl ? E_TTL : 0) | (external ? E_EXTERNAL : 0) | (t << E_TIER_SHIFT);
 }
 
 static size_t block_size(unsigned flags, size_t klen, size_t vlen) {
@@ -40,7 +44,7 @@ static size_t block_size(unsigned flags, size_t klen, size_t vlen) {
 
 void tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl,
                     size_t *on_tier, size_t *on_meta) {
-    unsigned flags = entry_flags(t, ttl);
+    unsigned flags = entry_flags(t, vlen, ttl);
     *on_meta = tc__cache_charge(block_size(flags, klen + 1, vlen));
     *on_tier = flags & E_EXTERNAL ? tc__cache_charge(vlen) : 0;
 }
@@ -54,7 +58,7 @@ size_t tc__entry_charge(const struct tc_entry *e) {
 struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, unsigned ktag, const void *key,
                                size_t klen, const void *value, size_t vlen, unsigned vtag,
                                uint64_t expiry) {
-    unsigned flags = entry_flags(t, expiry != 0);
+    unsigned flags = entry_flags(t, vlen, expiry != 0);
     klen++; /* the tag byte */
     void *vblock = NULL;
     if (flags & E_EXTERNAL) {

@@ -21,11 +21,17 @@ struct tc_pin *tc__pin_find(const struct tc_pins *p, const void *block) {
     return NULL;
 }
 
+/* The bucket count the table grows to before one more record, or 0 if it has room. */
+static size_t grown_buckets(const struct tc_pins *p) {
+    if (p->nbuckets && p->count < p->nbuckets) return 0;
+    return p->nbuckets ? p->nbuckets * 2 : 16;
+}
+
 /* Double the bucket array when the table is full; failure only makes chains longer. */
 static void maybe_grow(struct tc_cache *c) {
     struct tc_pins *p = &c->pins;
-    if (p->nbuckets && p->count < p->nbuckets) return;
-    size_t n = p->nbuckets ? p->nbuckets * 2 : 16;
+    size_t n = grown_buckets(p);
+    if (!n) return;
     struct tc_pin **b = tc__cache_alloc(c, 0, true, n * sizeof *b);
     if (!b) return;
     memset(b, 0, n * sizeof *b);
@@ -49,6 +55,14 @@ int tc__pin(struct tc_cache *c, struct tc_entry *e) {
         r->count++;
         return TC_OK;
     }
+    /* The record and a grown bucket table are tier-0 metadata: make room for them first. */
+    size_t grow = grown_buckets(&c->pins);
+    size_t need = tc__cache_charge(sizeof *r);
+    if (grow) need += tc__cache_charge(grow * sizeof(struct tc_pin *));
+    tc__keep(c, e);
+    int err = tc__make_room(c, 0, need);
+    tc__unkeep(c);
+    if (err) return TC_ERR_NOMEM;
     maybe_grow(c);
     if (!c->pins.nbuckets) return TC_ERR_NOMEM;
     r = tc__cache_alloc(c, 0, true, sizeof *r);

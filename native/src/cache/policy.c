@@ -150,7 +150,7 @@ struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsign
     tc__entry_need(c, t, e->klen - 1u, e->vlen, e->flags & E_TTL, &on_tier, &on_meta);
     /* A demotion frees more tier-0 bytes than its new header takes; a promotion needs them. */
     tc__keep(c, e);
-    int err = t > from ? tc__make_room(c, t, on_tier) : tc__make_room(c, 0, on_meta);
+    int err = t > from ? tc__make_room(c, t, on_tier) : tc__make_room(c, 0, on_meta + on_tier);
     tc__unkeep(c);
     if (err) return NULL;
     struct tc_entry *n = tc__entry_copy(c, e, t, entry_expiry(e));
