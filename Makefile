@@ -2,7 +2,8 @@
 #   make deps    apt packages, deb-src, .venv with tiercache[test] (scripts/bootstrap.sh)
 #   make all     the native library and tiercache installed (editable) into .venv
 #   make test    deps, then the C tests, the C tests under ASan+UBSan, and the Python tests
-#   make bench   benchmarks (for now the native ones: make -C benchmarks/native run)
+#   make bench   the main command: TierCache vs cachetools/dict/diskcache, then the allocator
+#                vs memkind (benchmarks/cache, benchmarks/native)
 #   make lint    ruff check and ruff format --check
 # Everything is idempotent: a second `make test` reuses what the first one built.
 
@@ -40,11 +41,12 @@ test-asan:
 test-python:
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The main command: the cache against its peers, then the allocator against memkind.
 bench:
 	VENV=$(VENV) EXTRAS=test,bench bash scripts/bootstrap.sh
-	@if [ -f benchmarks/native/Makefile ]; then \
-		$(MAKE) -C benchmarks/native run PYTHON=$(abspath $(VENV))/bin/python; \
-	else echo "bench: benchmarks/native/Makefile does not exist yet"; exit 1; fi
+	$(MAKE) -C native -j$(NPROC)
+	$(MAKE) -C benchmarks/cache run PYTHON=$(abspath $(VENV))/bin/python
+	$(MAKE) -C benchmarks/native run PYTHON=$(abspath $(VENV))/bin/python
 
 lint:
 	@[ -x $(VENV)/bin/ruff ] || $(VENV)/bin/python -m pip install -q ruff
