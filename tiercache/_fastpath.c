@@ -158,18 +158,30 @@ static bool check_bound(void) {
     return false;
 }
 
+/* The common start of every call (handle, key, key_tag, ...): checks the argument count,
+ * finds the cache and encodes the key. 1 when done, 0 when Python must encode the key, -1
+ * with an exception set. */
+static int begin(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, const char *usage,
+                 tc_cache_t **c, struct key *k) {
+    if (nargs != want) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return -1;
+    }
+    if (!check_bound() || !(*c = handle_of(args[0]))) return -1;
+    return encode_key(args[1], args[2], k);
+}
+
+/* What a call returns when begin() did not give it a key. */
+static PyObject *not_begun(int status) {
+    return status < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+}
+
 /* get(handle, key, key_tag, copy, owner) */
 static PyObject *fp_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "get(handle, key, key_tag, copy, owner)");
-        return NULL;
-    }
-    if (!check_bound()) return NULL;
-    tc_cache_t *c = handle_of(args[0]);
-    if (!c) return NULL;
+    tc_cache_t *c;
     struct key k;
-    int enc = encode_key(args[1], args[2], &k);
-    if (enc <= 0) return enc < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+    int status = begin(args, nargs, 5, "get(handle, key, key_tag, copy, owner)", &c, &k);
+    if (status <= 0) return not_begun(status);
     int copy = PyObject_IsTrue(args[3]);
     if (copy < 0) return NULL;
     char scratch[COPY_CAP];
@@ -195,22 +207,16 @@ static PyObject *fp_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         cache_unpin(c, out.pin);
     }
     if (!bytes || out.tag == VALUE_BYTES) return bytes;
-    PyObject *pair = Py_BuildValue("(IN)", out.tag, bytes);
-    return pair;
+    return Py_BuildValue("(IN)", out.tag, bytes);
 }
 
 /* set(handle, key, key_tag, value, value_tag, ttl) */
 static PyObject *fp_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "set(handle, key, key_tag, value, value_tag, ttl)");
-        return NULL;
-    }
-    if (!check_bound()) return NULL;
-    tc_cache_t *c = handle_of(args[0]);
-    if (!c) return NULL;
+    tc_cache_t *c;
     struct key k;
-    int enc = encode_key(args[1], args[2], &k);
-    if (enc <= 0) return enc < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+    int status =
+        begin(args, nargs, 6, "set(handle, key, key_tag, value, value_tag, ttl)", &c, &k);
+    if (status <= 0) return not_begun(status);
     long vtag = PyLong_AsLong(args[4]);
     double ttl = PyFloat_AsDouble(args[5]);
     if (PyErr_Occurred()) return NULL;
@@ -250,16 +256,10 @@ static PyObject *fp_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *key_call(key_fn fn, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "(handle, key, key_tag)");
-        return NULL;
-    }
-    if (!check_bound()) return NULL;
-    tc_cache_t *c = handle_of(args[0]);
-    if (!c) return NULL;
+    tc_cache_t *c;
     struct key k;
-    int enc = encode_key(args[1], args[2], &k);
-    if (enc <= 0) return enc < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+    int status = begin(args, nargs, 3, "(handle, key, key_tag)", &c, &k);
+    if (status <= 0) return not_begun(status);
     return PyLong_FromLong(fn(c, k.tag, k.data, (size_t)k.len));
 }
 
