@@ -12,7 +12,10 @@
  * allocator returns emptied pages at once, so resident can fall right after defrag. The DRAM
  * kind (MEMKIND_DEFAULT) keeps its default decay, which only advances while the allocator is
  * used or background threads run: --bg-threads (memkind_set_bg_threads) plus --decay-wait S
- * lets it purge; by default its resident shows pages not yet purged.
+ * lets it purge; by default its resident shows pages not yet purged. During the wait the
+ * resident size is read every second (watch_decay): with jemalloc's default 10 s dirty decay,
+ * a background thread that went to sleep before the pages became dirty wakes up to 10 s later,
+ * and purges them over the next seconds, so waits shorter than ~20 s show little.
  *
  * Every object carries a tag (its index) in its first 8 bytes; defrag must preserve them.
  */
@@ -65,6 +68,50 @@ static void emit_stage(const char *label, const char *stage, const size_t *v, in
         snprintf(name, sizeof name, "defrag_%s_%s_%s_mib", label, k_stat_names[s], stage);
         out_metric(name, (double)v[s] / MIB, "MiB");
     }
+}
+
+static void sleep_s(double s)
+{
+    struct timespec d = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&d, NULL);
+}
+
+/*
+ * Wait `wait` seconds after defrag, reading the resident size once a second. Prints the
+ * series, and as a metric the seconds until resident had fallen half way from its size after
+ * defrag to the active size (the pages a purge can return). Shows when purging by decay or
+ * background threads happens, not only whether it has happened by the end.
+ */
+static void watch_decay(memkind_t kind, const char *label, double wait, const size_t *defrag)
+{
+    char series[1024], name[128];
+    size_t len = 0, target = defrag[0] - (defrag[0] - defrag[1]) / 2;
+    double half_at = -1;
+    series[0] = 0;
+    for (double t = 0; t < wait;) {
+        double step = wait - t < 1 ? wait - t : 1;
+        sleep_s(step);
+        t += step;
+        size_t resident;
+        if (memkind_update_cached_stats() ||
+            memkind_get_stat(kind, MEMKIND_STAT_TYPE_RESIDENT, &resident))
+            break;
+        if (half_at < 0 && resident <= target)
+            half_at = t;
+        if (len < sizeof series - 32)
+            len += (size_t)snprintf(series + len, sizeof series - len, "%s%gs:%.1f",
+                                    len ? " " : "", t, (double)resident / MIB);
+    }
+    snprintf(name, sizeof name, "defrag_%s_resident_during_wait", label);
+    out_info(name, "MiB %s", series);
+    snprintf(name, sizeof name, "defrag_%s_purged_half_s", label);
+    if (defrag[0] <= defrag[1])
+        out_skip(name, "nothing to purge: resident %zu <= active %zu after defrag", defrag[0],
+                 defrag[1]);
+    else if (half_at >= 0)
+        out_metric(name, half_at, "s");
+    else
+        out_info(name, "resident did not fall half way to active within %gs", wait);
 }
 
 static int open_defrag_kind(const struct bench_cfg *cfg, enum bench_sel sel, memkind_t *kind,
@@ -173,9 +220,10 @@ void unit_defrag(const struct bench_cfg *cfg, enum bench_sel sel)
     }
     ok_defrag = !read_stats(kind, l, "defragmented", st_defrag);
     if (cfg->decay_wait > 0) {
-        struct timespec d = {(time_t)cfg->decay_wait,
-                             (long)((cfg->decay_wait - (double)(time_t)cfg->decay_wait) * 1e9)};
-        nanosleep(&d, NULL);
+        if (ok_defrag)
+            watch_decay(kind, l, cfg->decay_wait, st_defrag);
+        else
+            sleep_s(cfg->decay_wait);
         ok_wait = !read_stats(kind, l, "after_wait", st_wait);
     }
     emit_stage(l, "allocated", st_alloc, ok_alloc);

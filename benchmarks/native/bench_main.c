@@ -52,7 +52,7 @@ static void usage(FILE *f)
             "  --kinds-size BYTES   max_size for max_file_kinds (0 = unlimited)\n"
             "  --defrag-objects N   objects allocated by the defrag units\n"
             "  --defrag-passes N    defrag passes\n"
-            "  --decay-wait S       seconds to wait after defrag before reading stats\n"
+            "  --decay-wait S       seconds to wait after defrag, reading resident every second\n"
             "  --bg-threads         defrag units enable background purging threads first\n"
             "  --timeout S          kill a unit after S seconds\n"
             "  --dir PATH           parent of the temporary directory for file kinds\n"

@@ -23,6 +23,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Where `make` puts the binaries (the Makefile's BENCH_BUILD, relative to HERE).
+BENCH_BUILD = os.path.join(HERE, os.environ.get("BENCH_BUILD", "build"))
 IMPLS = ("memkind", "tiercache")
 
 # Metrics of the main table, in this order: (metric, unit that produces it, target or None).
@@ -207,7 +209,7 @@ def own_children_cpu() -> float:
 
 
 def run_bench(impl: str, args: list[str], timeout: float) -> dict:
-    exe = os.path.join(HERE, "build", f"bench_{impl}")
+    exe = os.path.join(BENCH_BUILD, f"bench_{impl}")
     if not os.path.exists(exe):
         return {"error": "not built"}
     busy0, own0 = cpu_busy_seconds(), own_children_cpu()
@@ -355,6 +357,8 @@ def main() -> int:
         for key in ("max_file_kinds_stop", "recreate_after_destroy", "defrag_live_objects"):
             if key in i:
                 print(f"#   {key}: {i[key]}")
+        for key in (k for k in i if k.endswith("_resident_during_wait")):
+            print(f"#   {key}: {i[key]}")
         if "error_note" in r:
             print(f"#   {r['error_note']}")
         if r.get("stderr"):

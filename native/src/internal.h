@@ -85,8 +85,6 @@ extern tc_kind_t *_Atomic tc__slots[TC_MAX_KINDS];
  * in parallel with the thread's cache entry. */
 #define TC_GEN_NONE UINT32_MAX
 extern _Atomic uint32_t tc__slot_gen[TC_MAX_KINDS];
-/* Set in a forked child once any kind is detached: sends every call to the checked path. */
-extern _Atomic bool tc__forked;
 /* Register a new kind: assign id and gen, create its arenas with the given decay. */
 int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms);
 /* Allocate a zeroed kind struct (recycled from destroyed ones when possible). */
@@ -97,30 +95,146 @@ bool tc__kind_alive(const tc_kind_t *k);
 void tc__registry_lock(void);
 void tc__registry_unlock(void);
 
-/* ---- tcache.c: per-(thread, kind) explicit jemalloc thread caches ---- */
+/* ---- tcache.c: this thread's cache for each arena kind ---- */
+
+#define TC_FRONT_MAX 1024u  /* the front cache holds free blocks of sizes up to this */
+#define TC_FRONT_CLASSES 24 /* room for jemalloc's size classes up to TC_FRONT_MAX */
+#define TC_FRONT_CAP 16     /* blocks kept per size class */
+
+/*
+ * One thread's cache for one arena kind: an explicit jemalloc tcache (flags) and, above it, a
+ * front cache of free blocks by size class, blk[c][0..n[c]-1], that malloc and free reach
+ * without entering jemalloc. Blocks in either layer count as allocated in the kind's stats,
+ * as jemalloc's own tcache does. Owner-only fields (spilling) are never written by others.
+ *
+ * The owning thread uses both layers only between tc__cache_enter and tc__cache_leave (busy).
+ * Another thread (purge) may empty them while holding the registry lock: it raises
+ * TC_CACHE_FLUSH, waits until the owner is not busy, empties, and lowers the bit; an owner
+ * that finds it raised waits for that. The owner's side costs two plain stores and a load:
+ * the ordering between its store to `busy` and its load of `state` comes from the purger's
+ * membarrier(2), or, where that syscall is missing, from a fence the owner makes when it sees
+ * TC_CACHE_FENCE.
+ */
+enum tc_cache_state {
+    TC_CACHE_FLUSH = 1,  /* another thread is emptying the cache */
+    TC_CACHE_FORKED = 2, /* in a forked child: the front cache is not used */
+    TC_CACHE_FENCE = 4,  /* no membarrier(2): the owner fences in tc__cache_enter */
+};
+struct tc_tcache {
+    _Atomic uint8_t busy;
+    _Atomic uint8_t state; /* tc_cache_state bits */
+    uint8_t n[TC_FRONT_CLASSES];
+    bool spilling;    /* a free found its bin full: frees bypass the front cache until a miss */
+    uint16_t kind;    /* kind id */
+    unsigned owner;   /* the owning thread's number */
+    unsigned tcache;  /* jemalloc's explicit tcache id */
+    int flags;        /* MALLOCX_ARENA | MALLOCX_TCACHE */
+    void *blk[TC_FRONT_CLASSES][TC_FRONT_CAP];
+};
 struct tc_tl_slot {
     uint32_t gen;
-    int flags; /* MALLOCX_ARENA | MALLOCX_TCACHE for this thread and kind */
+    int flags;               /* MALLOCX_ARENA | MALLOCX_TCACHE (or TCACHE_NONE) for this kind */
+    struct tc_tcache *cache; /* NULL when no jemalloc tcache could be had: uncached */
 };
-extern __thread struct tc_tl_slot *tc__tl_slots;
-extern __thread uint32_t tc__tl_cap;
-int tc__tcache_flags_slow(tc_kind_t *k);
-/* mallocx/dallocx flags for this thread and a live arena kind. */
-static inline int tc__kind_flags(tc_kind_t *k) {
+/* This thread's identity, read without a call: its thread pointer (the TCB address under
+ * glibc and musl), as mimalloc's _mi_prim_thread_id reads it. Unique among live threads. */
+static inline uintptr_t tc__thread_id(void) {
+    uintptr_t tp;
+#if defined(__x86_64__)
+    __asm__("mov %%fs:0, %0" : "=r"(tp));
+#elif defined(__aarch64__)
+    __asm__("mrs %0, tpidr_el0" : "=r"(tp));
+#else
+    tp = (uintptr_t)pthread_self();
+#endif
+    return tp;
+}
+
+/*
+ * One thread's state, found from its thread pointer through tc__threads (else through a
+ * pthread key). Not a __thread variable: in the shared library each function's first access
+ * to one is a __tls_get_addr call, and the initial-exec model is no way out: it would put the
+ * module's whole TLS block, jemalloc's 2.6 KiB included, in static TLS, where dlopen (Python)
+ * fails with "cannot allocate memory in static TLS block". Never freed: at thread exit `tid`
+ * goes to 0 and another thread may take the struct over.
+ */
+struct tc_tl {
+    _Atomic uintptr_t tid;    /* the owner's tc__thread_id, 0 when unowned */
+    struct tc_tl_slot *slots; /* indexed by kind id; the owner's only */
+    uint32_t cap;             /* number of slots */
+    unsigned index;           /* the owner's number from 1 (0 in tc__tl_none) */
+    struct tc_tl *next;       /* every struct ever made, newest first */
+};
+#define TC_THREADS_BITS 10
+extern struct tc_tl *_Atomic tc__threads[1u << TC_THREADS_BITS];
+extern struct tc_tl tc__tl_none; /* no slots: what a thread sees before its first use */
+struct tc_tl *tc__tl_slow(uintptr_t tid);
+static inline unsigned tc__thread_hash(uintptr_t tid) {
+    return (unsigned)(((tid >> 12) * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - TC_THREADS_BITS));
+}
+/* This thread's state, or tc__tl_none. */
+static inline struct tc_tl *tc__tl(void) {
+    uintptr_t tid = tc__thread_id();
+    struct tc_tl *tl =
+        atomic_load_explicit(&tc__threads[tc__thread_hash(tid)], memory_order_relaxed);
+    if (TC_LIKELY(tl && atomic_load_explicit(&tl->tid, memory_order_relaxed) == tid)) return tl;
+    return tc__tl_slow(tid);
+}
+
+/* Front cache size classes: sizes 1..tc__front_limit map to class
+ * tc__front_class[(size - 1) >> 3] of block size tc__front_size[class]. The limit is
+ * TC_FRONT_MAX, or 0 (front cache off) when jemalloc's classes do not fit the table. */
+extern size_t tc__front_limit;
+extern uint8_t tc__front_class[TC_FRONT_MAX >> 3];
+extern uint16_t tc__front_size[TC_FRONT_CLASSES];
+
+/* mallocx/dallocx flags for this thread and a live arena kind, and *cache its cache (NULL:
+ * uncached). Creates the thread's entry for the kind on first use. */
+int tc__tcache_flags_slow(tc_kind_t *k, struct tc_tcache **cache);
+static inline int tc__kind_flags(tc_kind_t *k, struct tc_tcache **cache) {
+    struct tc_tl *tl = tc__tl();
     uint32_t id = k->id;
-    if (TC_LIKELY(id < tc__tl_cap && tc__tl_slots[id].gen == k->gen))
-        return tc__tl_slots[id].flags;
-    return tc__tcache_flags_slow(k);
+    if (TC_LIKELY(id < tl->cap && tl->slots[id].gen == k->gen)) {
+        *cache = tl->slots[id].cache;
+        return tl->slots[id].flags;
+    }
+    return tc__tcache_flags_slow(k, cache);
 }
-/* This thread's flags for kind id when its entry is current, else 0 (no flags are 0: the
- * tcache field of a stored entry is never empty). */
-static inline int tc__id_flags_fast(uint32_t id) {
-    if (TC_LIKELY(id < tc__tl_cap &&
-                  tc__tl_slots[id].gen == atomic_load_explicit(&tc__slot_gen[id],
-                                                               memory_order_relaxed)))
-        return tc__tl_slots[id].flags;
-    return 0;
+/* This thread's cache for kind id when its entry is current and cached, else NULL. */
+static inline struct tc_tcache *tc__id_cache_fast(uint32_t id) {
+    struct tc_tl *tl = tc__tl();
+    if (TC_LIKELY(id < tl->cap &&
+                  tl->slots[id].gen == atomic_load_explicit(&tc__slot_gen[id],
+                                                            memory_order_relaxed)))
+        return tl->slots[id].cache;
+    return NULL;
 }
+
+/* The rest of tc__cache_try_enter when c->state is not 0: false for TC_CACHE_FORKED when
+ * `front`, else fences or waits as needed and returns true. */
+bool tc__cache_enter_slow(struct tc_tcache *c, bool front);
+static inline bool tc__cache_try_enter(struct tc_tcache *c, bool front) {
+    atomic_store_explicit(&c->busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* see the struct's comment */
+    if (TC_LIKELY(!atomic_load_explicit(&c->state, memory_order_acquire))) return true;
+    return tc__cache_enter_slow(c, front);
+}
+/* Begin using cache c (NULL: nothing to do); waits while another thread flushes it. */
+static inline void tc__cache_enter(struct tc_tcache *c) {
+    if (c) tc__cache_try_enter(c, false);
+}
+/* tc__cache_enter for the front cache's fast paths, c not NULL. False, and not entered, in
+ * a forked child: the caller takes the checked path. */
+static inline bool tc__cache_enter_front(struct tc_tcache *c) {
+    return tc__cache_try_enter(c, true);
+}
+static inline void tc__cache_leave(struct tc_tcache *c) {
+    if (c) atomic_store_explicit(&c->busy, 0, memory_order_release);
+}
+/* Inside enter/leave: return every cached block and the jemalloc tcache's contents. */
+void tc__cache_drain(struct tc_tcache *c);
+/* Empty every thread's caches of kind k (NULL: of every kind) into its arenas. */
+void tc__tcache_flush_kind(tc_kind_t *k);
 /* Destroy every thread cache of a kind (registry lock held, kind unused). */
 void tc__tcache_destroy_all(tc_kind_t *k);
 

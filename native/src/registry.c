@@ -17,7 +17,6 @@
 
 tc_kind_t *_Atomic tc__slots[TC_MAX_KINDS];
 _Atomic uint32_t tc__slot_gen[TC_MAX_KINDS] = {[0 ... TC_MAX_KINDS - 1] = TC_GEN_NONE};
-_Atomic bool tc__forked;
 static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static uint32_t next_gen = 1;
@@ -44,10 +43,7 @@ static void fork_child(void) {
         tc_kind_t *k = atomic_load_explicit(&tc__slots[i], memory_order_relaxed);
         if (!k) continue;
         pthread_mutex_init(&k->lock, NULL);
-        if (k->ops->fork_child) {
-            k->ops->fork_child(k);
-            atomic_store(&tc__forked, true);
-        }
+        if (k->ops->fork_child) k->ops->fork_child(k);
     }
 }
 

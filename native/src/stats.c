@@ -1,5 +1,8 @@
 /* Statistics and control of jemalloc state, per kind. Figures are as of the last
- * tc_stats_refresh(), like jemalloc's own "epoch" protocol. */
+ * tc_stats_refresh(), like jemalloc's own "epoch" protocol. Blocks held in thread caches (the
+ * front caches and jemalloc tcaches of tcache.c, jemalloc's automatic tcaches for DRAM) count
+ * as allocated and active, as in jemalloc's own statistics; tc_kind_purge empties an arena
+ * kind's caches first. */
 #include <stdio.h>
 
 #include "internal.h"
@@ -88,9 +91,15 @@ TC_API int tc_set_background_threads(bool enable) {
                ? TC_ERR_SYSTEM : TC_OK;
 }
 
+/* An arena kind's purge first empties every thread's cache of it (tcache.c) into its arenas,
+ * so that the blocks cached there do not keep their pages. DRAM's thread caches are
+ * jemalloc's automatic ones, which only their threads can flush. */
 TC_API int tc_kind_purge(tc_kind_t *kind) {
     tc__init();
-    if (!kind) return tc__mallctl_arena_u(ARENAS_ALL, "purge", NULL, 0) ? TC_ERR_SYSTEM : TC_OK;
+    if (!kind) {
+        tc__tcache_flush_kind(NULL);
+        return tc__mallctl_arena_u(ARENAS_ALL, "purge", NULL, 0) ? TC_ERR_SYSTEM : TC_OK;
+    }
     if (!tc__kind_alive(kind)) return TC_ERR_DESTROYED;
     if (atomic_load(&kind->detached)) return TC_ERR_FORKED;
     int err = TC_OK;
@@ -98,6 +107,7 @@ TC_API int tc_kind_purge(tc_kind_t *kind) {
         for (unsigned a = 0, n = tc__narenas_total(); a < n; a++)
             if (dram_arena(a) && tc__mallctl_arena_u(a, "purge", NULL, 0)) err = TC_ERR_SYSTEM;
     } else {
+        tc__tcache_flush_kind(kind);
         for (unsigned i = 0; i < kind->narenas; i++)
             if (tc__mallctl_arena_u(kind->arenas[i], "purge", NULL, 0)) err = TC_ERR_SYSTEM;
     }

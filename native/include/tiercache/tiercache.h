@@ -150,7 +150,10 @@ TC_API int tc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque
                           const char *opts);
 /* Start (true) or stop jemalloc's background purging threads. */
 TC_API int tc_set_background_threads(bool enable);
-/* Return all unused dirty pages of a kind (NULL: all kinds) to the system now. */
+/* Return all unused dirty pages of a kind (NULL: all kinds) to the system now. For a kind
+ * other than DRAM it first empties every thread's cache of that kind's free blocks, so the
+ * pages they sat on can go too; DRAM's thread caches are jemalloc's own, which only their
+ * threads flush. */
 TC_API int tc_kind_purge(tc_kind_t *kind);
 
 /* Message for a TC_ERR_* code (never NULL). */
