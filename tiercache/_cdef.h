@@ -35,6 +35,11 @@ typedef enum tc_file_policy {
     TC_FILE_CONSERVATIVE = 1,
 } tc_file_policy_t;
 
+typedef enum tc_fork_policy {
+    TC_FORK_DETACH = 0,
+    TC_FORK_COPY = 1,
+} tc_fork_policy_t;
+
 typedef enum tc_stat {
     TC_STAT_RESIDENT = 0,
     TC_STAT_ACTIVE = 1,
@@ -51,6 +56,7 @@ tc_kind_t *tc_kind_dram(void);
 
 int tc_kind_create_file(const char *dir, size_t max_size, tc_file_policy_t policy,
                         tc_kind_t **out);
+int tc_kind_set_fork_policy(tc_kind_t *kind, tc_fork_policy_t policy);
 int tc_kind_create_fixed(void *addr, size_t size, tc_kind_t **out);
 int tc_kind_destroy(tc_kind_t *kind);
 int tc_kind_check_available(const tc_kind_t *kind);

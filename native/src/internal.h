@@ -36,8 +36,11 @@ struct tc_kind_ops {
     bool (*can_merge)(tc_kind_t *k, void *a, void *b);
     /* Return every resource of the kind (called once, after its arenas are destroyed). */
     void (*release)(tc_kind_t *k);
-    /* In a forked child: detach from memory shared with the parent. No jemalloc calls. */
+    /* In a forked child: detach from memory shared with the parent, or copy it (per the
+     * kind's tc_fork_policy_t). No jemalloc calls. */
     void (*fork_child)(tc_kind_t *k);
+    /* Choose what fork_child does. TC_OK or an error (NULL slot: see tc_kind_set_fork_policy). */
+    int (*set_fork_policy)(tc_kind_t *k, tc_fork_policy_t policy);
     /* Capacity in bytes. TC_OK or an error. */
     int (*capacity)(const tc_kind_t *k, size_t *out);
     /* TC_OK when the kind can allocate on this machine. */
@@ -85,6 +88,9 @@ extern tc_kind_t *_Atomic tc__slots[TC_MAX_KINDS];
  * in parallel with the thread's cache entry. */
 #define TC_GEN_NONE UINT32_MAX
 extern _Atomic uint32_t tc__slot_gen[TC_MAX_KINDS];
+/* Live kinds whose fork policy is TC_FORK_COPY: when not 0, the parent waits at fork() until
+ * the child has made its copies (registry.c). */
+extern _Atomic unsigned tc__fork_copy_kinds;
 /* Register a new kind: assign id and gen, create its arenas with the given decay. */
 int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms);
 /* Allocate a zeroed kind struct (recycled from destroyed ones when possible). */
@@ -305,6 +311,9 @@ int tc__os_map_file(void *addr, size_t len, int fd, off_t off); /* MAP_SHARED|MA
 int tc__os_map_anon(void *addr, size_t len, bool accessible); /* MAP_FIXED private zeros */
 int tc__os_unmap(void *addr, size_t len);
 int tc__os_dontfork(void *addr, size_t len);
+int tc__os_dofork(void *addr, size_t len);
+int tc__os_discard(void *addr, size_t len); /* MADV_DONTNEED */
+int tc__os_copy_to_private(void *addr, size_t len, size_t used, int fd, off_t off);
 int tc__os_file_alloc(int fd, off_t off, size_t len); /* allocate file blocks */
 int tc__os_file_punch(int fd, off_t off, size_t len); /* return file blocks */
 int tc__os_open_tmpfile(const char *dir, int *fd);    /* unlinked, 0600 */

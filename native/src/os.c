@@ -69,6 +69,62 @@ int tc__os_dontfork(void *addr, size_t len) {
     return madvise(addr, len, MADV_DONTFORK) ? errno : 0;
 }
 
+/* Undo tc__os_dontfork: fork() children inherit the mapping (a MAP_SHARED one, shared). */
+int tc__os_dofork(void *addr, size_t len) {
+    return madvise(addr, len, MADV_DOFORK) ? errno : 0;
+}
+
+/* Pre: [addr, addr+len) is mapped private and writable. Its pages go back to the system and
+ * read as zeros afterwards. */
+int tc__os_discard(void *addr, size_t len) {
+    return madvise(addr, len, MADV_DONTNEED) ? errno : 0;
+}
+
+/* Read the file's data in [off, off+len) into buf; holes are skipped (buf is zeros there), so
+ * the file gains no blocks. Ranges past the end of the file stay zero. */
+static int read_data(int fd, char *buf, off_t off, size_t len) {
+    off_t end = off + (off_t)len, pos = off;
+    while (pos < end) {
+        off_t data = lseek(fd, pos, SEEK_DATA), hole;
+        if (data < 0) {
+            if (errno == ENXIO) return 0; /* no data past pos */
+            if (errno != EINVAL) return errno;
+            data = pos, hole = end; /* SEEK_DATA unsupported: read it all */
+        } else {
+            hole = lseek(fd, data, SEEK_HOLE);
+            if (hole < 0) return errno;
+        }
+        if (data >= end) return 0;
+        if (hole > end) hole = end;
+        for (pos = data; pos < hole;) {
+            ssize_t r = pread(fd, buf + (pos - off), (size_t)(hole - pos), pos);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) return errno;
+            if (r == 0) return 0; /* end of file */
+            pos += r;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Pre: [addr, addr+len) maps fd from offset off with MAP_SHARED. Replaces the mapping with
+ * private anonymous memory holding the same bytes in its first `used` bytes (zeros after), so
+ * this process stops sharing them. The file is only read. On failure the mapping is unchanged.
+ */
+int tc__os_copy_to_private(void *addr, size_t len, size_t used, int fd, off_t off) {
+    void *tmp = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (tmp == MAP_FAILED) return errno;
+    int saved = errno;
+    int e = read_data(fd, tmp, off, used < len ? used : len);
+    if (!e && mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED)
+        e = errno;
+    if (e) munmap(tmp, len);
+    else errno = saved;
+    return e;
+}
+
 /* Allocate file blocks so that touching [off, off+len) through a mapping cannot SIGBUS. */
 int tc__os_file_alloc(int fd, off_t off, size_t len) {
     int r;

@@ -9,9 +9,11 @@
  * extent hooks with its own locks held).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -32,11 +34,36 @@ struct je_arena_config {
 void tc__registry_lock(void) { pthread_mutex_lock(&registry); }
 void tc__registry_unlock(void) { pthread_mutex_unlock(&registry); }
 
-static void fork_prepare(void) { pthread_mutex_lock(&registry); }
-static void fork_parent(void) { pthread_mutex_unlock(&registry); }
+/* With TC_FORK_COPY kinds alive, the child tells the parent through this pipe (made in
+ * prepare, under the registry lock) that it has copied their memory: until then the parent's
+ * forking thread must not write it. One byte, not end of file: a concurrent fork's child may
+ * hold the write end too. */
+_Atomic unsigned tc__fork_copy_kinds;
+static int fork_pipe[2] = {-1, -1};
 
-/* Runs after jemalloc's own child handler. Detaches kinds whose memory is shared. */
+static void fork_prepare(void) {
+    pthread_mutex_lock(&registry);
+    int saved = errno;
+    if (atomic_load(&tc__fork_copy_kinds) && pipe2(fork_pipe, O_CLOEXEC))
+        fork_pipe[0] = fork_pipe[1] = -1; /* no pipe: the parent does not wait */
+    errno = saved;
+}
+
+static void fork_parent(void) {
+    int rd = fork_pipe[0], wr = fork_pipe[1], saved = errno;
+    fork_pipe[0] = fork_pipe[1] = -1;
+    pthread_mutex_unlock(&registry);
+    if (rd < 0) return;
+    close(wr);
+    char c;
+    while (read(rd, &c, 1) < 0 && errno == EINTR) {} /* 0 bytes: the child died first */
+    close(rd);
+    errno = saved;
+}
+
+/* Runs after jemalloc's own child handler. Detaches or copies kinds whose memory is shared. */
 static void fork_child(void) {
+    int saved = errno;
     pthread_mutex_init(&registry, NULL);
     tc__ptrmap_fork_child();
     for (unsigned i = 1; i < TC_MAX_KINDS; i++) {
@@ -45,6 +72,15 @@ static void fork_child(void) {
         pthread_mutex_init(&k->lock, NULL);
         if (k->ops->fork_child) k->ops->fork_child(k);
     }
+    if (fork_pipe[1] >= 0) {
+        ssize_t r;
+        do r = write(fork_pipe[1], "c", 1);
+        while (r < 0 && errno == EINTR);
+        close(fork_pipe[0]);
+        close(fork_pipe[1]);
+        fork_pipe[0] = fork_pipe[1] = -1;
+    }
+    errno = saved;
 }
 
 static void init(void) {
@@ -166,6 +202,16 @@ int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
     }
     pthread_mutex_unlock(&registry);
     return err;
+}
+
+TC_API int tc_kind_set_fork_policy(tc_kind_t *kind, tc_fork_policy_t policy) {
+    if (!kind || (policy != TC_FORK_DETACH && policy != TC_FORK_COPY)) return TC_ERR_INVALID;
+    if (!tc__kind_alive(kind)) return TC_ERR_DESTROYED;
+    if (atomic_load(&kind->detached)) return TC_ERR_FORKED;
+    if (kind->ops->set_fork_policy) return kind->ops->set_fork_policy(kind, policy);
+    /* DRAM's memory is private: fork() copies it and nothing else can be had. */
+    return (kind->flags & TC_KIND_AUTO_ARENAS) && policy == TC_FORK_COPY ? TC_OK
+                                                                          : TC_ERR_NOTSUP;
 }
 
 TC_API int tc_kind_destroy(tc_kind_t *kind) {

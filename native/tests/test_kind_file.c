@@ -217,6 +217,100 @@ TEST(child_reading_detached_memory_faults_instead_of_seeing_parent_writes) {
     CHECK_EQ(tc_kind_destroy(k), TC_OK);
 }
 
+/* A block of n bytes of kind k filled with byte v. */
+static unsigned char *filled(tc_kind_t *k, size_t n, int v) {
+    unsigned char *p = tc_malloc(k, n);
+    if (p) memset(p, v, n);
+    return p;
+}
+
+static int all_bytes(const unsigned char *p, size_t n, int v) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != v) return 0;
+    return 1;
+}
+
+TEST(copy_policy_gives_the_child_a_private_copy_and_the_parent_keeps_its_own) {
+    tc_kind_t *k;
+    CHECK_EQ(tc_kind_create_file(dir, 0, TC_FILE_CONSERVATIVE, &k), TC_OK);
+    CHECK_EQ(tc_kind_set_fork_policy(k, TC_FORK_COPY), TC_OK);
+    unsigned char *small = filled(k, 64, 'a'), *big = filled(k, 3 << 20, 'b');
+    unsigned char *gone = filled(k, 1 << 20, 'g');
+    tc_free(k, gone); /* a punched hole: the child's copy must not fill it in the file */
+    long blocks = backing_blocks();
+    pid_t pid = fork();
+    if (pid == 0) {
+        int bad = 0;
+        if (!all_bytes(small, 64, 'a') || !all_bytes(big, 3 << 20, 'b')) bad |= 1;
+        memset(big, 'c', 3 << 20); /* the child's writes stay in the child */
+        tc_free(k, small);          /* and so do its frees and allocations */
+        unsigned char *more = filled(k, 8 << 20, 'd');
+        if (!more || tc_detect_kind(more) != k) bad |= 2;
+        tc_free(NULL, more);
+        if (tc_kind_check_available(k) != TC_OK) bad |= 4;
+        if (backing_fds((int[16]){0}, 16) != 0) bad |= 8; /* the file is let go */
+        pid_t grandchild = fork(); /* private memory now: copied on write, as DRAM */
+        if (grandchild == 0) _exit(all_bytes(big, 3 << 20, 'c') ? 0 : 1);
+        int st;
+        waitpid(grandchild, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st)) bad |= 16;
+        CHECK_EQ(tc_kind_destroy(k), TC_OK);
+        _exit(bad);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    CHECK(all_bytes(small, 64, 'a'));
+    CHECK(all_bytes(big, 3 << 20, 'b'));
+    CHECK_EQ(backing_blocks(), blocks);
+    tc_free(k, small);
+    tc_free(k, big);
+    CHECK_EQ(tc_kind_destroy(k), TC_OK);
+}
+
+/* The parent's forking thread waits for the child's copy, so what it writes after fork()
+ * returns is never in the child's copy. */
+TEST(copy_policy_child_sees_memory_as_it_was_at_fork) {
+    tc_kind_t *k;
+    CHECK_EQ(tc_kind_create_file(dir, 0, TC_FILE_PERFORMANCE, &k), TC_OK);
+    CHECK_EQ(tc_kind_set_fork_policy(k, TC_FORK_COPY), TC_OK);
+    size_t n = 16 << 20;
+    unsigned char *p = filled(k, n, 1);
+    int ok = 1;
+    for (int round = 0; round < 5; round++) {
+        pid_t pid = fork();
+        if (pid == 0) _exit(all_bytes(p, n, 1 + round) ? 0 : 1);
+        memset(p, 2 + round, n); /* at once, while the child may still be copying */
+        int status;
+        waitpid(pid, &status, 0);
+        ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    CHECK(ok);
+    tc_free(k, p);
+    CHECK_EQ(tc_kind_destroy(k), TC_OK);
+}
+
+TEST(fork_policy_is_checked_per_kind) {
+    tc_kind_t *k;
+    CHECK_EQ(tc_kind_create_file(dir, 0, TC_FILE_PERFORMANCE, &k), TC_OK);
+    CHECK_EQ(tc_kind_set_fork_policy(k, (tc_fork_policy_t)7), TC_ERR_INVALID);
+    CHECK_EQ(tc_kind_set_fork_policy(NULL, TC_FORK_COPY), TC_ERR_INVALID);
+    CHECK_EQ(tc_kind_set_fork_policy(tc_kind_dram(), TC_FORK_COPY), TC_OK);
+    CHECK_EQ(tc_kind_set_fork_policy(tc_kind_dram(), TC_FORK_DETACH), TC_ERR_NOTSUP);
+    CHECK_EQ(tc_kind_set_fork_policy(k, TC_FORK_COPY), TC_OK);
+    CHECK_EQ(tc_kind_set_fork_policy(k, TC_FORK_DETACH), TC_OK); /* back to detaching */
+    char *p = tc_malloc(k, 64);
+    pid_t pid = fork();
+    if (pid == 0) _exit(tc_kind_check_available(k) == TC_ERR_FORKED ? 0 : 1);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    tc_free(k, p);
+    CHECK_EQ(tc_kind_destroy(k), TC_OK);
+    CHECK_EQ(tc_kind_set_fork_policy(k, TC_FORK_COPY), TC_ERR_DESTROYED);
+}
+
 static tc_kind_t *shared_kind;
 static void *thread_work(void *arg) {
     uintptr_t seed = (uintptr_t)arg;
@@ -269,6 +363,9 @@ int main(void) {
     RUN(conservative_policy_returns_file_space_at_once);
     RUN(a_thousand_file_kinds_live_at_once);
     RUN(forked_child_cannot_touch_the_parents_file_memory);
+    RUN(copy_policy_gives_the_child_a_private_copy_and_the_parent_keeps_its_own);
+    RUN(copy_policy_child_sees_memory_as_it_was_at_fork);
+    RUN(fork_policy_is_checked_per_kind);
     RUN(child_reading_detached_memory_faults_instead_of_seeing_parent_writes);
     RUN(threads_share_a_kind_and_exit_cleanly);
     RUN(check_dax_path_is_false_on_tmpfs_and_errors_on_bad_dirs);

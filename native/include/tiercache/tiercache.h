@@ -57,6 +57,12 @@ typedef enum tc_file_policy {
     TC_FILE_CONSERVATIVE = 1, /* freed pages are returned to the filesystem at once */
 } tc_file_policy_t;
 
+/* What a forked child gets of a kind's memory (tc_kind_set_fork_policy). */
+typedef enum tc_fork_policy {
+    TC_FORK_DETACH = 0, /* nothing: the kind is detached in the child (file kinds' default) */
+    TC_FORK_COPY = 1,   /* a private copy, as fork() gives of ordinary memory (DRAM's way) */
+} tc_fork_policy_t;
+
 /* Statistics of a kind, in bytes (see tc_stats_refresh). */
 typedef enum tc_stat {
     TC_STAT_RESIDENT = 0,  /* physical memory held, metadata included */
@@ -85,6 +91,16 @@ TC_API tc_kind_t *tc_kind_dram(void);
  */
 TC_API int tc_kind_create_file(const char *dir, size_t max_size, tc_file_policy_t policy,
                                tc_kind_t **out);
+
+/*
+ * Choose what a forked child gets of the kind's memory. File kinds take either policy;
+ * TC_FORK_COPY makes fork() wait while the child copies the kind's used memory into private
+ * memory of its own (the parent's file is only read; the child's kind is then backed by
+ * anonymous memory). Writes that other parent threads make during that copy may or may not
+ * reach the child, as with writes racing fork(). DRAM accepts TC_FORK_COPY only, fixed kinds
+ * neither: TC_ERR_NOTSUP. TC_ERR_INVALID for an unknown policy.
+ */
+TC_API int tc_kind_set_fork_policy(tc_kind_t *kind, tc_fork_policy_t policy);
 
 /*
  * Create a kind that allocates from the caller's memory area [addr, addr+size). The area must

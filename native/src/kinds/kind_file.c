@@ -8,8 +8,12 @@
  * geometrically. File blocks are allocated (fallocate) before jemalloc touches a range, so a
  * full filesystem is an allocation failure, never SIGBUS, and returned by punching holes.
  *
- * Fork: windows are MADV_DONTFORK. In the child the kind is detached and its windows become
- * inaccessible private ranges, so neither process can write the other's memory.
+ * Fork (tc_fork_policy_t): under TC_FORK_DETACH, the default, windows are MADV_DONTFORK; in the
+ * child the kind is detached and its windows become inaccessible private ranges. Under
+ * TC_FORK_COPY windows are inherited, and the child, while the parent waits (registry.c),
+ * replaces each with a private copy and lets go of the file: from then on the kind is backed
+ * by anonymous memory in the child (`anon`). Either way neither process can write the other's
+ * memory.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +38,8 @@ struct file_kind {
     off_t file_end;
     struct window win[MAX_WINDOWS];
     _Atomic unsigned nwin;
+    bool fork_copy; /* TC_FORK_COPY; changed under the kind lock */
+    bool anon;      /* a TC_FORK_COPY child's: windows are private memory, fd is closed */
 };
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
@@ -59,9 +65,11 @@ static int add_window(tc_kind_t *k, struct file_kind *f, size_t need) {
     void *base;
     int e = tc__os_reserve(len, TC_GRANULE, &base);
     if (e) return e;
-    if ((e = tc__os_map_file(base, len, f->fd, f->file_end)) ||
-        (e = tc__os_dontfork(base, len)) ||
-        (e = tc__ptrmap_assign((uintptr_t)base, len, k->id))) {
+    if (f->anon)
+        e = tc__os_map_anon(base, len, true);
+    else if (!(e = tc__os_map_file(base, len, f->fd, f->file_end)) && !f->fork_copy)
+        e = tc__os_dontfork(base, len);
+    if (e || (e = tc__ptrmap_assign((uintptr_t)base, len, k->id))) {
         tc__os_unmap(base, len);
         return e;
     }
@@ -82,7 +90,8 @@ static void *file_reserve(tc_kind_t *k, size_t size, size_t align, bool *zero, b
             struct window *w = &f->win[n - 1];
             uintptr_t start = round_up(w->base + w->used, align);
             if (start + size <= w->base + w->len) {
-                if (*commit) e = tc__os_file_alloc(f->fd, w->file_off + (off_t)(start - w->base), size);
+                if (*commit && !f->anon)
+                    e = tc__os_file_alloc(f->fd, w->file_off + (off_t)(start - w->base), size);
                 if (!e) {
                     w->used = start + size - w->base;
                     ret = (void *)start;
@@ -105,6 +114,7 @@ static int file_commit(tc_kind_t *k, void *addr, size_t size) {
     struct file_kind *f = k->priv;
     struct window *w = window_of(f, (uintptr_t)addr);
     if (!w) return EINVAL;
+    if (f->anon) return 0;
     return tc__os_file_alloc(f->fd, w->file_off + (off_t)((uintptr_t)addr - w->base), size);
 }
 
@@ -112,6 +122,7 @@ static int file_decommit(tc_kind_t *k, void *addr, size_t size) {
     struct file_kind *f = k->priv;
     struct window *w = window_of(f, (uintptr_t)addr);
     if (!w) return EINVAL;
+    if (f->anon) return tc__os_discard(addr, size);
     return tc__os_file_punch(f->fd, w->file_off + (off_t)((uintptr_t)addr - w->base), size);
 }
 
@@ -127,23 +138,60 @@ static void file_release(tc_kind_t *k) {
         tc__ptrmap_clear(f->win[i].base, f->win[i].len);
         tc__os_unmap((void *)f->win[i].base, f->win[i].len);
     }
-    close(f->fd);
+    if (f->fd >= 0) close(f->fd);
+    if (f->fork_copy) atomic_fetch_sub(&tc__fork_copy_kinds, 1);
     free(f);
     k->priv = NULL;
 }
 
+/* TC_FORK_COPY in the child: every window becomes a private copy, then the file is let go. */
+static int copy_windows(struct file_kind *f) {
+    unsigned n = atomic_load(&f->nwin);
+    for (unsigned i = 0; i < n; i++) {
+        struct window *w = &f->win[i];
+        int e = tc__os_copy_to_private((void *)w->base, w->len, w->used, f->fd, w->file_off);
+        if (e) return e;
+    }
+    close(f->fd);
+    f->fd = -1;
+    f->anon = true;
+    return 0;
+}
+
 static void file_fork_child(tc_kind_t *k) {
     struct file_kind *f = k->priv;
+    /* Private memory (anon) is inherited copy-on-write like DRAM. */
+    if (f->anon || (f->fork_copy && copy_windows(f) == 0)) return;
     atomic_store(&k->detached, true);
     unsigned n = atomic_load(&f->nwin);
     for (unsigned i = 0; i < n; i++) /* the range stays ours, so the index stays true */
         tc__os_map_anon((void *)f->win[i].base, f->win[i].len, false);
 }
 
+static int file_set_fork_policy(tc_kind_t *k, tc_fork_policy_t policy) {
+    struct file_kind *f = k->priv;
+    bool copy = policy == TC_FORK_COPY;
+    int e = 0;
+    pthread_mutex_lock(&k->lock);
+    if (copy != f->fork_copy && !f->anon) {
+        unsigned n = atomic_load(&f->nwin);
+        for (unsigned i = 0; i < n && !e; i++)
+            e = copy ? tc__os_dofork((void *)f->win[i].base, f->win[i].len)
+                     : tc__os_dontfork((void *)f->win[i].base, f->win[i].len);
+        if (!e) {
+            f->fork_copy = copy;
+            if (copy) atomic_fetch_add(&tc__fork_copy_kinds, 1);
+            else atomic_fetch_sub(&tc__fork_copy_kinds, 1);
+        }
+    }
+    pthread_mutex_unlock(&k->lock);
+    return e ? tc__err_from_errno(e) : TC_OK;
+}
+
 static int file_capacity(const tc_kind_t *k, size_t *out) {
     struct file_kind *f = k->priv;
-    if (f->max_size) {
-        *out = f->max_size;
+    if (f->max_size || f->anon) {
+        *out = f->max_size ? f->max_size : tc__os_phys_mem();
         return TC_OK;
     }
     return tc__err_from_errno(tc__os_fs_size(f->fd, out));
@@ -156,6 +204,7 @@ static const struct tc_kind_ops file_ops = {
     .can_merge = file_can_merge,
     .release = file_release,
     .fork_child = file_fork_child,
+    .set_fork_policy = file_set_fork_policy,
     .capacity = file_capacity,
 };
 
