@@ -19,3 +19,15 @@ unsigned tc__memtier_ntiers(const struct memtier_memory *m);
 memkind_t tc__memtier_tier_kind(const struct memtier_memory *m, unsigned i);
 
 #endif
+
+/*
+ * Build the tiered memory that MEMKIND_MEM_TIERS (`tiers`) and MEMKIND_MEM_THRESHOLDS
+ * (`thresholds`, may be NULL) describe, in memkind's format:
+ *   KIND:DRAM,RATIO:1;KIND:FS_DAX,PATH:/mnt/pmem,PMEM_SIZE_LIMIT:10G,RATIO:4;POLICY:STATIC_RATIO
+ *   INIT_VAL:64,MIN_VAL:1,MAX_VAL:10000;...     (one per pair of tiers, DYNAMIC_THRESHOLD only)
+ * KIND is DRAM, FS_DAX (a file kind in PATH, limited to PMEM_SIZE_LIMIT bytes, suffix K/M/G)
+ * or KMEM_DAX. MEMKIND_SUCCESS, or MEMKIND_ERROR_ENVIRON with the reason in err (nothing is
+ * left allocated).
+ */
+int tc__memtier_from_env(const char *tiers, const char *thresholds,
+                         struct memtier_memory **out, char *err, size_t errlen);
