@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -127,6 +128,45 @@ static int child_entry_points(double lo, double hi) {
     return check_failures ? 1 : 0;
 }
 
+/* Threads allocating and freeing at once: the accounting ends where it began. */
+static void *thread_idle(void *arg) { return arg; }
+
+static void *thread_work(void *arg) {
+    unsigned long x = (unsigned long)(uintptr_t)arg;
+    enum { K = 512 };
+    void *keep[K] = {0};
+    for (int i = 0; i < 50000; i++) {
+        x = x * 6364136223846793005ul + 1442695040888963407ul;
+        unsigned slot = (unsigned)(x >> 40) % K;
+        free(keep[slot]);
+        keep[slot] = (i & 1) ? malloc(1 + (x >> 20) % 3000) : calloc(1, 1 + (x >> 20) % 300);
+        if (!keep[slot]) return (void *)1;
+        *(char *)keep[slot] = 1;
+    }
+    for (int i = 0; i < K; i++) free(keep[i]);
+    return NULL;
+}
+
+static int child_threads(void) {
+    printf("child threads\n");
+    pthread_t t[4];
+    /* First threads: glibc allocates their TLS vectors once and keeps them with its cached
+     * stacks, so the baseline is taken after. */
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, thread_idle, NULL);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    size_t pmem0 = tier_bytes(1);
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, thread_work, (void *)(uintptr_t)(i + 1));
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        bad |= r != NULL;
+    }
+    CHECK(!bad);
+    CHECK_EQ(tier_bytes(1), pmem0);
+    return check_failures ? 1 : 0;
+}
+
 /* Under a bad MEMKIND_MEM_TIERS: no tiers, plain malloc works. */
 static int child_plain(void) {
     tiers_fn ntiers = (tiers_fn)dlsym(RTLD_DEFAULT, "tc_memtier_preload_tiers");
@@ -171,6 +211,15 @@ TEST(dynamic_threshold_from_the_environment) {
     double ratio = r ? strtod(r + 6, NULL) : 0;
     printf("     dynamic threshold ratio file/dram = %.3f (status %d)\n", ratio, st);
     CHECK(ratio > 2.5 && ratio < 6.0);
+}
+
+TEST(threads_allocate_at_once_and_the_accounting_balances) {
+    char out[4096];
+    char self[] = "/proc/self/exe";
+    char *argv[] = {self, (char *)"child-threads", NULL};
+    int st = run(argv, STATIC_TIERS, NULL, out, sizeof out);
+    CHECK_EQ(st, 0);
+    if (st) fprintf(stderr, "child output:\n%s\n", out);
 }
 
 TEST(bad_environment_prints_why_and_runs_on_plain_malloc) {
@@ -259,6 +308,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "child-dynamic"))
         return child_entry_points(2.5, 6.0); /* the thresholds move in steps */
     if (argc > 1 && !strcmp(argv[1], "child-plain")) return child_plain();
+    if (argc > 1 && !strcmp(argv[1], "child-threads")) return child_threads();
 #if defined(__SANITIZE_ADDRESS__)
     printf("skip test_memtier_preload: AddressSanitizer replaces malloc itself, so a preloaded "
            "malloc cannot run under it\n");
@@ -276,6 +326,7 @@ int main(int argc, char **argv) {
     }
     RUN(every_entry_point_is_tiered_in_a_c_program);
     RUN(dynamic_threshold_from_the_environment);
+    RUN(threads_allocate_at_once_and_the_accounting_balances);
     RUN(bad_environment_prints_why_and_runs_on_plain_malloc);
     RUN(python_runs_tiered);
     return CHECK_DONE();
