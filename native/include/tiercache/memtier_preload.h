@@ -9,6 +9,10 @@
  * MEMKIND_MEM_TIERS unset or invalid it prints why on stderr and the program runs on the C
  * library's malloc.
  *
+ * Not supported yet: a forked child that touches memory of a file (FS_DAX) tier faults
+ * (SIGSEGV), because file-kind memory is not inherited (tiercache.h's fork policy). Programs
+ * that fork without exec'ing at once (shells, multiprocessing) need a DRAM-only setup for now.
+ *
  * This header is for programs that want to read the tiers' accounting while preloaded (look
  * the function up with dlsym(RTLD_DEFAULT, ...) to run without the library too).
  */
