@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,6 +103,12 @@ TEST(verify_rejects_bad_arguments) {
     CHECK_EQ(hbw_verify_memory_region(NULL, 10, 0), EINVAL);
     CHECK_EQ(hbw_verify_memory_region(buf, 0, 0), EINVAL);
     CHECK_EQ(hbw_verify_memory_region(buf, 10, 2), EINVAL);
+    /* an address range that is not mapped at all cannot be verified */
+    size_t n = 1 << 20;
+    void *gone = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(gone != MAP_FAILED);
+    munmap(gone, n);
+    CHECK_EQ(hbw_verify_memory_region(gone, n, 0), EFAULT);
     /* A stack page is ordinary memory unless node 0 is standing in as HBW. */
     int r = hbw_verify_memory_region(buf, sizeof buf, HBW_TOUCH_PAGES);
     CHECK(hbw_check_available() == 0 ? r == 0 || r == -1 : r == -1);

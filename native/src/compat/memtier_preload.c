@@ -93,8 +93,9 @@ static void *tier_alloc(size_t size, size_t align, bool zero) {
     memkind_t k = tc__memtier_pick(tiers, size);
     void *p;
     if (k == MEMKIND_DEFAULT) {
-        p = align ? __libc_memalign(align, size) : __libc_malloc(size);
-        if (p && zero) memset(p, 0, size);
+        p = align ? __libc_memalign(align, size)
+            : zero ? __libc_calloc(1, size)
+                   : __libc_malloc(size);
         if (p) account(k, glibc_usable(p), true);
     } else {
         tc_kind_t *tk = (tc_kind_t *)k;
