@@ -136,6 +136,37 @@ TEST(dynamic_threshold_splits_by_size_then_moves_toward_ratio) {
     memtier_delete_memtier_memory(m);
 }
 
+TEST(three_tiers_use_default_thresholds_in_order) {
+    memkind_t pmem2;
+    CHECK_EQ(memkind_create_pmem("/dev/shm", 0, &pmem2), MEMKIND_SUCCESS);
+    struct memtier_builder *b = memtier_builder_new(MEMTIER_POLICY_DYNAMIC_THRESHOLD);
+    CHECK_EQ(memtier_builder_add_tier(b, MEMKIND_DEFAULT, 1), 0);
+    CHECK_EQ(memtier_builder_add_tier(b, pmem, 1), 0);
+    CHECK_EQ(memtier_builder_add_tier(b, pmem2, 1), 0);
+    size_t min1 = 100; /* below thresholds[0].max (1536): the thresholds would overlap */
+    CHECK_EQ(memtier_ctl_set(b, "policy.dynamic_threshold.thresholds[1].min", &min1), 0);
+    CHECK(memtier_builder_construct_memtier_memory(b) == NULL);
+    min1 = 1537; /* the default */
+    CHECK_EQ(memtier_ctl_set(b, "policy.dynamic_threshold.thresholds[1].min", &min1), 0);
+    struct memtier_memory *m = memtier_builder_construct_memtier_memory(b);
+    memtier_builder_delete(b);
+    CHECK(m != NULL);
+    if (m) {
+        /* defaults: 1024 between tiers 0 and 1, 2048 between tiers 1 and 2 */
+        void *a = memtier_malloc(m, 1023), *c = memtier_malloc(m, 1024),
+             *d = memtier_malloc(m, 2048);
+        CHECK(memkind_detect_kind(a) == MEMKIND_DEFAULT);
+        CHECK(memkind_detect_kind(c) == pmem);
+        CHECK(memkind_detect_kind(d) == pmem2);
+        memtier_free(a);
+        memtier_free(c);
+        memtier_free(d);
+        CHECK_EQ(memtier_kind_allocated_size(pmem2), 0);
+        memtier_delete_memtier_memory(m);
+    }
+    CHECK_EQ(memkind_destroy_kind(pmem2), MEMKIND_SUCCESS);
+}
+
 TEST(kind_variants_account_and_follow_memkind) {
     size_t before = memtier_kind_allocated_size(pmem);
     char *p = memtier_kind_malloc(pmem, 100);
@@ -167,6 +198,7 @@ int main(void) {
     RUN(builder_rejects_bad_configurations);
     RUN(static_ratio_keeps_one_to_four);
     RUN(dynamic_threshold_splits_by_size_then_moves_toward_ratio);
+    RUN(three_tiers_use_default_thresholds_in_order);
     RUN(kind_variants_account_and_follow_memkind);
     CHECK_EQ(memkind_destroy_kind(pmem), MEMKIND_SUCCESS);
     return CHECK_DONE();
