@@ -295,12 +295,14 @@ enum tc_option_id {
     TC_OPT_HBW_NODES,
     TC_OPT_DAX_KMEM_NODES,
     TC_OPT_HBW_THRESHOLD,
+    TC_OPT_MEM_TIERS,
+    TC_OPT_MEM_THRESHOLDS,
     TC_OPT_COUNT
 };
 void tc__options_init(void);
 /* TC_OK and *out = the option's value (its default when unset), or TC_ERR_ENVIRON. */
 int tc__option_uint(enum tc_option_id id, unsigned long *out);
-/* The raw string of a node-list option, NULL when unset; TC_ERR_ENVIRON when invalid. */
+/* The raw string of a node-list or text option, NULL when unset; TC_ERR_ENVIRON when invalid. */
 int tc__option_str(enum tc_option_id id, const char **out);
 bool tc__debug(void);
 void tc__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

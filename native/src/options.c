@@ -11,7 +11,7 @@
 
 #include "internal.h"
 
-enum opt_type { OPT_BOOL, OPT_UINT, OPT_NODELIST };
+enum opt_type { OPT_BOOL, OPT_UINT, OPT_NODELIST, OPT_TEXT /* parsed by its user */ };
 
 struct option_row {
     const char *env;
@@ -37,6 +37,10 @@ static const struct option_row rows[TC_OPT_COUNT] = {
                                "NUMA nodes treated as DAX-KMEM (PMEM/CXL as system RAM)"},
     [TC_OPT_HBW_THRESHOLD] = {"MEMKIND_HBW_THRESHOLD", OPT_UINT, 204800, 1, 1ul << 40,
                               "bandwidth (MB/s) from which a node counts as high-bandwidth"},
+    [TC_OPT_MEM_TIERS] = {"MEMKIND_MEM_TIERS", OPT_TEXT, 0, 0, 0,
+                          "tiers of the LD_PRELOAD memtier library (memtier_env.c parses it)"},
+    [TC_OPT_MEM_THRESHOLDS] = {"MEMKIND_MEM_THRESHOLDS", OPT_TEXT, 0, 0, 0,
+                               "DYNAMIC_THRESHOLD thresholds of the memtier library"},
 };
 
 struct option_state {
@@ -106,6 +110,10 @@ static void read_all(void) {
             why = "expected a whole number in range";
             break;
         }
+        case OPT_TEXT:
+            ok = true;
+            why = "";
+            break;
         default:
             ok = parse_nodelist(v);
             why = "expected a node list such as 0,2-3";

@@ -1,0 +1,83 @@
+/*
+ * libmemkind::fixed::allocator<T>: a C++ allocator over a caller-provided memory area (a fixed
+ * kind), usable with STL containers. Header-only, over memkind.h (link with -ltiercache). The
+ * constructor throws std::runtime_error when the area cannot hold a kind; copies and rebound
+ * copies share the kind, destroyed with the last of them (the area itself stays the caller's).
+ * allocate throws std::bad_alloc when the area is full.
+ */
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "memkind.h"
+#include "pmem_allocator.h" /* detail::owned_kind, kind_error, file_allocate */
+
+namespace libmemkind {
+namespace fixed {
+
+template <typename T> class allocator {
+public:
+    using value_type = T;
+    using pointer = T *;
+    using const_pointer = const T *;
+    using reference = T &;
+    using const_reference = const T &;
+    using size_type = std::size_t;
+    using difference_type = std::ptrdiff_t;
+    using propagate_on_container_copy_assignment = std::true_type;
+    using propagate_on_container_move_assignment = std::true_type;
+    using propagate_on_container_swap = std::true_type;
+    template <class U> struct rebind {
+        using other = allocator<U>;
+    };
+
+    allocator(void *addr, std::size_t size) : kind_(create(addr, size)) {}
+    template <typename U> allocator(const allocator<U> &other) noexcept : kind_(other.kind_) {}
+    template <typename U> allocator(allocator<U> &&other) noexcept : kind_(other.kind_) {}
+
+    T *allocate(std::size_t n) const { return detail::file_allocate<T>(kind_->kind, n); }
+    void deallocate(T *p, std::size_t) const noexcept { memkind_free(kind_->kind, p); }
+    std::size_t max_size() const noexcept {
+        return std::numeric_limits<std::size_t>::max() / sizeof(T);
+    }
+    template <class U, class... Args> void construct(U *p, Args &&...args) {
+        ::new ((void *)p) U(std::forward<Args>(args)...);
+    }
+    template <class U> void destroy(U *p) { p->~U(); }
+
+    template <typename U, typename V>
+    friend bool operator==(const allocator<U> &a, const allocator<V> &b) noexcept;
+    template <typename U> friend class allocator;
+
+private:
+    static std::shared_ptr<detail::owned_kind> create(void *addr, std::size_t size) {
+        memkind_t k = nullptr;
+        int err = memkind_create_fixed(addr, size, &k);
+        if (err) throw detail::kind_error("fixed::allocator: cannot create the fixed kind", err);
+        try {
+            return std::make_shared<detail::owned_kind>(k);
+        } catch (...) {
+            memkind_destroy_kind(k);
+            throw;
+        }
+    }
+    std::shared_ptr<detail::owned_kind> kind_;
+};
+
+template <typename U, typename V>
+bool operator==(const allocator<U> &a, const allocator<V> &b) noexcept {
+    return a.kind_->kind == b.kind_->kind;
+}
+template <typename U, typename V>
+bool operator!=(const allocator<U> &a, const allocator<V> &b) noexcept {
+    return !(a == b);
+}
+
+} // namespace fixed
+} // namespace libmemkind
