@@ -167,6 +167,40 @@ static int child_threads(void) {
     return check_failures ? 1 : 0;
 }
 
+/* fork() without exec: the child reads and frees the parent's tiered blocks and allocates
+ * its own; the parent's stay as they were. */
+static int child_fork(void) {
+    enum { N = 2000 };
+    static char *blk[N];
+    for (int i = 0; i < N; i++) {
+        blk[i] = malloc(200 + i);
+        if (!blk[i]) return 2;
+        memset(blk[i], i & 0x7f, 200 + i);
+    }
+    if (tier_bytes(1) == 0) return 3; /* some of them are on the file tier */
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < N; i++) {
+            for (int j = 0; j < 200 + i; j++)
+                if (blk[i][j] != (i & 0x7f)) _exit(4);
+            memset(blk[i], 0x55, 200 + i);
+            free(blk[i]);
+            blk[i] = malloc(300);
+            if (!blk[i]) _exit(5);
+        }
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) return 10 + (WIFEXITED(st) ? WEXITSTATUS(st) : 50);
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < 200 + i; j++)
+            if (blk[i][j] != (i & 0x7f)) return 6;
+        free(blk[i]);
+    }
+    return 0;
+}
+
 /* Under a bad MEMKIND_MEM_TIERS: no tiers, plain malloc works. */
 static int child_plain(void) {
     tiers_fn ntiers = (tiers_fn)dlsym(RTLD_DEFAULT, "tc_memtier_preload_tiers");
@@ -220,6 +254,24 @@ TEST(threads_allocate_at_once_and_the_accounting_balances) {
     int st = run(argv, STATIC_TIERS, NULL, out, sizeof out);
     CHECK_EQ(st, 0);
     if (st) fprintf(stderr, "child output:\n%s\n", out);
+}
+
+TEST(a_forked_child_uses_the_parents_tiered_heap) {
+    char out[4096];
+    char self[] = "/proc/self/exe";
+    char *argv[] = {self, (char *)"child-fork", NULL};
+    int st = run(argv, STATIC_TIERS, NULL, out, sizeof out);
+    CHECK_EQ(st, 0);
+    if (st) fprintf(stderr, "child output:\n%s\n", out);
+    /* A shell forks for its subshells and pipelines and keeps using its heap there. */
+    char sh[] = "/bin/bash", c[] = "-c";
+    char script[] = "x=$(for i in $(seq 200); do echo $i; done | (read a; echo $a; cat) "
+                    "| wc -l); echo lines=$x";
+    char *argv2[] = {sh, c, script, NULL};
+    st = run(argv2, STATIC_TIERS, NULL, out, sizeof out);
+    CHECK_EQ(st, 0);
+    CHECK(strstr(out, "lines=200") != NULL);
+    if (st || !strstr(out, "lines=200")) fprintf(stderr, "bash output:\n%s\n", out);
 }
 
 TEST(bad_environment_prints_why_and_runs_on_plain_malloc) {
@@ -309,6 +361,7 @@ int main(int argc, char **argv) {
         return child_entry_points(2.5, 6.0); /* the thresholds move in steps */
     if (argc > 1 && !strcmp(argv[1], "child-plain")) return child_plain();
     if (argc > 1 && !strcmp(argv[1], "child-threads")) return child_threads();
+    if (argc > 1 && !strcmp(argv[1], "child-fork")) return child_fork();
 #if defined(__SANITIZE_ADDRESS__)
     printf("skip test_memtier_preload: AddressSanitizer replaces malloc itself, so a preloaded "
            "malloc cannot run under it\n");
@@ -327,6 +380,7 @@ int main(int argc, char **argv) {
     RUN(every_entry_point_is_tiered_in_a_c_program);
     RUN(dynamic_threshold_from_the_environment);
     RUN(threads_allocate_at_once_and_the_accounting_balances);
+    RUN(a_forked_child_uses_the_parents_tiered_heap);
     RUN(bad_environment_prints_why_and_runs_on_plain_malloc);
     RUN(python_runs_tiered);
     return CHECK_DONE();

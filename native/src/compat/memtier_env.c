@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "internal.h"
 #include "memtier_internal.h"
 
 #define MAX_TEXT 4096
@@ -204,6 +205,13 @@ int tc__memtier_from_env(const char *tiers, const char *thresholds,
                 break;
             }
             created[ncreated++] = k;
+            /* An unmodified program may fork and go on using its heap in the child (a shell
+             * does, up to exec): the child gets a private copy, as of ordinary memory. */
+            if (tc_kind_set_fork_policy((tc_kind_t *)k, TC_FORK_COPY) != TC_OK) {
+                rc = fail(err, errlen, "MEMKIND_MEM_TIERS: tier %d: cannot make the FS_DAX "
+                          "kind's memory inheritable by fork()", i + 1);
+                break;
+            }
         }
         if (memtier_builder_add_tier(b, k, specs[i].ratio))
             rc = fail(err, errlen, "MEMKIND_MEM_TIERS: tier %d: kind given twice", i + 1);
