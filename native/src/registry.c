@@ -168,6 +168,14 @@ int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
     return err;
 }
 
+int tc__kind_activate(tc_kind_t *k) {
+    if (!(k->flags & TC_KIND_LAZY) || !k->ops->activate) return TC_ERR_UNAVAILABLE;
+    pthread_mutex_lock(&k->lock);
+    int err = k->narenas ? TC_OK : k->ops->activate(k);
+    pthread_mutex_unlock(&k->lock);
+    return err;
+}
+
 TC_API int tc_kind_destroy(tc_kind_t *kind) {
     if (!kind) return TC_ERR_INVALID;
     if (kind->flags & TC_KIND_STATIC) return TC_ERR_INVALID;
