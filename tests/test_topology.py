@@ -61,9 +61,7 @@ print(json.dumps({"hbw": [n.id for n in t.nodes if n.is_hbw],
 
 
 def test_overrides_make_node_0_high_bandwidth_and_dax_kmem():
-    done = run_python(
-        "-c", _PROBE, env={"MEMKIND_HBW_NODES": "0", "MEMKIND_DAX_KMEM_NODES": "0"}
-    )
+    done = run_python("-c", _PROBE, env={"MEMKIND_HBW_NODES": "0", "MEMKIND_DAX_KMEM_NODES": "0"})
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     assert seen["hbw"] == [0] and seen["kmem"] == [0]

@@ -45,5 +45,7 @@ def kinds() -> list[tuple[str, bool, str]]:
     out = []
     for name in _b.numa_preset_names():
         rc, why = _b.numa_check(name)
-        out.append(("MEMKIND_" + name.upper(), rc == _b.OK, "" if rc == _b.OK else why or _b.strerror(rc)))
+        out.append(
+            ("MEMKIND_" + name.upper(), rc == _b.OK, "" if rc == _b.OK else why or _b.strerror(rc))
+        )
     return out

@@ -140,6 +140,7 @@ int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
     k->gen = next_gen++;
     if (next_gen == TC_GEN_NONE) next_gen = 1;
 
+    unsigned n = 0; /* narenas is published last: a lazy static kind is read without locks */
     for (unsigned i = 0; i < narenas; i++) {
         struct je_arena_config cfg = {&tc__extent_hooks, false};
         unsigned arena;
@@ -149,7 +150,7 @@ int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
             err = e == EAGAIN ? TC_ERR_TOOMANY : TC_ERR_ARENA;
             break;
         }
-        k->arenas[k->narenas++] = arena;
+        k->arenas[n++] = arena;
         tc__extent_bind_arena(arena, k);
         if (dirty_decay_ms != -2) {
             tc__mallctl_arena_u(arena, "dirty_decay_ms", &dirty_decay_ms, sizeof dirty_decay_ms);
@@ -158,11 +159,14 @@ int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
         }
     }
     if (err) {
+        k->narenas = n;
         destroy_arenas(k);
     } else {
         atomic_store(&k->magic, TC_KIND_MAGIC);
         atomic_store_explicit(&tc__slot_gen[id], k->gen, memory_order_relaxed);
         atomic_store_explicit(&tc__slots[id], k, memory_order_release);
+        atomic_thread_fence(memory_order_release);
+        k->narenas = n;
     }
     pthread_mutex_unlock(&registry);
     return err;
