@@ -5,7 +5,7 @@
 #  2. in the multi-node QEMU guest of run-in-numa-vm.sh, against that guest's layout: HBW and
 #     HIGHEST_BANDWIDTH_LOCAL on node 1 (the HBM node), DAX_KMEM on node 4 (the kmem NVDIMM),
 #     LOWEST_LATENCY_LOCAL and HIGHEST_CAPACITY on node 0, INTERLEAVE over >= 3 nodes, HUGETLB
-#     pages of 2 MiB, check_dax_path true on the fsdax mount and false on tmpfs.
+#     pages of 2 MiB, HBW_HUGETLB in 2 MiB pages on node 1 until its pool is empty (then NULL), check_dax_path true on the fsdax mount and false on tmpfs.
 # The VM script is $NUMA_VM, else ../shared/numa-vm/run-in-numa-vm.sh beside the repository's
 # parent, else /work/shared/numa-vm/run-in-numa-vm.sh; without one, part 2 says "skipped".
 # Usage: scripts/numa-test.sh [BUILD_DIR]   (run from the repository root)
@@ -45,7 +45,7 @@ if [ -x .venv/bin/pytest ]; then
 fi
 "$vm" --pmem fsdax --pmem2 kmem --hugepages 16 -t 400 -s "$repo" -C "$repo" \
     -e MEMKIND_HBW_THRESHOLD=40000 -- sh -c "
-    $BIN hbw=1 bw=1 kmem=4 lowlat=0 cap=0 interleave=3 hugetlb=1 dax=/mnt/pmem0 \
+    $BIN hbw=1 bw=1 kmem=4 lowlat=0 cap=0 interleave=3 hugetlb=1 hbwhuge=1 dax=/mnt/pmem0 \
         notdax=/dev/shm; c=\$?
     echo '== Python tests marked numa, in the VM'
     $pytest_cmd; p=\$?

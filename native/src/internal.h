@@ -427,6 +427,7 @@ size_t tc__os_phys_mem(void);
 int tc__os_map_anon_rw(void *addr, size_t len, bool huge);
 int tc__os_discard(void *addr, size_t len);
 int tc__os_no_thp(void *addr, size_t len);
+int tc__os_populate(void *addr, size_t len);
 int tc__os_mbind(void *addr, size_t len, int mode, const tc_nodemask_t *mask);
 int tc__os_page_node(const void *addr, int *node);
 int tc__os_current_node(unsigned *node);

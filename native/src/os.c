@@ -155,6 +155,16 @@ int tc__os_discard(void *addr, size_t len) {
     return madvise(addr, len, MADV_DONTNEED) ? errno : 0;
 }
 
+/* Fault in [addr, addr+len) for writing now, under the range's memory policy: a hugetlb
+ * range whose nodes have no free huge page fails here (ENOMEM/EFAULT) instead of raising
+ * SIGBUS at first touch. EINVAL: the kernel predates MADV_POPULATE_WRITE (5.14). */
+int tc__os_populate(void *addr, size_t len) {
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+    return madvise(addr, len, MADV_POPULATE_WRITE) ? errno : 0;
+}
+
 /* Ask the kernel not to back [addr, addr+len) with transparent huge pages. */
 int tc__os_no_thp(void *addr, size_t len) {
     return madvise(addr, len, MADV_NOHUGEPAGE) ? errno : 0;

@@ -7,8 +7,10 @@
  * Address space comes in windows reserved PROT_NONE and indexed once (ptrmap). reserve() cuts
  * the next piece off the current window, maps it read-write (hugetlb pages when page_size is
  * 2 MiB) and mbind()s it for the node of the calling CPU, so "closest" and "local" selections
- * follow the thread that makes the heap grow, as memkind's do. decommit returns base pages
- * with MADV_DONTNEED, which keeps the range's policy; hugetlb pages stay with the kind.
+ * follow the thread that makes the heap grow. Hugetlb ranges are populated at once, because
+ * the kernel's huge page reservation is not per node: an exhausted node is an allocation
+ * failure, not SIGBUS. decommit returns base pages with MADV_DONTNEED, which keeps the
+ * range's policy; hugetlb pages stay with the kind.
  *
  * Fork: private anonymous memory is inherited copy-on-write, so a child keeps using the kind.
  */
@@ -103,6 +105,11 @@ static void *numa_reserve(tc_kind_t *k, size_t size, size_t align, bool *zero, b
             if (start + size <= w->base + w->len) {
                 e = tc__os_map_anon_rw((void *)start, size, huge);
                 if (!e) e = bind_range(s, (void *)start, size);
+                if (!e && huge) { /* hugetlb reservations ignore nodes: take the pages now */
+                    e = tc__os_populate((void *)start, size);
+                    if (e == EINVAL) e = 0;
+                    else if (e) e = ENOMEM;
+                }
                 if (e) {
                     tc__os_map_anon((void *)start, size, false); /* back to reserved */
                 } else {

@@ -6,6 +6,7 @@
  *                                      LOWEST_LATENCY_LOCAL / HIGHEST_CAPACITY pages must land
  *   interleave=N                       least number of nodes INTERLEAVE must spread over
  *   hugetlb=1                          HUGETLB must be available and its pages 2 MiB
+ *   hbwhuge=N                          HBW_HUGETLB pages are 2 MiB on node N, NULL when full
  *   dax=DIR notdax=DIR                 check_dax_path must accept DIR / refuse DIR
  * A check without its expectation prints "skip: ..." and why.
  */
@@ -153,6 +154,33 @@ TEST(hugetlb_pages_are_huge) {
     memkind_free(MEMKIND_HUGETLB, p);
 }
 
+/* HBW_HUGETLB takes 2 MiB pages of the HBW node only; when that node's pool runs dry the
+ * allocation returns NULL (never SIGBUS, although the kernel's reservation is not per node). */
+TEST(hbw_hugetlb_is_huge_on_hbw_node_and_exhausts_cleanly) {
+    const char *v = arg("hbwhuge");
+    if (!v) {
+        printf("skip: HBW_HUGETLB (no hbwhuge= expectation for this machine)\n");
+        return;
+    }
+    int want = atoi(v);
+    CHECK_EQ(memkind_check_available(MEMKIND_HBW_HUGETLB), MEMKIND_SUCCESS);
+    void *got[64];
+    int n = 0, on_node = 0, huge = 0;
+    while (n < 64 && (got[n] = memkind_malloc(MEMKIND_HBW_HUGETLB, 3 * MIB))) {
+        memset(got[n], 7, 3 * MIB);
+        int node = -1;
+        on_node += !tc_page_node(got[n], &node) && node == want;
+        huge += kernel_page_kib(got[n]) == 2048;
+        n++;
+    }
+    CHECK(n > 0 && n < 64); /* some, then NULL: the node's pool is small */
+    CHECK_EQ(on_node, n);
+    CHECK_EQ(huge, n);
+    printf("%s HBW_HUGETLB: %d blocks of 3 MiB on node %d in 2 MiB pages, then NULL\n",
+           n > 0 && n < 64 && on_node == n && huge == n ? "PASS" : "FAIL", n, want);
+    while (n--) memkind_free(NULL, got[n]);
+}
+
 TEST(check_dax_path_tells_fsdax_from_tmpfs) {
     const char *dax = arg("dax"), *notdax = arg("notdax");
     if (dax) {
@@ -188,6 +216,7 @@ int main(int argc, char **argv) {
     RUN(highest_capacity_lands_on_largest_node);
     RUN(interleave_spreads_over_nodes);
     RUN(hugetlb_pages_are_huge);
+    RUN(hbw_hugetlb_is_huge_on_hbw_node_and_exhausts_cleanly);
     RUN(check_dax_path_tells_fsdax_from_tmpfs);
     return CHECK_DONE();
 }
