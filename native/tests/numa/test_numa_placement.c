@@ -7,6 +7,7 @@
  *   interleave=N                       least number of nodes INTERLEAVE must spread over
  *   hugetlb=1                          HUGETLB must be available and its pages 2 MiB
  *   hbwhuge=N                          HBW_HUGETLB pages are 2 MiB on node N, NULL when full
+ *   spill=MiB                          HBW_PREFERRED of this size fills node hbw=, then spills
  *   dax=DIR notdax=DIR                 check_dax_path must accept DIR / refuse DIR
  * A check without its expectation prints "skip: ..." and why.
  */
@@ -181,6 +182,28 @@ TEST(hbw_hugetlb_is_huge_on_hbw_node_and_exhausts_cleanly) {
     while (n--) memkind_free(NULL, got[n]);
 }
 
+/* HBW_PREFERRED falls back to other memory when the HBW node is full: `spill=MiB` is more than
+ * the HBW node (hbw=N) holds; the pages go to node N first, then elsewhere. */
+TEST(hbw_preferred_falls_back_when_the_hbw_node_is_full) {
+    const char *v = arg("spill"), *h = arg("hbw");
+    if (!v || !h) {
+        printf("skip: HBW_PREFERRED fallback (no spill= size larger than the HBW node)\n");
+        return;
+    }
+    size_t size = (size_t)atoi(v) * MIB;
+    int want = atoi(h);
+    unsigned counts[64];
+    CHECK_EQ(land(MEMKIND_HBW_PREFERRED, "HBW_PREFERRED (over-full)", size, counts), 0);
+    unsigned other = 0;
+    for (int i = 0; i < 64; i++)
+        if (i != want) other += counts[i];
+    size_t pages = size / (size_t)sysconf(_SC_PAGESIZE);
+    bool ok = counts[want] > pages / 4 && other > 0 && counts[want] + other == pages;
+    CHECK(ok);
+    printf("%s HBW_PREFERRED fills node %d (%u pages) then falls back (%u pages elsewhere)\n",
+           ok ? "PASS" : "FAIL", want, counts[want], other);
+}
+
 TEST(check_dax_path_tells_fsdax_from_tmpfs) {
     const char *dax = arg("dax"), *notdax = arg("notdax");
     if (dax) {
@@ -218,5 +241,6 @@ int main(int argc, char **argv) {
     RUN(hugetlb_pages_are_huge);
     RUN(hbw_hugetlb_is_huge_on_hbw_node_and_exhausts_cleanly);
     RUN(check_dax_path_tells_fsdax_from_tmpfs);
+    RUN(hbw_preferred_falls_back_when_the_hbw_node_is_full);
     return CHECK_DONE();
 }
