@@ -1,7 +1,9 @@
 # tiercache, top level.
 #   make deps    apt packages, deb-src, .venv with tiercache[test] (scripts/bootstrap.sh)
 #   make all     the native library and tiercache installed (editable) into .venv
-#   make test    deps, then the C tests, the C tests under ASan+UBSan, and the Python tests
+#   make test    deps, then the C tests, the C tests under ASan+UBSan, the NUMA placement suite
+#                (here, and in ../shared/numa-vm's multi-node VM when present; NUMA_VM=path),
+#                and the Python tests
 #   make bench   the main command: TierCache vs cachetools/dict/diskcache, then the allocator
 #                vs memkind (benchmarks/cache, benchmarks/native)
 #   make lint    ruff check and ruff format --check
@@ -12,7 +14,7 @@ VENV ?= .venv
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 PYTEST_ARGS ?=
 
-.PHONY: all deps test test-native test-asan test-python bench lint format clean
+.PHONY: all deps test test-native test-asan test-numa test-python bench lint format clean
 
 all: deps
 	$(MAKE) -C native -j$(NPROC)
@@ -28,6 +30,8 @@ test: deps
 	$(MAKE) -C native -j$(NPROC) test || failed="$$failed native"; \
 	echo "===== native tests under ASan+UBSan"; \
 	$(MAKE) -C native -j$(NPROC) test-asan || failed="$$failed native-asan"; \
+	echo "===== NUMA placement (here with overrides, then in the multi-node VM)"; \
+	{ $(MAKE) -C native -j$(NPROC) numa-bin && bash scripts/numa-test.sh; } || failed="$$failed numa"; \
 	echo "===== python tests"; \
 	$(VENV)/bin/pytest $(PYTEST_ARGS) || failed="$$failed python"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
@@ -38,6 +42,9 @@ test-native:
 	$(MAKE) -C native -j$(NPROC) test
 test-asan:
 	$(MAKE) -C native -j$(NPROC) test-asan
+test-numa:
+	$(MAKE) -C native -j$(NPROC) numa-bin
+	bash scripts/numa-test.sh
 test-python:
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -57,9 +57,11 @@ def run_in_child(fn, *, user: int | None = None) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def run_python(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_python(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run this interpreter with args outside the source tree, so that the installed
-    tiercache (not the bare sources) is imported."""
+    tiercache (not the bare sources) is imported. env: variables added to this one's."""
     return subprocess.run(
         [sys.executable, *args],
         capture_output=True,
@@ -67,4 +69,5 @@ def run_python(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[
         timeout=timeout,
         check=False,
         cwd=tempfile.gettempdir(),
+        env={**os.environ, **env} if env else None,
     )

@@ -153,6 +153,79 @@ def kind_capacity(kind: Handle) -> int:
     return int(out[0])
 
 
+def numa_preset_names() -> list[str]:
+    """Names of memkind's static topology kinds ("regular", "hbw", "dax_kmem", ...)."""
+    names = []
+    while (name := lib.tc_numa_preset_name(len(names))) != NULL:
+        names.append(ffi.string(name).decode())
+    return names
+
+
+def _numa_params(preset: str) -> Any:
+    params = ffi.new("tc_numa_params_t *")
+    if not isinstance(preset, str) or lib.tc_numa_preset(preset.encode(), params) != OK:
+        choices = ", ".join(numa_preset_names())
+        raise InvalidArgumentError(f"unknown NUMA kind {preset!r} (one of: {choices})")
+    return params
+
+
+def numa_check(preset: str) -> tuple[int, str]:
+    """(TC_OK or the error, the reason when not OK) for the NUMA preset kind."""
+    why = ffi.new("const char **")
+    rc = lib.tc_numa_check(_numa_params(preset), why)
+    return rc, "" if rc == OK or why[0] == NULL else ffi.string(why[0]).decode()
+
+
+def kind_create_numa(preset: str) -> Handle:
+    """A new NUMA kind with the parameters of memkind's static kind `preset`."""
+    params = _numa_params(preset)
+    rc, why = numa_check(preset)
+    check(rc, f"{preset} kind is not available here: {why}" if why else f"no {preset} kind")
+    out = ffi.new("tc_kind_t **")
+    check(lib.tc_kind_create_numa(params, out), f"cannot create a {preset} kind")
+    return out[0]
+
+
+def topology_nodes() -> list[dict[str, Any]]:
+    """Every online NUMA node's attributes, from the native topology unit."""
+    count = ffi.new("size_t *")
+    check(lib.tc_topology_nodes(NULL, 0, count), "cannot read the NUMA topology")
+    ids = ffi.new("unsigned[]", max(int(count[0]), 1))
+    check(lib.tc_topology_nodes(ids, len(ids), count), "cannot read the NUMA topology")
+    nodes = []
+    for node_id in list(ids)[: int(count[0])]:
+        info = ffi.new("tc_node_info_t *")
+        check(lib.tc_topology_node(node_id, info), f"cannot read NUMA node {node_id}")
+        cpus = ffi.new("unsigned[]", max(info.ncpus, 1))
+        check(lib.tc_topology_node_cpus(node_id, cpus, len(cpus)), "cannot read node CPUs")
+        dist = ffi.new("unsigned *")
+        distances = []
+        for other in list(ids)[: int(count[0])]:
+            check(lib.tc_topology_distance(node_id, other, dist), "cannot read distances")
+            distances.append(int(dist[0]))
+        nodes.append(
+            {
+                "id": int(node_id),
+                "cpus": tuple(int(c) for c in list(cpus)[: info.ncpus]),
+                "capacity_bytes": int(info.capacity),
+                "distances": tuple(distances),
+                "read_bandwidth_mbps": int(info.read_bandwidth_mbps) or None,
+                "read_latency_ns": int(info.read_latency_ns) or None,
+                "is_hbw": bool(info.is_hbw),
+                "is_dax_kmem": bool(info.is_dax_kmem),
+                "hugepages_2m": int(info.hugepages_2m),
+            }
+        )
+    return nodes
+
+
+def page_node(ptr: Pointer) -> int:
+    """The NUMA node holding the (touched) page at ptr."""
+    out = ffi.new("int *")
+    check(lib.tc_page_node(ptr, out), "cannot tell which node holds the page")
+    return int(out[0])
+
+
 def detect_kind(ptr: Pointer) -> Handle | None:
     """The kind owning a live allocation of this library, or None for NULL."""
     kind = lib.tc_detect_kind(ptr)

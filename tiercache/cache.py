@@ -101,6 +101,8 @@ class _Native:
             if not tier.path:
                 raise ValueError("a file tier needs a directory")
             return Kind.file(tier.path)
+        if tier.kind in _b.numa_preset_names():
+            return Kind.numa(tier.kind)
         raise _b.unavailable_kind(tier.kind)
 
     def _close_kinds(self) -> None:

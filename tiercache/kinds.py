@@ -36,7 +36,8 @@ class KindStats(NamedTuple):
 
 
 class Kind:
-    """A source of memory. Create one with :meth:`dram`, :meth:`file` or :meth:`fixed`."""
+    """A source of memory. Create one with :meth:`dram`, :meth:`file`, :meth:`fixed` or
+    :meth:`numa`."""
 
     _dram: ClassVar[Kind | None] = None
 
@@ -50,7 +51,7 @@ class Kind:
     _live: weakref.WeakSet[Allocation]
 
     def __init__(self) -> None:
-        raise TypeError("use Kind.dram(), Kind.file(...) or Kind.fixed(...)")
+        raise TypeError("use Kind.dram(), Kind.file(...), Kind.fixed(...) or Kind.numa(...)")
 
     @classmethod
     def _wrap(cls, handle: Any, builtin: bool, detail: str, keepalive: Any = None) -> Kind:
@@ -93,6 +94,15 @@ class Kind:
         page-aligned interior is used and the buffer stays pinned until close()."""
         handle, pinned = _b.kind_create_fixed(buffer)
         return cls._wrap(handle, builtin=False, detail=f"{len(pinned)} bytes", keepalive=pinned)
+
+    @classmethod
+    def numa(cls, name: str) -> Kind:
+        """A kind whose pages land on NUMA nodes as memkind's static kind ``name`` places
+        them ("hbw", "dax_kmem", "highest_capacity", "interleave", "regular", "hugetlb", ...;
+        see tiercache.topology.kinds()). Raises KindUnavailableError, saying why, when this
+        machine has no such memory."""
+        handle = _b.kind_create_numa(name)
+        return cls._wrap(handle, builtin=False, detail=name)
 
     # ---- properties ----
 

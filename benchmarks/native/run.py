@@ -30,7 +30,18 @@ IMPLS = ("memkind", "tiercache")
 # Metrics of the main table, in this order: (metric, unit that produces it, target or None).
 # A target is (op, threshold) with op "<=" or ">="; it is stated for tiercache. Every other
 # metric a binary prints goes to the details table.
-MT_UNITS = ("mt_detect_dram", "mt_detect_file", "mt_nullfree_dram", "mt_nullfree_file")
+MT_UNITS = (
+    "mt_detect_dram",
+    "mt_detect_file",
+    "mt_nullfree_dram",
+    "mt_nullfree_file",
+    "mt_nullfree_regular",
+    "mt_nullfree_hbw",
+    "mt_nullfree_interleave",
+)
+# On a machine without high-bandwidth memory, node 0 stands in for it (in both libraries), so
+# the HBW rows measure the HBW code path; an explicit MEMKIND_HBW_NODES is kept.
+BENCH_ENV = {**os.environ, "MEMKIND_HBW_NODES": os.environ.get("MEMKIND_HBW_NODES", "0")}
 MT_SCALING_TARGET = 0.7  # efficiency at ncpu threads, and total at max threads vs at ncpu
 
 
@@ -216,7 +227,9 @@ def run_bench(impl: str, args: list[str], timeout: float) -> dict:
     t0 = time.monotonic()
     print(f"[run.py] running {exe} {' '.join(args)}", file=sys.stderr, flush=True)
     try:
-        p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(
+            [exe, *args], capture_output=True, text=True, timeout=timeout, env=BENCH_ENV
+        )
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         r = parse(out)

@@ -25,6 +25,12 @@ static bool can_allocate(const tc_kind_t *k) {
     return k->narenas && !atomic_load_explicit(&k->detached, memory_order_relaxed);
 }
 
+/* can_allocate, first making a lazy static kind's arenas. */
+static bool ready(tc_kind_t *k) {
+    if (TC_LIKELY(can_allocate(k))) return true;
+    return (k->flags & TC_KIND_LAZY) && !tc__kind_activate(k) && can_allocate(k);
+}
+
 /* mallocx inside cache c's busy section. On failure the cache's blocks go back to jemalloc
  * and it tries once more: they may be what a kind at its max_size is missing. */
 static void *cached_mallocx(struct tc_tcache *c, size_t size, int flags) {
@@ -37,7 +43,7 @@ static void *cached_mallocx(struct tc_tcache *c, size_t size, int flags) {
 }
 
 static void *arena_alloc(tc_kind_t *k, size_t size, int extra) {
-    if (TC_UNLIKELY(!can_allocate(k))) {
+    if (TC_UNLIKELY(!ready(k))) {
         errno = ENOMEM;
         return NULL;
     }
@@ -177,7 +183,7 @@ TC_API void *tc_realloc(tc_kind_t *kind, void *ptr, size_t size) {
         return p;
     }
     if (target->flags & TC_KIND_AUTO_ARENAS) return tc_je_realloc(ptr, size);
-    if (!can_allocate(target)) {
+    if (!ready(target)) {
         errno = ENOMEM;
         return NULL;
     }

@@ -45,11 +45,15 @@ struct tc_kind_ops {
     int (*capacity)(const tc_kind_t *k, size_t *out);
     /* TC_OK when the kind can allocate on this machine. */
     int (*check_available)(const tc_kind_t *k);
+    /* A TC_KIND_LAZY static kind's first use: make its arenas (tc__kind_register). TC_OK or
+     * why it cannot allocate. */
+    int (*activate)(tc_kind_t *k);
 };
 
 enum tc_kind_flags {
     TC_KIND_STATIC = 1,      /* built in; never destroyed */
     TC_KIND_AUTO_ARENAS = 2, /* DRAM: jemalloc's automatic arenas and thread caches */
+    TC_KIND_LAZY = 4,        /* static kind whose arenas are made on first use (activate) */
 };
 
 #define TC_KIND_MAGIC 0x7443696eu /* alive */
@@ -80,6 +84,64 @@ extern tc_kind_t tc__kind_dram;
     tc_kind_t sym = {.magic = TC_KIND_MAGIC, .flags = TC_KIND_STATIC, .gen = TC_GEN_NONE,      \
                      .ops = &tc__unavailable_ops, .name = kname}
 extern const struct tc_kind_ops tc__unavailable_ops;
+
+/* ---- kinds/kind_numa.c, kinds/numa_presets.c: NUMA kinds ---- */
+/* memkind's static topology kinds, as parameter sets (numa_presets.c). */
+enum tc_numa_preset_id {
+    TC_PRESET_REGULAR,
+    TC_PRESET_HUGETLB,
+    TC_PRESET_INTERLEAVE,
+    TC_PRESET_HBW,
+    TC_PRESET_HBW_ALL,
+    TC_PRESET_HBW_PREFERRED,
+    TC_PRESET_HBW_INTERLEAVE,
+    TC_PRESET_HBW_HUGETLB,
+    TC_PRESET_HBW_ALL_HUGETLB,
+    TC_PRESET_HBW_PREFERRED_HUGETLB,
+    TC_PRESET_DAX_KMEM,
+    TC_PRESET_DAX_KMEM_ALL,
+    TC_PRESET_DAX_KMEM_PREFERRED,
+    TC_PRESET_DAX_KMEM_INTERLEAVE,
+    TC_PRESET_HIGHEST_CAPACITY,
+    TC_PRESET_HIGHEST_CAPACITY_PREFERRED,
+    TC_PRESET_HIGHEST_CAPACITY_LOCAL,
+    TC_PRESET_HIGHEST_CAPACITY_LOCAL_PREFERRED,
+    TC_PRESET_LOWEST_LATENCY_LOCAL,
+    TC_PRESET_LOWEST_LATENCY_LOCAL_PREFERRED,
+    TC_PRESET_HIGHEST_BANDWIDTH_LOCAL,
+    TC_PRESET_HIGHEST_BANDWIDTH_LOCAL_PREFERRED,
+    TC_PRESET_COUNT
+};
+struct tc_numa_preset {
+    const char *name;
+    tc_numa_params_t params;
+};
+extern const struct tc_numa_preset tc__numa_presets[TC_PRESET_COUNT];
+
+#define TC_NUMA_MAX_WINDOWS 32
+struct tc_numa_window {
+    uintptr_t base;
+    size_t len, used;
+};
+struct tc_numa_state {
+    int preset;              /* a tc_numa_preset_id, or -1: `params` */
+    tc_numa_params_t params;
+    struct tc_numa_window win[TC_NUMA_MAX_WINDOWS];
+    _Atomic unsigned nwin;
+};
+extern const struct tc_kind_ops tc__numa_ops;
+unsigned tc__numa_arenas(void);
+/* A built-in NUMA kind for preset `pid`; its arenas are made on first use. */
+#define TC_NUMA_STATIC_KIND(sym, pid, kname)                                                       \
+    tc_kind_t sym = {.magic = TC_KIND_MAGIC,                                                   \
+                     .flags = TC_KIND_STATIC | TC_KIND_LAZY,                                   \
+                     .gen = TC_GEN_NONE,                                                       \
+                     .ops = &tc__numa_ops,                                                     \
+                     .name = kname,                                                            \
+                     .lock = PTHREAD_MUTEX_INITIALIZER,                                        \
+                     .priv = &(struct tc_numa_state){.preset = (pid)}}
+/* Make a TC_KIND_LAZY kind's arenas if not made yet. TC_OK or why it cannot allocate. */
+int tc__kind_activate(tc_kind_t *k);
 
 /* ---- registry.c: kind slots, creation and destruction, fork handling ---- */
 void tc__init(void); /* idempotent; call before anything that allocates or creates kinds */
@@ -285,6 +347,54 @@ void tc__extent_bind_arena(unsigned arena, tc_kind_t *k);
 /* True when the arena belongs to a kind (false for jemalloc's automatic and huge arenas). */
 bool tc__extent_arena_is_bound(unsigned arena);
 
+/* ---- topology.c: NUMA nodes and their attributes, read once ---- */
+#define TC_MAX_NODES 1024 /* node ids below this; the options accept the same range */
+typedef struct tc_nodemask {
+    uint64_t w[TC_MAX_NODES / 64];
+} tc_nodemask_t;
+static inline void tc__mask_set(tc_nodemask_t *m, unsigned n) { m->w[n / 64] |= 1ull << (n % 64); }
+static inline bool tc__mask_has(const tc_nodemask_t *m, unsigned n) {
+    return n < TC_MAX_NODES && (m->w[n / 64] >> (n % 64) & 1);
+}
+static inline unsigned tc__mask_count(const tc_nodemask_t *m) {
+    unsigned c = 0;
+    for (unsigned i = 0; i < TC_MAX_NODES / 64; i++) c += (unsigned)__builtin_popcountll(m->w[i]);
+    return c;
+}
+/* Lowest node in m, or -1 when empty. */
+static inline int tc__mask_first(const tc_nodemask_t *m) {
+    for (unsigned i = 0; i < TC_MAX_NODES / 64; i++)
+        if (m->w[i]) return (int)(i * 64 + (unsigned)__builtin_ctzll(m->w[i]));
+    return -1;
+}
+
+struct tc_node {
+    bool online, has_cpus, is_hbw, is_dax_kmem;
+    bool has_initiators;     /* access0/initiators lists the nodes below */
+    tc_nodemask_t initiators;
+    size_t capacity;         /* bytes */
+    unsigned bw_mbps, lat_ns; /* HMAT access0 read attributes, 0 when absent */
+    unsigned ncpus;
+    unsigned *cpus;
+};
+struct tc_topology {
+    int err;                 /* TC_OK, or why nothing below may be used */
+    const char *why;         /* sentence for err */
+    unsigned nnodes;         /* highest online node id + 1 */
+    struct tc_node *node;    /* [nnodes] */
+    unsigned *distance;      /* [nnodes * nnodes], 0 when unknown */
+    bool any_hmat;           /* some node has access0 initiators */
+};
+/* The machine's topology (read on first call; never NULL). */
+const struct tc_topology *tc__topology(void);
+/* 2 MiB pages reserved on node now (read live: tests and admins change the pool). */
+size_t tc__topology_hugepages(unsigned node);
+/* The nodes `sel` chooses for a CPU on cpu_node. TC_OK, or an error and *why. */
+int tc__topology_target(tc_numa_nodes_t sel, unsigned cpu_node, tc_nodemask_t *out,
+                        const char **why);
+/* A node with CPUs to stand for "the allocating CPU" when the caller's node is unknown. */
+unsigned tc__topology_cpu_node(void);
+
 /* ---- options.c ---- */
 enum tc_option_id {
     TC_OPT_DEBUG,
@@ -314,7 +424,6 @@ int tc__os_map_anon(void *addr, size_t len, bool accessible); /* MAP_FIXED priva
 int tc__os_unmap(void *addr, size_t len);
 int tc__os_dontfork(void *addr, size_t len);
 int tc__os_dofork(void *addr, size_t len);
-int tc__os_discard(void *addr, size_t len); /* MADV_DONTNEED */
 int tc__os_copy_to_private(void *addr, size_t len, size_t used, int fd, off_t off);
 int tc__os_file_alloc(int fd, off_t off, size_t len); /* allocate file blocks */
 int tc__os_file_punch(int fd, off_t off, size_t len); /* return file blocks */
@@ -324,6 +433,14 @@ int tc__os_fs_size(int fd, size_t *out);
 int tc__os_map_sync_works(int fd);
 size_t tc__os_page_size(void);
 size_t tc__os_phys_mem(void);
+/* NUMA (see topology.c for tc_nodemask_t) */
+int tc__os_map_anon_rw(void *addr, size_t len, bool huge);
+int tc__os_discard(void *addr, size_t len);
+int tc__os_no_thp(void *addr, size_t len);
+int tc__os_populate(void *addr, size_t len);
+int tc__os_mbind(void *addr, size_t len, int mode, const tc_nodemask_t *mask);
+int tc__os_page_node(const void *addr, int *node);
+int tc__os_current_node(unsigned *node);
 /* Map an errno from os.c to a TC_ERR_* code. */
 int tc__err_from_errno(int e);
 

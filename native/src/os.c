@@ -1,6 +1,8 @@
 /*
- * The only file that calls mmap, munmap, madvise, fallocate and open on behalf of kinds.
- * Every primitive returns 0 or an errno and leaves errno as it found it on success.
+ * The only file that calls mmap, munmap, madvise, fallocate, open and the NUMA system calls
+ * (mbind, get_mempolicy, move_pages, getcpu) on behalf of kinds. Every primitive returns 0 or
+ * an errno and leaves errno as it found it on success. The NUMA calls are made directly, so
+ * the library needs no libnuma.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -72,12 +75,6 @@ int tc__os_dontfork(void *addr, size_t len) {
 /* Undo tc__os_dontfork: fork() children inherit the mapping (a MAP_SHARED one, shared). */
 int tc__os_dofork(void *addr, size_t len) {
     return madvise(addr, len, MADV_DOFORK) ? errno : 0;
-}
-
-/* Pre: [addr, addr+len) is mapped private and writable. Its pages go back to the system and
- * read as zeros afterwards. */
-int tc__os_discard(void *addr, size_t len) {
-    return madvise(addr, len, MADV_DONTNEED) ? errno : 0;
 }
 
 /* Read the file's data in [off, off+len) into buf; holes are skipped (buf is zeros there), so
@@ -188,6 +185,64 @@ int tc__os_map_sync_works(int fd) {
     if (p == MAP_FAILED) return errno;
     munmap(p, len);
     return 0;
+}
+
+/* ---- NUMA ---- */
+
+/* Pre: [addr, addr+len) is reserved by this process, 2 MiB-aligned and sized when huge.
+ * Replaces it with private read-write zero pages, 2 MiB hugetlb pages when `huge` (taken from
+ * the reserved pool at once, so an empty pool is ENOMEM here rather than SIGBUS later). */
+int tc__os_map_anon_rw(void *addr, size_t len, bool huge) {
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    flags |= huge ? MAP_HUGETLB | (21 << MAP_HUGE_SHIFT) : MAP_NORESERVE;
+    void *p = mmap(addr, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+    return p == MAP_FAILED ? errno : 0;
+}
+
+/* Return the pages of [addr, addr+len) (base pages only); the range reads as zeros after and
+ * keeps its memory policy. */
+int tc__os_discard(void *addr, size_t len) {
+    return madvise(addr, len, MADV_DONTNEED) ? errno : 0;
+}
+
+/* Fault in [addr, addr+len) for writing now, under the range's memory policy: a hugetlb
+ * range whose nodes have no free huge page fails here (ENOMEM/EFAULT) instead of raising
+ * SIGBUS at first touch. EINVAL: the kernel predates MADV_POPULATE_WRITE (5.14). */
+int tc__os_populate(void *addr, size_t len) {
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+    return madvise(addr, len, MADV_POPULATE_WRITE) ? errno : 0;
+}
+
+/* Ask the kernel not to back [addr, addr+len) with transparent huge pages. */
+int tc__os_no_thp(void *addr, size_t len) {
+    return madvise(addr, len, MADV_NOHUGEPAGE) ? errno : 0;
+}
+
+/* Set the memory policy (MPOL_*) of [addr, addr+len) to `mode` over the nodes in mask. Pre:
+ * the range is mapped and page-aligned; mask has TC_MAX_NODES bits. */
+int tc__os_mbind(void *addr, size_t len, int mode, const tc_nodemask_t *mask) {
+    long r = syscall(SYS_mbind, addr, len, mode, mask->w, (unsigned long)TC_MAX_NODES + 1, 0u);
+    return r ? errno : 0;
+}
+
+/* The node holding the page at addr (faulting it in first when `touch`), in *node. */
+int tc__os_page_node(const void *addr, int *node) {
+    void *page = (void *)((uintptr_t)addr & ~(uintptr_t)(tc__os_page_size() - 1));
+    int status = -1;
+    long r = syscall(SYS_move_pages, 0, 1ul, &page, NULL, &status, 0);
+    if (r) return errno;
+    if (status < 0) return -status;
+    *node = status;
+    return 0;
+}
+
+/* The NUMA node of the CPU this thread runs on now. */
+int tc__os_current_node(unsigned *node) {
+    unsigned cpu;
+    long r = syscall(SYS_getcpu, &cpu, node, NULL);
+    return r ? errno : 0;
 }
 
 int tc__err_from_errno(int e) {

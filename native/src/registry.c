@@ -176,6 +176,7 @@ int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
     k->gen = next_gen++;
     if (next_gen == TC_GEN_NONE) next_gen = 1;
 
+    unsigned n = 0; /* narenas is published last: a lazy static kind is read without locks */
     for (unsigned i = 0; i < narenas; i++) {
         struct je_arena_config cfg = {&tc__extent_hooks, false};
         unsigned arena;
@@ -185,7 +186,7 @@ int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
             err = e == EAGAIN ? TC_ERR_TOOMANY : TC_ERR_ARENA;
             break;
         }
-        k->arenas[k->narenas++] = arena;
+        k->arenas[n++] = arena;
         tc__extent_bind_arena(arena, k);
         if (dirty_decay_ms != -2) {
             tc__mallctl_arena_u(arena, "dirty_decay_ms", &dirty_decay_ms, sizeof dirty_decay_ms);
@@ -194,11 +195,14 @@ int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
         }
     }
     if (err) {
+        k->narenas = n;
         destroy_arenas(k);
     } else {
         atomic_store(&k->magic, TC_KIND_MAGIC);
         atomic_store_explicit(&tc__slot_gen[id], k->gen, memory_order_relaxed);
         atomic_store_explicit(&tc__slots[id], k, memory_order_release);
+        atomic_thread_fence(memory_order_release);
+        k->narenas = n;
     }
     pthread_mutex_unlock(&registry);
     return err;
@@ -209,9 +213,17 @@ TC_API int tc_kind_set_fork_policy(tc_kind_t *kind, tc_fork_policy_t policy) {
     if (!tc__kind_alive(kind)) return TC_ERR_DESTROYED;
     if (atomic_load(&kind->detached)) return TC_ERR_FORKED;
     if (kind->ops->set_fork_policy) return kind->ops->set_fork_policy(kind, policy);
-    /* DRAM's memory is private: fork() copies it and nothing else can be had. */
-    return (kind->flags & TC_KIND_AUTO_ARENAS) && policy == TC_FORK_COPY ? TC_OK
-                                                                          : TC_ERR_NOTSUP;
+    /* Without the slot the memory is this process's private memory (DRAM, NUMA kinds):
+     * fork() copies it, and nothing else can be had. */
+    return policy == TC_FORK_COPY ? TC_OK : TC_ERR_NOTSUP;
+}
+
+int tc__kind_activate(tc_kind_t *k) {
+    if (!(k->flags & TC_KIND_LAZY) || !k->ops->activate) return TC_ERR_UNAVAILABLE;
+    pthread_mutex_lock(&k->lock);
+    int err = k->narenas ? TC_OK : k->ops->activate(k);
+    pthread_mutex_unlock(&k->lock);
+    return err;
 }
 
 TC_API int tc_kind_destroy(tc_kind_t *kind) {

@@ -97,8 +97,9 @@ TC_API int tc_kind_create_file(const char *dir, size_t max_size, tc_file_policy_
  * TC_FORK_COPY makes fork() wait while the child copies the kind's used memory into private
  * memory of its own (the parent's file is only read; the child's kind is then backed by
  * anonymous memory). Writes that other parent threads make during that copy may or may not
- * reach the child, as with writes racing fork(). DRAM accepts TC_FORK_COPY only, fixed kinds
- * neither: TC_ERR_NOTSUP. TC_ERR_INVALID for an unknown policy.
+ * reach the child, as with writes racing fork(). DRAM and NUMA kinds, whose memory is private,
+ * accept TC_FORK_COPY only; fixed kinds neither (TC_ERR_NOTSUP). TC_ERR_INVALID for an
+ * unknown policy.
  */
 TC_API int tc_kind_set_fork_policy(tc_kind_t *kind, tc_fork_policy_t policy);
 
@@ -131,6 +132,75 @@ TC_API tc_kind_t *tc_detect_kind(const void *ptr);
 
 /* TC_OK when `dir` is on a DAX filesystem (a MAP_SYNC mapping of a file there works). */
 TC_API int tc_check_dax_path(const char *dir);
+
+/* ---- NUMA topology and the kinds that place memory on nodes ---- */
+
+/* Which NUMA nodes a NUMA kind draws from. "Closest" and "local" sets are worked out for the
+ * node of the CPU that allocates (when the kind reserves memory from the system). */
+typedef enum tc_numa_nodes {
+    TC_NODES_CPU = 0,                 /* every node with CPUs (memkind's REGULAR) */
+    TC_NODES_ALL = 1,                 /* every node with memory */
+    TC_NODES_HBW_CLOSEST = 2,         /* the high-bandwidth node(s) closest to the CPU */
+    TC_NODES_HBW_ALL = 3,             /* every high-bandwidth node */
+    TC_NODES_DAX_KMEM_CLOSEST = 4,    /* the DAX-KMEM node(s) closest to the CPU */
+    TC_NODES_DAX_KMEM_ALL = 5,        /* every DAX-KMEM node */
+    TC_NODES_HIGHEST_CAPACITY = 6,    /* the node(s) with the most memory */
+    TC_NODES_HIGHEST_CAPACITY_LOCAL = 7,  /* ... among the nodes local to the CPU */
+    TC_NODES_LOWEST_LATENCY_LOCAL = 8,    /* HMAT: lowest read latency among local nodes */
+    TC_NODES_HIGHEST_BANDWIDTH_LOCAL = 9, /* HMAT: highest read bandwidth among local nodes */
+    TC_NODES_COUNT
+} tc_numa_nodes_t;
+
+/* How pages are placed on the chosen nodes. */
+typedef enum tc_numa_policy {
+    TC_POLICY_BIND = 0,       /* only on those nodes: allocation fails when they are full */
+    TC_POLICY_PREFERRED = 1,  /* on those nodes first, elsewhere when they are full */
+    TC_POLICY_INTERLEAVE = 2, /* page by page round-robin over the nodes */
+} tc_numa_policy_t;
+
+/* A NUMA kind: nodes, policy and page size (0 or the base page: base pages with THP left to
+ * the system; 2 MiB: hugetlb pages from the reserved pool). */
+typedef struct tc_numa_params {
+    tc_numa_nodes_t nodes;
+    tc_numa_policy_t policy;
+    size_t page_size;
+} tc_numa_params_t;
+
+/* Create a kind whose pages land on the nodes `p` chooses. TC_ERR_UNAVAILABLE when no node
+ * qualifies (or no huge pages are reserved there), TC_ERR_ENVIRON for an invalid override. */
+TC_API int tc_kind_create_numa(const tc_numa_params_t *p, tc_kind_t **out);
+/* TC_OK when a NUMA kind with parameters p can allocate here; else the error, and *why (may
+ * be NULL) a static sentence saying why not. */
+TC_API int tc_numa_check(const tc_numa_params_t *p, const char **why);
+/* The parameters of memkind's static kind `name`, lowercase without the prefix ("hbw",
+ * "dax_kmem_preferred", "regular", "hugetlb", ...). TC_ERR_INVALID for an unknown name. */
+TC_API int tc_numa_preset(const char *name, tc_numa_params_t *out);
+/* The i-th preset name (i from 0), NULL past the last. */
+TC_API const char *tc_numa_preset_name(unsigned i);
+
+/* One NUMA node as the library sees it (overrides applied). */
+typedef struct tc_node_info {
+    unsigned id;
+    size_t capacity;               /* bytes of memory (MemTotal) */
+    unsigned read_bandwidth_mbps;  /* HMAT access0 read bandwidth, 0 when absent */
+    unsigned read_latency_ns;      /* HMAT access0 read latency, 0 when absent */
+    size_t hugepages_2m;           /* 2 MiB pages reserved on the node */
+    bool is_hbw;                   /* high-bandwidth: MEMKIND_HBW_NODES or HMAT threshold */
+    bool is_dax_kmem;              /* DAX-KMEM: MEMKIND_DAX_KMEM_NODES or a kmem dax device */
+    unsigned ncpus;
+} tc_node_info_t;
+
+/* The ids of the online NUMA nodes, ascending: *count of them, at most cap written to ids.
+ * TC_ERR_ENVIRON for an invalid override option, TC_ERR_SYSTEM when sysfs is unreadable. */
+TC_API int tc_topology_nodes(unsigned *ids, size_t cap, size_t *count);
+/* Attributes of node id; TC_ERR_INVALID when no such node. */
+TC_API int tc_topology_node(unsigned id, tc_node_info_t *out);
+/* CPUs of node id (info.ncpus of them), at most cap written. */
+TC_API int tc_topology_node_cpus(unsigned id, unsigned *cpus, size_t cap);
+/* SLIT distance from node `from` to node `to` (10 = local). */
+TC_API int tc_topology_distance(unsigned from, unsigned to, unsigned *out);
+/* The node holding the page at addr (which must be touched memory), in *node. */
+TC_API int tc_page_node(const void *addr, int *node);
 
 /* ---- heap ---- */
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hbwmalloc.h"
+#include "internal.h"
 #include "memkind.h"
 
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* the 1 GiB kinds */
@@ -112,26 +113,17 @@ HBW_EXPORT_API int hbw_posix_memalign_psize(void **memptr, size_t alignment, siz
 /* ---- placement ---- */
 #define NODE_BITS 1024
 #define WORD_BITS (8 * sizeof(unsigned long))
-#ifndef MPOL_F_ADDR
-#define MPOL_F_ADDR (1 << 1)
-#endif
 
-/*
- * The high-bandwidth NUMA nodes as a bit mask, TC_OK or TC_ERR_UNAVAILABLE. The topology unit
- * may define this (a strong symbol replaces this weak one); by default the nodes are read back
- * from the memory policy the kernel holds for a page of MEMKIND_HBW_ALL, which binds its memory
- * to every HBW node.
- */
-__attribute__((weak, visibility("hidden"))) int tc__hbw_nodes(unsigned long *mask,
-                                                                size_t nbits) {
-    if (memkind_check_available(MEMKIND_HBW_ALL) != MEMKIND_SUCCESS) return -3;
-    volatile char *p = memkind_malloc(MEMKIND_HBW_ALL, 64);
-    if (!p) return -3;
-    p[0] = 1;
-    int mode = 0;
-    long r = syscall(SYS_get_mempolicy, &mode, mask, nbits + 1, (void *)p, MPOL_F_ADDR);
-    memkind_free(MEMKIND_HBW_ALL, (void *)p);
-    return r == 0 && mode != 0 ? 0 : -3;
+/* The high-bandwidth NUMA nodes (overrides applied) as a bit mask: 0, or -1 when none. */
+static int hbw_nodes(unsigned long *mask, size_t nbits) {
+    tc_nodemask_t m;
+    memset(&m, 0, sizeof m);
+    const char *why;
+    if (tc__topology_target(TC_NODES_HBW_ALL, tc__topology_cpu_node(), &m, &why) != TC_OK)
+        return -1;
+    for (unsigned n = 0; n < nbits && n < TC_MAX_NODES; n++)
+        if (tc__mask_has(&m, n)) mask[n / WORD_BITS] |= 1ul << (n % WORD_BITS);
+    return 0;
 }
 
 static int hbw_node_mask(unsigned long *mask) {
@@ -140,7 +132,7 @@ static int hbw_node_mask(unsigned long *mask) {
     int s = atomic_load_explicit(&state, memory_order_acquire);
     if (!s) {
         unsigned long m[NODE_BITS / WORD_BITS] = {0};
-        if (tc__hbw_nodes(m, NODE_BITS) == 0) {
+        if (hbw_nodes(m, NODE_BITS) == 0) {
             memcpy(cached, m, sizeof m);
             s = 1;
         } else {

@@ -16,29 +16,29 @@
 #define K(m) ((tc_kind_t *)(m))
 #define M(k) ((memkind_t)(k))
 
-/* Topology kinds: their memory arrives with the NUMA-topology provider. */
-static TC_UNAVAILABLE_KIND(k_regular, "regular");
-static TC_UNAVAILABLE_KIND(k_hugetlb, "hugetlb");
-static TC_UNAVAILABLE_KIND(k_hbw, "hbw");
-static TC_UNAVAILABLE_KIND(k_hbw_all, "hbw_all");
-static TC_UNAVAILABLE_KIND(k_hbw_preferred, "hbw_preferred");
-static TC_UNAVAILABLE_KIND(k_hbw_hugetlb, "hbw_hugetlb");
-static TC_UNAVAILABLE_KIND(k_hbw_all_hugetlb, "hbw_all_hugetlb");
-static TC_UNAVAILABLE_KIND(k_hbw_preferred_hugetlb, "hbw_preferred_hugetlb");
-static TC_UNAVAILABLE_KIND(k_hbw_interleave, "hbw_interleave");
-static TC_UNAVAILABLE_KIND(k_interleave, "interleave");
-static TC_UNAVAILABLE_KIND(k_dax_kmem, "dax_kmem");
-static TC_UNAVAILABLE_KIND(k_dax_kmem_all, "dax_kmem_all");
-static TC_UNAVAILABLE_KIND(k_dax_kmem_preferred, "dax_kmem_preferred");
-static TC_UNAVAILABLE_KIND(k_dax_kmem_interleave, "dax_kmem_interleave");
-static TC_UNAVAILABLE_KIND(k_highest_capacity, "highest_capacity");
-static TC_UNAVAILABLE_KIND(k_highest_capacity_preferred, "highest_capacity_preferred");
-static TC_UNAVAILABLE_KIND(k_highest_capacity_local, "highest_capacity_local");
-static TC_UNAVAILABLE_KIND(k_highest_capacity_local_preferred, "highest_capacity_local_preferred");
-static TC_UNAVAILABLE_KIND(k_lowest_latency_local, "lowest_latency_local");
-static TC_UNAVAILABLE_KIND(k_lowest_latency_local_preferred, "lowest_latency_local_preferred");
-static TC_UNAVAILABLE_KIND(k_highest_bandwidth_local, "highest_bandwidth_local");
-static TC_UNAVAILABLE_KIND(k_highest_bandwidth_local_preferred, "highest_bandwidth_local_preferred");
+/* Topology kinds: premade parameter sets of the one NUMA kind (kinds/numa_presets.c). */
+static TC_NUMA_STATIC_KIND(k_regular, TC_PRESET_REGULAR, "regular");
+static TC_NUMA_STATIC_KIND(k_hugetlb, TC_PRESET_HUGETLB, "hugetlb");
+static TC_NUMA_STATIC_KIND(k_hbw, TC_PRESET_HBW, "hbw");
+static TC_NUMA_STATIC_KIND(k_hbw_all, TC_PRESET_HBW_ALL, "hbw_all");
+static TC_NUMA_STATIC_KIND(k_hbw_preferred, TC_PRESET_HBW_PREFERRED, "hbw_preferred");
+static TC_NUMA_STATIC_KIND(k_hbw_hugetlb, TC_PRESET_HBW_HUGETLB, "hbw_hugetlb");
+static TC_NUMA_STATIC_KIND(k_hbw_all_hugetlb, TC_PRESET_HBW_ALL_HUGETLB, "hbw_all_hugetlb");
+static TC_NUMA_STATIC_KIND(k_hbw_preferred_hugetlb, TC_PRESET_HBW_PREFERRED_HUGETLB, "hbw_preferred_hugetlb");
+static TC_NUMA_STATIC_KIND(k_hbw_interleave, TC_PRESET_HBW_INTERLEAVE, "hbw_interleave");
+static TC_NUMA_STATIC_KIND(k_interleave, TC_PRESET_INTERLEAVE, "interleave");
+static TC_NUMA_STATIC_KIND(k_dax_kmem, TC_PRESET_DAX_KMEM, "dax_kmem");
+static TC_NUMA_STATIC_KIND(k_dax_kmem_all, TC_PRESET_DAX_KMEM_ALL, "dax_kmem_all");
+static TC_NUMA_STATIC_KIND(k_dax_kmem_preferred, TC_PRESET_DAX_KMEM_PREFERRED, "dax_kmem_preferred");
+static TC_NUMA_STATIC_KIND(k_dax_kmem_interleave, TC_PRESET_DAX_KMEM_INTERLEAVE, "dax_kmem_interleave");
+static TC_NUMA_STATIC_KIND(k_highest_capacity, TC_PRESET_HIGHEST_CAPACITY, "highest_capacity");
+static TC_NUMA_STATIC_KIND(k_highest_capacity_preferred, TC_PRESET_HIGHEST_CAPACITY_PREFERRED, "highest_capacity_preferred");
+static TC_NUMA_STATIC_KIND(k_highest_capacity_local, TC_PRESET_HIGHEST_CAPACITY_LOCAL, "highest_capacity_local");
+static TC_NUMA_STATIC_KIND(k_highest_capacity_local_preferred, TC_PRESET_HIGHEST_CAPACITY_LOCAL_PREFERRED, "highest_capacity_local_preferred");
+static TC_NUMA_STATIC_KIND(k_lowest_latency_local, TC_PRESET_LOWEST_LATENCY_LOCAL, "lowest_latency_local");
+static TC_NUMA_STATIC_KIND(k_lowest_latency_local_preferred, TC_PRESET_LOWEST_LATENCY_LOCAL_PREFERRED, "lowest_latency_local_preferred");
+static TC_NUMA_STATIC_KIND(k_highest_bandwidth_local, TC_PRESET_HIGHEST_BANDWIDTH_LOCAL, "highest_bandwidth_local");
+static TC_NUMA_STATIC_KIND(k_highest_bandwidth_local_preferred, TC_PRESET_HIGHEST_BANDWIDTH_LOCAL_PREFERRED, "highest_bandwidth_local_preferred");
 /* 1 GiB-page kinds, deprecated by memkind: never available. */
 static TC_UNAVAILABLE_KIND(k_gbtlb, "gbtlb");
 static TC_UNAVAILABLE_KIND(k_hbw_gbtlb, "hbw_gbtlb");
@@ -140,14 +140,46 @@ MEMKIND_EXPORT_API int memkind_create_fixed(void *addr, size_t size, memkind_t *
     return status(e);
 }
 
+/*
+ * As memkind 1.14: the supported memtype/policy/flags combinations name static kinds (no new
+ * kind is made, and destroying the result fails as for any static kind):
+ *   DEFAULT + PREFERRED_LOCAL            -> DEFAULT, or HUGETLB with PAGE_SIZE_2MB
+ *   HIGH_BANDWIDTH + BIND_LOCAL          -> HBW, HBW_HUGETLB
+ *   HIGH_BANDWIDTH + BIND_ALL            -> HBW_ALL, HBW_ALL_HUGETLB
+ *   HIGH_BANDWIDTH + PREFERRED_LOCAL     -> HBW_PREFERRED, HBW_PREFERRED_HUGETLB
+ *   HIGH_BANDWIDTH + INTERLEAVE_ALL      -> HBW_INTERLEAVE (base pages only)
+ *   DEFAULT|HIGH_BANDWIDTH + INTERLEAVE_ALL -> INTERLEAVE (base pages only)
+ * Any other valid combination is MEMKIND_ERROR_UNAVAILABLE.
+ */
 MEMKIND_EXPORT_API int memkind_create_kind(memkind_memtype_t memtype, memkind_policy_t policy,
                                            memkind_bits_t flags, memkind_t *kind) {
+    const memkind_memtype_t both = MEMKIND_MEMTYPE_DEFAULT | MEMKIND_MEMTYPE_HIGH_BANDWIDTH;
     if (!kind || !memtype || (unsigned)policy >= MEMKIND_POLICY_MAX_VALUE ||
-        (memtype & ~(MEMKIND_MEMTYPE_DEFAULT | MEMKIND_MEMTYPE_HIGH_BANDWIDTH)))
+        (memtype & ~both) || (flags && flags != MEMKIND_MASK_PAGE_SIZE_2MB))
         return MEMKIND_ERROR_INVALID;
-    /* Every memtype/policy pair places pages on NUMA nodes: the topology provider's job. */
-    return memtype & MEMKIND_MEMTYPE_HIGH_BANDWIDTH ? MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE
-                                                    : MEMKIND_ERROR_UNAVAILABLE;
+    bool huge = flags == MEMKIND_MASK_PAGE_SIZE_2MB;
+    memkind_t k = NULL;
+    if (memtype == MEMKIND_MEMTYPE_DEFAULT && policy == MEMKIND_POLICY_PREFERRED_LOCAL)
+        k = huge ? MEMKIND_HUGETLB : MEMKIND_DEFAULT;
+    else if (memtype == MEMKIND_MEMTYPE_HIGH_BANDWIDTH && policy == MEMKIND_POLICY_BIND_LOCAL)
+        k = huge ? MEMKIND_HBW_HUGETLB : MEMKIND_HBW;
+    else if (memtype == MEMKIND_MEMTYPE_HIGH_BANDWIDTH && policy == MEMKIND_POLICY_BIND_ALL)
+        k = huge ? MEMKIND_HBW_ALL_HUGETLB : MEMKIND_HBW_ALL;
+    else if (memtype == MEMKIND_MEMTYPE_HIGH_BANDWIDTH &&
+             policy == MEMKIND_POLICY_PREFERRED_LOCAL)
+        k = huge ? MEMKIND_HBW_PREFERRED_HUGETLB : MEMKIND_HBW_PREFERRED;
+    else if (memtype == MEMKIND_MEMTYPE_HIGH_BANDWIDTH &&
+             policy == MEMKIND_POLICY_INTERLEAVE_ALL && !huge)
+        k = MEMKIND_HBW_INTERLEAVE;
+    else if (memtype == both && policy == MEMKIND_POLICY_INTERLEAVE_ALL && !huge)
+        k = MEMKIND_INTERLEAVE;
+    if (!k) return MEMKIND_ERROR_UNAVAILABLE;
+    int e = memkind_check_available(k);
+    if (e) return memtype & MEMKIND_MEMTYPE_HIGH_BANDWIDTH && e == MEMKIND_ERROR_UNAVAILABLE
+                      ? MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE
+                      : e;
+    *kind = k;
+    return MEMKIND_SUCCESS;
 }
 
 MEMKIND_EXPORT_API int memkind_destroy_kind(memkind_t kind) {

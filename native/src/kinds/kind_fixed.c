@@ -51,12 +51,16 @@ static int fixed_capacity(const tc_kind_t *k, size_t *out) {
     return TC_OK;
 }
 
+/* The caller's area reaches a child as the caller mapped it: not ours to choose. */
+static int fixed_set_fork_policy(tc_kind_t *k, tc_fork_policy_t policy) { return TC_ERR_NOTSUP; }
+
 static const struct tc_kind_ops fixed_ops = {
     .reserve = fixed_reserve,
     .commit = fixed_commit,
     .can_merge = fixed_can_merge,
     .release = fixed_release,
     .capacity = fixed_capacity,
+    .set_fork_policy = fixed_set_fork_policy,
 };
 
 TC_API int tc_kind_create_fixed(void *addr, size_t size, tc_kind_t **out) {
