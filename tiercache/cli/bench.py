@@ -21,7 +21,7 @@ from typing import Any
 from tiercache.cli import report
 from tiercache.cli.args import BenchArgs
 from tiercache.cli.peers import CacheConfig, Store, open_peer, open_tiercache, scratch_dir
-from tiercache.cli.runner import harness_overhead_ns, prepopulate, run
+from tiercache.cli.runner import TierSampler, harness_overhead_ns, prepopulate, run
 from tiercache.cli.servers import PeerUnavailable
 from tiercache.cli.workload import Workload, build
 
@@ -46,25 +46,36 @@ def _run_store(
 ) -> tuple[Any, str, float]:
     """One run on a fresh store: (RunResult, note, prepopulate seconds)."""
     store = _open(name, args, cfg)
+    sampler = TierSampler(store.cache) if store.cache is not None else None
     try:
         pre = 0.0
         if args.prepopulate:
+            if sampler is not None:
+                sampler.mark("prepopulate")
             pre = prepopulate(store, wl.prepopulate)
             _say(f"[{label}] {name}: prepopulated {len(wl.prepopulate):,} keys in {pre:.2f} s")
+        if sampler is not None:
+            sampler.mark("run")
         result = run(
             store,
             wl.threads,
             test_time=args.workload.test_time,
             label=f"{label} {name}",
-            monitor=args.progress or store.cache is not None,
             progress=args.progress,
         )
+        if sampler is not None:
+            sampler.mark("end")
+            result.tier_samples = sampler.stop()
+            result.tier_marks = sampler.marks
+            sampler = None
         _say(
             f"[{label}] {name}: {result.ops:,} requests in {result.duration:.2f} s, "
             f"{result.ops_per_sec:,.0f} ops/sec, hit ratio {result.hit_ratio:.3f}"
         )
         return result, store.note, pre
     finally:
+        if sampler is not None:
+            sampler.stop()
         store.close()
 
 

@@ -55,6 +55,7 @@ class StoreResults:
         )
         agg.tier_stats = self.runs[-1].tier_stats
         agg.tier_samples = self.runs[-1].tier_samples
+        agg.tier_marks = self.runs[-1].tier_marks
         return agg
 
 
@@ -110,6 +111,7 @@ def tiers_doc(r: RunResult) -> dict[str, Any] | None:
                                     "items", "hits", "promotions", "demotions", "evictions")}
             for t in s["tiers"]
         ],
+        "Phases": r.tier_marks,
         "Time-Serie": r.tier_samples,
     }  # fmt: skip
 

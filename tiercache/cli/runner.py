@@ -3,9 +3,9 @@
 Each thread replays its own prebuilt sequence (tiercache.cli.workload) in chunks; between
 chunks it publishes its progress and checks the --test-time deadline (then it cycles the
 sequence). Every request is timed alone with perf_counter_ns into an array, and the arrays
-go into HdrHistograms after the run, so that recording costs the timed loop ~20 ns. A monitor
-thread samples TierCache.stats() (tier occupancy, promotions, demotions) and draws the
-progress bar on runs longer than PROGRESS_AFTER seconds when stderr is a terminal.
+go into HdrHistograms after the run, so that recording costs the timed loop ~20 ns. A thread
+draws the progress bar on runs longer than PROGRESS_AFTER seconds when stderr is a terminal. A
+TierSampler thread samples TierCache.stats() (tier occupancy, promotions, demotions).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class RunResult:
     start: float  # time.time() at the start
     duration: float  # seconds, first thread start to last thread end
     tier_samples: list[dict[str, Any]] = field(default_factory=list)
+    tier_marks: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     tier_stats: dict[str, Any] | None = None  # TierCache.stats() at the end
 
     @property
@@ -166,40 +167,29 @@ def _replay(
     out.done, out.hits, out.misses, out.get_bytes = done, hits, misses, get_bytes
 
 
-class _Monitor:
-    """Samples tier stats and draws the progress bar until stop()."""
+class TierSampler:
+    """Samples TierCache.stats() every SAMPLE_EVERY seconds on a thread until stop();
+    mark(name) notes when a phase (prepopulate, run) begins."""
 
-    def __init__(
-        self,
-        label: str,
-        cache: Any,
-        progress: list[int],
-        total: int,
-        test_time: float | None,
-        draw: bool,
-    ) -> None:
-        self.label = label
+    def __init__(self, cache: Any, progress: list[int] | None = None) -> None:
         self.cache = cache
         self.progress = progress
-        self.total = total
-        self.test_time = test_time
         self.samples: list[dict[str, Any]] = []
+        self.marks: dict[str, float] = {}
         self._stop = threading.Event()
-        self._drawn = False
         self._t0 = time.perf_counter()
-        self._tty = draw and sys.stderr.isatty()
-        self._thread = threading.Thread(target=self._run, name="tiercache-bench-monitor")
+        self._thread = threading.Thread(target=self._run, name="tiercache-bench-sampler")
         self._thread.daemon = True
         self._thread.start()
 
+    def mark(self, name: str) -> None:
+        self.marks[name] = time.perf_counter() - self._t0
+
     def _sample(self) -> None:
-        if self.cache is None:
-            return
         s = self.cache.stats()
         self.samples.append(
             {
                 "t": time.perf_counter() - self._t0,
-                "ops": sum(self.progress),
                 "promotions": s["promotions"],
                 "demotions": s["demotions"],
                 "evictions": s["evictions"],
@@ -208,9 +198,36 @@ class _Monitor:
             }
         )  # fmt: skip
 
+    def _run(self) -> None:
+        self._sample()
+        while not self._stop.wait(SAMPLE_EVERY):
+            self._sample()
+
+    def stop(self) -> list[dict[str, Any]]:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        return self.samples
+
+
+class _Progress:
+    """The progress bar on stderr (a terminal only), from PROGRESS_AFTER seconds on."""
+
+    def __init__(self, label: str, done: list[int], total: int, test_time: float | None) -> None:
+        self.label = label
+        self.done = done
+        self.total = total
+        self.test_time = test_time
+        self._stop = threading.Event()
+        self._drawn = False
+        self._t0 = time.perf_counter()
+        self._thread = threading.Thread(target=self._run, name="tiercache-bench-progress")
+        self._thread.daemon = True
+        self._thread.start()
+
     def _draw(self, final: bool = False) -> None:
         elapsed = time.perf_counter() - self._t0
-        done = sum(self.progress)
+        done = sum(self.done)
         if self.test_time:
             pct = min(100.0, 100.0 * elapsed / self.test_time)
         else:
@@ -228,22 +245,17 @@ class _Monitor:
         self._drawn = True
 
     def _run(self) -> None:
-        next_draw = PROGRESS_AFTER
-        self._sample()
-        while not self._stop.wait(SAMPLE_EVERY):
-            self._sample()
-            elapsed = time.perf_counter() - self._t0
-            if self._tty and elapsed >= next_draw:
-                self._draw()
-                next_draw = elapsed + 0.5
+        if self._stop.wait(PROGRESS_AFTER):
+            return
+        self._draw()
+        while not self._stop.wait(0.5):
+            self._draw()
 
-    def stop(self) -> list[dict[str, Any]]:
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-        self._sample()
         if self._drawn:
             self._draw(final=True)
-        return self.samples
 
 
 def run(
@@ -252,7 +264,6 @@ def run(
     *,
     test_time: float | None = None,
     label: str = "RUN",
-    monitor: bool = True,
     progress: bool = True,
 ) -> RunResult:
     """Replay one sequence per thread on store, all threads at once; measure it."""
@@ -274,11 +285,9 @@ def run(
             outs[t].error = exc
             barrier.abort()
 
-    mon = (
-        _Monitor(label, store.cache, done, sum(len(s) for s in sequences), test_time, progress)
-        if monitor
-        else None
-    )
+    bar = None
+    if progress and sys.stderr.isatty():
+        bar = _Progress(label, done, sum(len(s) for s in sequences), test_time)
     wall_start = time.time()
     if test_time is not None:
         deadline[0] = perf_counter_ns() + int(test_time * 1e9)
@@ -290,7 +299,8 @@ def run(
             w.start()
         for w in workers:
             w.join()
-    samples = mon.stop() if mon is not None else []
+    if bar is not None:
+        bar.stop()
     for out in outs:
         if out.error is not None and not isinstance(out.error, threading.BrokenBarrierError):
             raise out.error
@@ -307,7 +317,6 @@ def run(
     start_ns = min(o.start_ns for o in outs)
     end_ns = max(o.end_ns for o in outs)
     result = RunResult(store.name, sets, gets, wall_start, (end_ns - start_ns) / 1e9)
-    result.tier_samples = samples
     if store.cache is not None:
         result.tier_stats = store.cache.stats()
     return result
@@ -333,7 +342,7 @@ def prepopulate(store: Store, seq: Sequence) -> float:
 def harness_overhead_ns(sequences: list[Sequence]) -> float:
     """ns per request the replay loop costs by itself (a store whose calls do nothing)."""
     noop = Store("noop", "", lambda: (_none, _none, _none))
-    r = run(noop, sequences[:1], monitor=False)
+    r = run(noop, sequences[:1], progress=False)
     return r.duration * 1e9 / r.ops if r.ops else 0.0
 
 
