@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from tiercache.cli.peers import PEERS, CacheConfig
-from tiercache.cli.workload import WorkloadError, WorkloadSpec
+from tiercache.cli.spec import WorkloadError, WorkloadSpec
 
 POLICIES = ("s3fifo",)  # the native cache's eviction policy (native/src/cache)
 

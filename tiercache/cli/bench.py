@@ -169,8 +169,11 @@ def _bench(args: BenchArgs) -> int:
     t0 = time.perf_counter()
     wl = build(spec)
     per_thread = len(wl.threads[0])
-    _say(f"[RUN] generated {wl.requests:,} requests ({spec.threads} x {per_thread:,}) and "
-         f"{len(wl.prepopulate):,} prepopulate keys in {time.perf_counter() - t0:.2f} s")  # fmt: skip
+    took = time.perf_counter() - t0
+    _say(
+        f"[RUN] generated {wl.requests:,} requests ({spec.threads} x {per_thread:,}) and "
+        f"{len(wl.prepopulate):,} prepopulate keys in {took:.2f} s"
+    )
     overhead = harness_overhead_ns(wl.threads)
     _say(f"[RUN] harness overhead (a store that does nothing): {overhead:.0f} ns/request")
     stores = ["tiercache", *args.compare]

@@ -8,6 +8,7 @@ so that hit ratios compare; ``note`` says how each one is set up.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -59,10 +60,9 @@ class Store:
 
     def close(self) -> None:
         while self.closers:
-            try:
+            # a peer that fails to close must not hide the results
+            with contextlib.suppress(Exception):
                 self.closers.pop()()
-            except Exception:  # a peer that fails to close must not hide the results
-                pass
 
 
 def scratch_dir(tag: str, base: str | None = None) -> str:
@@ -167,7 +167,9 @@ def open_redis(cfg: CacheConfig, threads: int, expiring: bool) -> Store:
     try:
         import redis
     except ImportError as exc:
-        raise PeerUnavailable("redis (the Python client) is not installed (pip install redis)") from exc
+        raise PeerUnavailable(
+            "redis (the Python client) is not installed (pip install redis)"
+        ) from exc
     server = start_redis(math.ceil(cfg.capacity_mb))
     clients: list[Any] = []
 

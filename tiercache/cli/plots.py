@@ -1,10 +1,10 @@
 """`tiercache bench --plot DIR`: PNG pictures of a benchmark, with matplotlib (Agg, no display).
 
-  latency_cdf.png     GET and SET latency CDF of every store (log latency axis)
-  dram_sweep.png      tiercache throughput and hit ratio against the DRAM budget
-                      (--sweep-dram-mb), with the capacity tier and DRAM-only
-  tiers.png           tiercache's tier occupancy, promotions and demotions while it is
-                      prepopulated and while it runs (TierCache.stats() every 50 ms)
+latency_cdf.png     GET and SET latency CDF of every store (log latency axis)
+dram_sweep.png      tiercache throughput and hit ratio against the DRAM budget
+                    (--sweep-dram-mb), with the capacity tier and DRAM-only
+tiers.png           tiercache's tier occupancy, promotions and demotions while it is
+                    prepopulated and while it runs (TierCache.stats() every 50 ms)
 """
 
 from __future__ import annotations
@@ -132,7 +132,9 @@ def tiers(path: str, samples: list[dict[str, Any]], marks: dict[str, float]) -> 
     return path
 
 
-def write_all(directory: str, results: list[StoreResults], sweep: list[dict[str, Any]]) -> list[str]:
+def write_all(
+    directory: str, results: list[StoreResults], sweep: list[dict[str, Any]]
+) -> list[str]:
     """Write every plot the data allows into directory; returns their paths."""
     os.makedirs(directory, exist_ok=True)
     paths = [latency_cdf(os.path.join(directory, "latency_cdf.png"), results)]
@@ -141,5 +143,7 @@ def write_all(directory: str, results: list[StoreResults], sweep: list[dict[str,
     tc = next((r for r in results if r.name == "tiercache"), None)
     if tc is not None and len(tc.runs[-1].tier_samples) >= 2:
         last = tc.runs[-1]
-        paths.append(tiers(os.path.join(directory, "tiers.png"), last.tier_samples, last.tier_marks))
+        paths.append(
+            tiers(os.path.join(directory, "tiers.png"), last.tier_samples, last.tier_marks)
+        )
     return paths

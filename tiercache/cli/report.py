@@ -68,7 +68,7 @@ def percentile_key(p: float) -> str:
 def _latency_fields(s: OpStats, percentiles: list[float]) -> dict[str, Any]:
     h = s.hist
     has = h.get_total_count() > 0
-    avg = h.get_mean_value() / NS_PER_MS if has else 0.0
+    avg = s.mean_ns / NS_PER_MS
     return {
         "Latency": avg,
         "Average Latency": avg,
@@ -84,7 +84,7 @@ def _latency_fields(s: OpStats, percentiles: list[float]) -> dict[str, Any]:
 def _type_doc(s: OpStats, duration: float, percentiles: list[float], hits: bool) -> dict[str, Any]:
     rate = (lambda x: x / duration) if duration > 0 else (lambda x: 0.0)
     doc: dict[str, Any] = {
-        "Count": int(round(s.count)),
+        "Count": round(s.count),
         "Ops/sec": rate(s.count),
         "Hits/sec": rate(s.hits) if hits else 0.0,
         "Misses/sec": rate(s.misses) if hits else 0.0,
@@ -123,6 +123,7 @@ def stats_doc(r: RunResult, percentiles: list[float]) -> dict[str, Any]:
         hits=r.gets.hits,
         misses=r.gets.misses,
         bytes=r.sets.bytes + r.gets.bytes,
+        total_ns=r.sets.total_ns + r.gets.total_ns,
     )
     totals.hist.add(r.sets.hist)
     totals.hist.add(r.gets.hist)
@@ -135,7 +136,7 @@ def stats_doc(r: RunResult, percentiles: list[float]) -> dict[str, Any]:
         "Runtime": {
             "Start time": int(r.start * 1000),
             "Finish time": int((r.start + r.duration) * 1000),
-            "Total duration": int(round(r.duration * 1000)),
+            "Total duration": round(r.duration * 1000),
             "Time unit": "MILLISECONDS",
         },
     }
@@ -166,10 +167,10 @@ def _ms(value_ns: float) -> str:
 
 
 def _row(label: str, doc: dict[str, Any], percentiles: list[float], hits: bool) -> str:
-    hit = f"{doc['Hits/sec']:12.2f} {doc['Misses/sec']:12.2f}" if hits else f"{'---':>12} {'---':>12}"
-    pcts = " ".join(
-        f"{doc['Percentile Latencies'][percentile_key(p)]:15.6f}" for p in percentiles
+    hit = (
+        f"{doc['Hits/sec']:12.2f} {doc['Misses/sec']:12.2f}" if hits else f"{'---':>12} {'---':>12}"
     )
+    pcts = " ".join(f"{doc['Percentile Latencies'][percentile_key(p)]:15.6f}" for p in percentiles)
     return (
         f"{label:<6} {doc['Ops/sec']:12.2f} {hit} {doc['Average Latency']:15.6f} {pcts} "
         f"{doc['KB/sec']:12.2f}"

@@ -43,18 +43,26 @@ class OpStats:
     hits: int = 0
     misses: int = 0
     bytes: int = 0  # key + value bytes moved (sets: sent; gets: key sent, value returned)
+    total_ns: int = 0  # sum of the latencies, for the exact mean
     hist: HdrHistogram = field(default_factory=new_histogram)
 
     def record(self, latencies: array) -> None:
         hist = self.hist
         for value, n in Counter(latencies).items():
             hist.record_value(min(max(value, 1), HIST_MAX_NS), n)
+        self.total_ns += sum(latencies)
+
+    @property
+    def mean_ns(self) -> float:
+        n = self.hist.get_total_count()
+        return self.total_ns / n if n else 0.0
 
     def merge(self, other: OpStats) -> None:
         self.count += other.count
         self.hits += other.hits
         self.misses += other.misses
         self.bytes += other.bytes
+        self.total_ns += other.total_ns
         self.hist.add(other.hist)
 
 
@@ -339,10 +347,20 @@ def prepopulate(store: Store, seq: Sequence) -> float:
     return time.perf_counter() - t0
 
 
-def harness_overhead_ns(sequences: list[Sequence]) -> float:
-    """ns per request the replay loop costs by itself (a store whose calls do nothing)."""
+def harness_overhead_ns(sequences: list[Sequence], limit: int = 100_000) -> float:
+    """ns per request the replay loop costs by itself (a store whose calls do nothing),
+    over the first `limit` requests of the first thread."""
     noop = Store("noop", "", lambda: (_none, _none, _none))
-    r = run(noop, sequences[:1], progress=False)
+    seq = sequences[0]
+    if len(seq) > limit:
+        seq = Sequence(
+            seq.keys[:limit],
+            seq.values[:limit],
+            None if seq.ttls is None else seq.ttls[:limit],
+            seq.set_bytes_cumulative[: limit + 1],
+            seq.get_key_bytes_cumulative[: limit + 1],
+        )
+    r = run(noop, [seq], progress=False)
     return r.duration * 1e9 / r.ops if r.ops else 0.0
 
 

@@ -56,9 +56,7 @@ class Server:
             time.sleep(0.02)
         output = self._tail()
         self.stop()
-        raise PeerUnavailable(
-            f"{self.name} did not start ({output or last or 'no output'})"
-        )
+        raise PeerUnavailable(f"{self.name} did not start ({output or last or 'no output'})")
 
     def _tail(self) -> str:
         try:
@@ -84,11 +82,9 @@ class Server:
 
 
 def _binary(name: str, package: str) -> str:
-    path = shutil.which(name) or next(
-        (p for p in (f"/usr/bin/{name}", f"/usr/sbin/{name}") if os.path.exists(p)), None
-    )
+    path = shutil.which(name)
     if path is None:
-        raise PeerUnavailable(f"{name} is not installed (apt-get install {package})")
+        raise PeerUnavailable(f"{name} is not on PATH (apt-get install {package})")
     return path
 
 
