@@ -103,6 +103,7 @@ def test_no_pmem_means_dram_only():
         (["--pmem-dir", "/nonexistent/dir"], "is not a directory"),
         (["--policy", "lru"], "--policy 'lru'"),
         (["--sweep-dram-mb", "8,0"], "each must be > 0"),
+        (["--json-out-file", "/nonexistent/dir/o.json"], "no directory '/nonexistent/dir'"),
         (["--no-such-knob"], "unrecognized arguments"),
         (["--threads", "two"], "invalid int value"),
     ],
@@ -128,3 +129,13 @@ def test_exit_2_without_traceback_through_the_real_command():
 def test_unknown_command_is_exit_2(capsys):
     assert main(["frobnicate"]) == 2
     assert "tiercache: error: argument command: invalid choice" in capsys.readouterr().err
+
+
+def test_a_workload_tiercache_cannot_hold_is_one_line_and_exit_1(capsys):
+    argv = ["bench", "-n", "10", "--key-maximum", "3", "-d", "2000000", "--dram-mb", "1",
+            "--no-pmem", "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("tiercache bench: error: tiercache failed on this workload: ")
+    assert "cannot store a value of 2000000 bytes" in err

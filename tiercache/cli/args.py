@@ -232,6 +232,10 @@ def bench_args(a: argparse.Namespace) -> BenchArgs:
     sweep = _number_list(a.sweep_dram_mb, "--sweep-dram-mb") if a.sweep_dram_mb else []
     if any(not mb > 0 for mb in sweep):
         raise UsageError(f"--sweep-dram-mb {a.sweep_dram_mb!r}: each must be > 0")
+    if a.json_out_file is not None:
+        parent = os.path.dirname(os.path.abspath(a.json_out_file))
+        if not os.path.isdir(parent):
+            raise UsageError(f"--json-out-file {a.json_out_file!r}: no directory {parent!r}")
     if a.plot is not None and os.path.exists(a.plot) and not os.path.isdir(a.plot):
         raise UsageError(f"--plot {a.plot!r} is not a directory")
     return BenchArgs(
