@@ -3,12 +3,22 @@ errors with exit status 2 for knobs that make no sense."""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from helpers import run_python
 
 from tiercache.cli import main
 from tiercache.cli.args import bench_args, parse
 from tiercache.cli.workload import WorkloadSpec
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage():
+    """Free the caches a failed in-process run left in reference cycles now, not during a
+    later test that reads the process-wide DRAM statistics."""
+    yield
+    gc.collect()
 
 
 def bench(*argv: str):
