@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import pytest
 from helpers import run_python
@@ -91,3 +92,40 @@ def test_console_script_is_installed():
     out = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert out.returncode == 0
     assert out.stdout.strip() == f"tiercache {tiercache.__version__}"
+
+
+def test_info_shows_the_topology_module_nodes_and_kinds_when_the_build_has_one(monkeypatch, capsys):
+    """The contract of tiercache.topology (read() -> Topology(nodes), kinds()), faked."""
+    node = SimpleNamespace(
+        id=1, cpus=(), capacity_bytes=64 << 30, distances=(20, 10), read_bandwidth_mbps=30000,
+        read_latency_ns=250, is_hbw=False, is_dax_kmem=True, hugepages_2m=0,
+    )  # fmt: skip
+    cpu_node = SimpleNamespace(
+        id=0, cpus=(0, 1, 2, 5), capacity_bytes=16 << 30, distances=(10, 20),
+        read_bandwidth_mbps=None, read_latency_ns=None, is_hbw=False, is_dax_kmem=False,
+        hugepages_2m=8,
+    )  # fmt: skip
+    fake = ModuleType("tiercache.topology")
+    fake.read = lambda: SimpleNamespace(nodes=(cpu_node, node))
+    fake.kinds = lambda: [("dram", True, ""), ("dax_kmem", True, ""),
+                          ("hbw", False, "no high-bandwidth node")]  # fmt: skip
+    monkeypatch.setitem(sys.modules, "tiercache.topology", fake)
+    monkeypatch.setattr(tiercache, "topology", fake, raising=False)
+    report = info.info([])
+    assert report["topology"]["available"] is True
+    assert [n["id"] for n in report["topology"]["nodes"]] == [0, 1]
+    assert report["topology"]["nodes"][1]["is_dax_kmem"] is True
+    kinds = {k["name"]: k for k in report["kinds"]}
+    assert kinds["dax_kmem"]["available"] is True
+    assert kinds["hbw"] == {
+        "name": "hbw",
+        "available": False,
+        "capacity": None,
+        "detail": "NUMA-topology kind",
+        "reason": "no high-bandwidth node",
+    }
+    assert kinds["dram"]["detail"] == "default DRAM kind"  # probed, not overridden
+    info.print_info(report)
+    out = capsys.readouterr().out
+    assert "0     0-2,5" in out and "DAX-KMEM" in out
+    assert "hbw" in out and "no high-bandwidth node" in out
