@@ -2,17 +2,28 @@
 
 Each server runs in a fresh temporary directory (its socket lives there, mode 0700), with no
 persistence, bounded to the memory budget given; stop() terminates it and removes the
-directory. A missing binary raises PeerUnavailable with the package that provides it.
+directory; a server also gets SIGTERM if the benchmark process dies first. A missing binary
+raises PeerUnavailable with the package that provides it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from typing import Callable
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the benchmark dies, even by SIGKILL."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class PeerUnavailable(Exception):
@@ -35,6 +46,7 @@ class Server:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.dir,
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             self._cleanup()
