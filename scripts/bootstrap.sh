@@ -16,7 +16,10 @@ PYTHON=${PYTHON:-python3}
 EXTRAS=${EXTRAS:-test}
 # libmemkind-dev is only for the benchmarks (memkind as a peer); numactl for NUMA tests.
 # libxxhash-dev: the header-only XXH3 that hashes cache keys in native/src/cache.
-APT_PACKAGES=(build-essential pkg-config libnuma-dev libxxhash-dev dpkg-dev numactl libmemkind-dev)
+# redis-server, memcached: peers of `tiercache bench --compare` (it starts private instances
+# on unix sockets itself; on a systemd machine apt also starts their default services).
+APT_PACKAGES=(build-essential pkg-config libnuma-dev libxxhash-dev dpkg-dev numactl libmemkind-dev
+    redis-server memcached)
 JEMALLOC_TARBALL=native/build/jemalloc-5.3.0.tar.bz2
 
 log() { printf 'bootstrap: %s\n' "$*"; }
