@@ -250,13 +250,14 @@ def print_info(report: dict[str, Any]) -> None:
                 f"{' '.join(str(d) for d in n['distances'])}"
             )
     print()
-    print(f"{'kind':<24} {'available':<9} {'capacity':>10}  detail")
+    width = max([len("kind")] + [len(row["name"]) for row in report["kinds"]])
+    print(f"{'kind':<{width}} {'available':<9} {'capacity':>10}  detail")
     for row in report["kinds"]:
         avail = "yes" if row["available"] else "no"
         detail = row["detail"]
         if not row["available"] and row.get("reason"):
             detail += f" ({row['reason']})"
-        print(f"{row['name']:<24} {avail:<9} {_human(row['capacity']):>10}  {detail}")
+        print(f"{row['name']:<{width}} {avail:<9} {_human(row['capacity']):>10}  {detail}")
     print()
     for d in report["dirs"]:
         if not d["exists"]:
