@@ -1,5 +1,6 @@
 /* Cache core: model-checked operations, eviction, tiers, pins, compaction, bad input. Every
  * scenario runs tc_cache_check as it goes. */
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -175,6 +176,107 @@ TEST(pinned_values_survive_overwrite_eviction_and_destroy) {
     tc_cache_unpin(c, a.pin); /* the last pin releases the cache */
 }
 
+TEST(released_pins_are_reused_swept_and_let_compaction_move_the_entry) {
+    tc_cache_t *c = make(8 << 20, NULL, 0, 0);
+    unsigned char v[3000];
+    char key[16];
+    for (int i = 0; i < 2000; i++) {
+        int klen = snprintf(key, sizeof key, "%d", i);
+        fill_value(v, sizeof v, (unsigned)i);
+        CHECK_EQ(tc_cache_set(c, 1, key, (size_t)klen, v, sizeof v, 0, 0), TC_OK);
+    }
+    /* Pin and release every entry in turn: far more records than the sweep threshold. */
+    int bad = 0;
+    void *first = NULL;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 2000; i++) {
+            int klen = snprintf(key, sizeof key, "%d", i);
+            tc_cache_value_t out;
+            fill_value(v, sizeof v, (unsigned)i);
+            if (tc_cache_get(c, 1, key, (size_t)klen, NULL, 0, &out) != 1 || !out.pin ||
+                memcmp(out.data, v, sizeof v))
+                bad++;
+            if (i == 0 && round == 0) first = out.pin;
+            tc_cache_unpin(c, out.pin);
+            if (i % 500 == 0 && checked(c)) bad++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(first != NULL);
+    tc_cache_stats_t s;
+    CHECK_EQ(tc_cache_stats(c, &s), TC_OK);
+    CHECK_EQ(s.pinned, 0);
+    /* A value pinned and released stays movable; one still held does not move. */
+    tc_cache_value_t held;
+    CHECK_EQ(tc_cache_get(c, 1, "7", 1, NULL, 0, &held), 1);
+    for (int i = 0; i < 2000; i += 2) {
+        int klen = snprintf(key, sizeof key, "%d", i);
+        tc_cache_delete(c, 1, key, (size_t)klen);
+    }
+    size_t cursor = 0, moved = 0;
+    do CHECK_EQ(tc_cache_compact(c, &cursor, 0, &moved), TC_OK);
+    while (cursor);
+    CHECK_EQ(checked(c), TC_OK);
+    tc_cache_value_t again;
+    CHECK_EQ(tc_cache_get(c, 1, "7", 1, NULL, 0, &again), 1);
+    CHECK(again.data == held.data && again.pin == held.pin);
+    tc_cache_unpin(c, again.pin);
+    tc_cache_unpin(c, held.pin);
+    CHECK_EQ(tc_cache_stats(c, &s), TC_OK);
+    CHECK_EQ(s.pinned, 0);
+    CHECK_EQ(checked(c), TC_OK);
+    tc_cache_destroy(c);
+}
+
+struct pin_race {
+    tc_cache_t *c;
+    int bad;
+};
+
+/* Readers pin and release "k" without pause while the main thread overwrites it. */
+static void *pin_reader(void *arg) {
+    struct pin_race *r = arg;
+    for (int i = 0; i < 20000; i++) {
+        tc_cache_value_t out;
+        int found = tc_cache_get(r->c, 1, "k", 1, NULL, 0, &out);
+        if (found != 1 || !out.pin || out.len != 3000) {
+            r->bad++;
+            continue;
+        }
+        const unsigned char *p = out.data;
+        for (size_t j = 1; j < out.len; j++) /* every value is one seed's sequence */
+            if (p[j] != (unsigned char)(p[0] + j)) {
+                r->bad++;
+                break;
+            }
+        tc_cache_unpin(r->c, out.pin);
+    }
+    return NULL;
+}
+
+TEST(unpins_racing_overwrites_free_each_value_once) {
+    tc_cache_t *c = make(4 << 20, NULL, 0, 0);
+    unsigned char v[3000];
+    fill_value(v, sizeof v, 0);
+    CHECK_EQ(tc_cache_set(c, 1, "k", 1, v, sizeof v, 0, 0), TC_OK);
+    struct pin_race race[2] = {{c, 0}, {c, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) CHECK_EQ(pthread_create(&th[i], NULL, pin_reader, &race[i]), 0);
+    int bad = 0;
+    for (int i = 1; i < 20000; i++) {
+        fill_value(v, sizeof v, (unsigned)i);
+        if (tc_cache_set(c, 1, "k", 1, v, sizeof v, 0, 0) != TC_OK) bad++;
+        if (i % 2000 == 0 && checked(c)) bad++;
+    }
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    CHECK_EQ(bad + race[0].bad + race[1].bad, 0);
+    tc_cache_stats_t s;
+    CHECK_EQ(tc_cache_stats(c, &s), TC_OK);
+    CHECK_EQ(s.pinned, 0);
+    CHECK_EQ(checked(c), TC_OK);
+    tc_cache_destroy(c);
+}
+
 TEST(compaction_moves_entries_and_keeps_the_index_right) {
     tc_kind_t *file = NULL;
     CHECK_EQ(tc_kind_create_file(dir, 0, TC_FILE_CONSERVATIVE, &file), TC_OK);
@@ -272,6 +374,8 @@ int main(void) {
     RUN(eviction_keeps_every_tier_within_budget);
     RUN(cold_entries_are_demoted_and_hot_ones_promoted);
     RUN(pinned_values_survive_overwrite_eviction_and_destroy);
+    RUN(released_pins_are_reused_swept_and_let_compaction_move_the_entry);
+    RUN(unpins_racing_overwrites_free_each_value_once);
     RUN(compaction_moves_entries_and_keeps_the_index_right);
     RUN(ttl_expires_entries_and_touch_changes_it);
     RUN(bad_input_gets_error_codes_and_keeps_the_old_value);

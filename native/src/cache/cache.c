@@ -92,6 +92,7 @@ static void close_locked(tc_cache_t *c) {
     free_index(c);
     tc__queue_release(c, &c->small);
     for (size_t t = 0; t < c->ntiers; t++) tc__queue_release(c, &c->tiers[t].main);
+    tc__pins_free_spares(c);
 }
 
 TC_API int tc_cache_close(tc_cache_t *c) {
@@ -280,18 +281,24 @@ TC_API int tc_cache_get(tc_cache_t *c, unsigned ktag, const void *key, size_t kl
         memcpy(buf, entry_value(e), e->vlen);
         out->data = buf;
         out->pin = NULL;
-    } else if ((err = tc__pin(c, e)) == TC_OK) {
-        out->data = entry_value(e);
-        out->pin = entry_value_block(e);
+    } else {
+        struct tc_pin *pin;
+        if ((err = tc__pin(c, e, &pin)) == TC_OK) {
+            out->data = entry_value(e);
+            out->pin = pin;
+        }
     }
     tc__cache_unlock(c);
     return err ? err : 1;
 }
 
 TC_API void tc_cache_unpin(tc_cache_t *c, void *pin) {
-    if (!c || c->magic != TC_CACHE_MAGIC || !pin) return;
+    if (!c || !pin) return;
+    /* Lock-free unless this was the last reader of a zombie (see pins.c); c stays alive
+     * while the record is held. */
+    if (!tc__unpin(pin)) return;
     pthread_mutex_lock(&c->lock);
-    tc__unpin(c, pin);
+    tc__pin_free_zombie(c, pin);
     bool release = c->destroyed && c->pins.count == 0;
     pthread_mutex_unlock(&c->lock);
     if (release) release_cache(c);

@@ -2,6 +2,7 @@
 #ifndef TC_CACHE_INTERNAL_H
 #define TC_CACHE_INTERNAL_H
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "internal.h"
@@ -104,25 +105,39 @@ void tc__queue_remove(struct tc_queue *q, struct tc_entry *e);
 void tc__queue_release(struct tc_cache *c, struct tc_queue *q);
 
 /* ---- pins.c: blocks held by readers, by address ---- */
+#define PIN_ZOMBIE 0x80000000u /* in tc_pin.state: the entry let go, the record owns the block */
 struct tc_pin {
     void *block;
     struct tc_entry *entry; /* owning entry, or NULL once the entry let go (a zombie) */
     size_t charged;         /* usable bytes still charged to the tier */
     unsigned tier;
-    uint32_t count;
+    _Atomic uint32_t state; /* readers holding the block, | PIN_ZOMBIE */
     struct tc_pin *next;
 };
 struct tc_pins {
     struct tc_pin **buckets;
-    size_t nbuckets, count;
+    size_t nbuckets, count; /* count: records in the table (held, idle or zombie) */
+    size_t sweep_at;        /* sweep idle records when count reaches this */
+    struct tc_pin *spares;  /* records out of the table, still charged to tier 0 */
+    size_t nspares;
 };
-/* Pin e's value block (count + 1). TC_ERR_NOMEM when no record could be made. */
-int tc__pin(struct tc_cache *c, struct tc_entry *e);
-/* Drop one pin of block; frees a zombie with its last pin. False if block is not pinned. */
-bool tc__unpin(struct tc_cache *c, void *block);
-/* e is going away: turn its pin record into a zombie that keeps the value block. */
-void tc__pin_orphan(struct tc_cache *c, struct tc_entry *e);
+/* Pin e's value block (one more reader); *out gets the record, the reader's handle.
+ * TC_ERR_NOMEM when no record could be made. */
+int tc__pin(struct tc_cache *c, struct tc_entry *e, struct tc_pin **out);
+/* Drop one reader of r, without the mutex. True when r was a zombie and this was its last
+ * reader: the caller must then take the mutex and call tc__pin_free_zombie. */
+bool tc__unpin(struct tc_pin *r);
+void tc__pin_free_zombie(struct tc_cache *c, struct tc_pin *r);
+/* e (E_PINNED) is going away: true when readers hold its value block, which the record now
+ * owns (a zombie); false when the record was idle and is gone (the block goes with e). */
+bool tc__pin_orphan(struct tc_cache *c, struct tc_entry *e);
+/* Before moving e (E_PINNED): drop its record if no reader holds it. True when e may move. */
+bool tc__pin_drop_idle(struct tc_cache *c, struct tc_entry *e);
 struct tc_pin *tc__pin_find(const struct tc_pins *p, const void *block);
+uint32_t tc__pin_readers(const struct tc_pin *r);
+/* Records some reader holds (live or zombie). */
+size_t tc__pins_held(const struct tc_cache *c);
+void tc__pins_free_spares(struct tc_cache *c);
 void tc__pins_release(struct tc_cache *c);
 
 /* ---- the cache ---- */

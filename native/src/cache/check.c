@@ -108,7 +108,7 @@ static int check_locked(tc_cache_t *c, char *msg, size_t cap) {
     size_t pins = 0, zombies = 0;
     for (size_t b = 0; b < c->pins.nbuckets; b++) {
         for (struct tc_pin *r = c->pins.buckets[b]; r; r = r->next, pins++) {
-            if (!r->count) FAIL("pin record with no pins");
+            if (!r->entry && !tc__pin_readers(r)) FAIL("zombie pin record with no readers");
             tot.used[0] += usable(r);
             if (r->entry) {
                 if (!(r->entry->flags & E_PINNED) || entry_value_block(r->entry) != r->block)
@@ -121,6 +121,9 @@ static int check_locked(tc_cache_t *c, char *msg, size_t cap) {
             }
         }
     }
+    size_t spares = 0;
+    for (struct tc_pin *r = c->pins.spares; r; r = r->next, spares++) tot.used[0] += usable(r);
+    if (spares != c->pins.nspares) FAIL("%zu spare pin records, counted %zu", spares, c->pins.nspares);
     if (pins != c->pins.count) FAIL("pin table counts %zu, found %zu", c->pins.count, pins);
     if (tot.keys != c->key_bytes) FAIL("key bytes %zu, counted %zu", tot.keys, c->key_bytes);
     for (size_t t = 0; t < c->ntiers; t++) {

@@ -106,8 +106,8 @@ void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign) {
 }
 
 void tc__entry_free(struct tc_cache *c, struct tc_entry *e) {
-    if (e->flags & E_PINNED) {
-        tc__pin_orphan(c, e); /* the pinned value block stays until its last reader */
+    if ((e->flags & E_PINNED) && tc__pin_orphan(c, e)) {
+        /* the pinned value block stays until its last reader */
         if (e->flags & E_EXTERNAL) tc__cache_free(c, 0, e);
         return;
     }
