@@ -370,6 +370,20 @@ def test_get_without_copy_returns_a_read_only_view_of_the_value(tiered, size):
     tiered.check()
 
 
+def test_a_view_exporter_gives_no_buffer_outside_get(tiered):
+    """The object behind a view exports values only through get(): asking it directly for a
+    buffer is refused, and the view and the pin count stay as they were."""
+    tiered["k"] = value_for(1, 5000)
+    view = tiered.get("k", copy=False)
+    with pytest.raises(BufferError):
+        memoryview(view.obj)
+    assert view == value_for(1, 5000)
+    assert tiered.stats()["pinned"] == 1
+    view.release()
+    assert tiered.stats()["pinned"] == 0
+    tiered.check()
+
+
 def test_get_without_copy_of_other_types_decodes_them(tiered):
     tiered["s"] = "text"
     tiered["l"] = [1, (2,)]

@@ -204,6 +204,7 @@ class TierCache(MutableMapping):
         )
         self._h = self._native.handle
         self._addr = _b.cache_address(self._h)
+        self._views = _fast.exporter(self._addr, self._native)  # get(copy=False)'s views
         self._compactor: _Compactor | None = None
         if compact_interval is not None:
             if not compact_interval > 0:
@@ -216,14 +217,14 @@ class TierCache(MutableMapping):
         """The value for key, or default. ``copy=False`` returns bytes-like values as a
         read-only memoryview of the stored bytes (no copy); it stays valid while held, even
         if the entry is replaced or evicted meanwhile."""
-        r = _fast.get(self._addr, key, -1, copy, self._native)
-        if type(r) is bytes:
+        r = _fast.get(self._addr, key, -1, copy, self._views)
+        if type(r) is bytes or type(r) is memoryview:
             return r
         if r is None:
             return default
         if r is NotImplemented:
             kt, kb = encode_key(key)
-            r = _fast.get(self._addr, kb, kt, copy, self._native)
+            r = _fast.get(self._addr, kb, kt, copy, self._views)
             if type(r) is bytes:
                 return r
             if r is None:
