@@ -265,6 +265,7 @@ def set_background_threads(enable: bool) -> None:
 # ---- cache (native/include/tiercache/cache.h) ----
 
 ERR_TOOLARGE: int = lib.TC_ERR_TOOLARGE
+ERR_CLOSED: int = lib.TC_ERR_CLOSED
 MAX_KEY: int = lib.TC_CACHE_MAX_KEY
 _KEY_HEADER = 3  # tc_cache_keys: [u8 tag][u16 length]
 
@@ -333,11 +334,8 @@ def cache_destroy(cache: Any) -> None:
 
 
 def cache_count(cache: Any) -> int:
-    n = int(lib.tc_cache_count(cache))
-    if n == 0:  # 0 is also what a closed cache answers: tell them apart
-        out = ffi.new("tc_cache_stats_t *")
-        check(lib.tc_cache_stats(cache, out), "len")
-    return n
+    """Live entries; a closed cache also answers 0 (callers that must tell, check first)."""
+    return int(lib.tc_cache_count(cache))
 
 
 def cache_keys(cache: Any) -> list[tuple[int, bytes]]:

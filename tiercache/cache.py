@@ -293,7 +293,10 @@ class TierCache(MutableMapping):
         return rc == 1
 
     def __len__(self) -> int:
-        return _b.cache_count(self._h)
+        n = _b.cache_count(self._h)
+        if n == 0 and self._native.closed:  # what a closed cache answers too
+            raise _b.cache_error(_b.ERR_CLOSED, "len")
+        return n
 
     def __iter__(self) -> Iterator[Any]:
         """A snapshot of the keys present now (later changes do not show)."""

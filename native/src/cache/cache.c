@@ -59,6 +59,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
         c->tiers[t].kind = cfg->tiers[t].kind;
         c->tiers[t].budget = cfg->tiers[t].budget;
     }
+    c->small.counts_bytes = true;
     c->small_limit = c->tiers[0].budget / 100 * (cfg->small_percent ? cfg->small_percent : 10);
     c->large_threshold = cfg->large_threshold;
     c->promote_hits = cfg->promote_hits;
@@ -350,7 +351,7 @@ static int retime(tc_cache_t *c, struct tc_entry *e, size_t slot, uint64_t expir
     struct tc_queue *q = tc__entry_queue(c, e);
     n->flags |= e->flags & E_SMALL;
     entry_set_freq(n, entry_freq(e));
-    q->bytes += tc__entry_charge(n) - tc__entry_charge(e);
+    if (q->counts_bytes) q->bytes += tc__entry_charge(n) - tc__entry_charge(e);
     q->ring[e->qpos] = n;
     n->qpos = e->qpos;
     tc__account(c, e, -1);

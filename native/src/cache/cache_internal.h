@@ -95,7 +95,8 @@ struct tc_queue {
     uint32_t cap; /* power of two, or 0 */
     uint32_t head, tail; /* free-running counters */
     size_t live;
-    size_t bytes; /* DRAM + tier bytes charged by the live entries (small FIFO sizing) */
+    size_t bytes; /* DRAM + tier bytes charged by the live entries, if counts_bytes */
+    bool counts_bytes; /* only the small FIFO is sized in bytes: the others skip the sums */
 };
 /* Room for one more push: 0, or TC_ERR_NOMEM (the ring needed to grow and could not). */
 int tc__queue_reserve(struct tc_cache *c, struct tc_queue *q);
