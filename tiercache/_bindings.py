@@ -333,6 +333,26 @@ def cache_destroy(cache: Any) -> None:
     lib.tc_cache_destroy(cache)
 
 
+def cache_take(cache: Any, ktag: int, key: bytes) -> tuple[int, bytes] | None:
+    """Remove key and return its (value tag, bytes) in one native step, or None if absent."""
+    out = ffi.new("tc_cache_value_t *")
+    rc = lib.tc_cache_take(cache, ktag, key, len(key), out)
+    if rc < 0:
+        check(rc, "pop")
+    if rc == 0:
+        return None
+    try:
+        return int(out.tag), ffi.buffer(out.data, out.len)[:]
+    finally:
+        lib.tc_cache_unpin(cache, out.pin)
+
+
+def cache_add(cache: Any, ktag: int, key: bytes, vtag: int, value: Any, ttl: float) -> int:
+    """Store value only if key is absent: 1 stored, 0 present, or a negative TC_ERR_* code."""
+    data = ffi.from_buffer(value)
+    return int(lib.tc_cache_add(cache, ktag, key, len(key), data, len(data), vtag, ttl))
+
+
 def cache_count(cache: Any) -> int:
     """Live entries; a closed cache also answers 0 (callers that must tell, check first)."""
     return int(lib.tc_cache_count(cache))

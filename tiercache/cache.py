@@ -311,20 +311,31 @@ class TierCache(MutableMapping):
     # ---- more of the mapping API ----
 
     def pop(self, key: Any, default: Any = _MISSING) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
+        """Remove key and return its value (one native step: no other thread sees it half
+        done), else default, else KeyError."""
+        kt, kb = encode_key(key)
+        got = _b.cache_take(self._h, kt, kb)
+        if got is None:
             if default is _MISSING:
                 raise KeyError(key)
             return default
-        self.delete(key)
-        return value
+        return self._loads(got[0], got[1])
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            self.set(key, default)
-            return default
-        return value
+        """The value of key; if absent, store default and return it. The insertion happens
+        only if no other thread stored the key first (then its value is returned)."""
+        kt, kb = encode_key(key)
+        vt, vb = self._dumps(default)
+        while True:
+            rc = _b.cache_add(self._h, kt, kb, vt, vb, 0.0)
+            if rc == 1:
+                return default
+            if rc < 0:
+                raise self._set_error(rc, key, default)
+            value = self.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
+            # removed by another thread between the two steps: try again
 
     def delete(self, key: Any) -> bool:
         """Remove key; True if it was there."""

@@ -277,6 +277,34 @@ TEST(unpins_racing_overwrites_free_each_value_once) {
     tc_cache_destroy(c);
 }
 
+TEST(add_stores_only_absent_keys_and_take_removes_and_returns) {
+    tc_cache_t *c = make(1 << 20, NULL, 0, 0);
+    CHECK_EQ(tc_cache_add(c, 1, "k", 1, "first", 5, 2, 0), 1);
+    CHECK_EQ(tc_cache_add(c, 1, "k", 1, "second", 6, 2, 0), 0);
+    CHECK_EQ(tc_cache_add(c, 1, "k", 1, "v", 1, 16, 0), TC_ERR_INVALID);
+    tc_cache_value_t out;
+    unsigned char buf[16];
+    CHECK_EQ(tc_cache_get(c, 1, "k", 1, buf, sizeof buf, &out), 1);
+    CHECK(out.len == 5 && memcmp(out.data, "first", 5) == 0);
+    CHECK_EQ(tc_cache_take(c, 1, "k", 1, &out), 1);
+    CHECK(out.pin && out.len == 5 && out.tag == 2 && memcmp(out.data, "first", 5) == 0);
+    CHECK_EQ(tc_cache_contains(c, 1, "k", 1), 0);
+    CHECK_EQ(tc_cache_set(c, 1, "k", 1, "third", 5, 0, 0), TC_OK); /* the taken value stays */
+    CHECK(memcmp(out.data, "first", 5) == 0);
+    CHECK_EQ(checked(c), TC_OK);
+    tc_cache_unpin(c, out.pin);
+    CHECK_EQ(tc_cache_take(c, 1, "absent", 6, &out), 0);
+    CHECK_EQ(tc_cache_add(c, 1, "t", 1, "x", 1, 0, 0.01), 1);
+    usleep(20000);
+    CHECK_EQ(tc_cache_add(c, 1, "t", 1, "y", 1, 0, 0), 1); /* an expired key counts as absent */
+    tc_cache_stats_t s;
+    CHECK_EQ(tc_cache_stats(c, &s), TC_OK);
+    CHECK_EQ(s.pinned, 0);
+    CHECK_EQ(s.items, 2);
+    CHECK_EQ(checked(c), TC_OK);
+    tc_cache_destroy(c);
+}
+
 TEST(compaction_moves_entries_and_keeps_the_index_right) {
     tc_kind_t *file = NULL;
     CHECK_EQ(tc_kind_create_file(dir, 0, TC_FILE_CONSERVATIVE, &file), TC_OK);
@@ -376,6 +404,7 @@ int main(void) {
     RUN(pinned_values_survive_overwrite_eviction_and_destroy);
     RUN(released_pins_are_reused_swept_and_let_compaction_move_the_entry);
     RUN(unpins_racing_overwrites_free_each_value_once);
+    RUN(add_stores_only_absent_keys_and_take_removes_and_returns);
     RUN(compaction_moves_entries_and_keeps_the_index_right);
     RUN(ttl_expires_entries_and_touch_changes_it);
     RUN(bad_input_gets_error_codes_and_keeps_the_old_value);

@@ -172,8 +172,12 @@ static void trim(tc_cache_t *c, struct tc_entry *keep) {
     tc__unkeep(c);
 }
 
+/* What set_locked returns when keep_existing found the key (TC_OK when it stored). */
+#define KEY_PRESENT 1
+
 static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                      const void *value, size_t vlen, unsigned vtag, double ttl) {
+                      const void *value, size_t vlen, unsigned vtag, double ttl,
+                      bool keep_existing) {
     size_t on_tier, on_meta;
     uint64_t expiry = tc__expiry_for(ttl);
     int t = place(c, klen, vlen, expiry != 0, &on_tier, &on_meta);
@@ -182,6 +186,7 @@ static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen
     size_t slot = tc__index_find(&c->index, h, ktag, key, klen);
     struct tc_entry *old = slot == TC_INDEX_NONE ? NULL : c->index.slots[slot];
     if (old && tc__drop_if_expired(c, old, slot, true)) old = NULL;
+    if (old && keep_existing) return KEY_PRESENT;
     bool to_main;
     int err = TC_OK;
     if (old) {
@@ -230,9 +235,22 @@ TC_API int tc_cache_set(tc_cache_t *c, unsigned ktag, const void *key, size_t kl
         return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
     if (err) return err;
-    err = set_locked(c, ktag, key, klen, value, vlen, vtag, ttl);
+    err = set_locked(c, ktag, key, klen, value, vlen, vtag, ttl, false);
     tc__cache_unlock(c);
     return err;
+}
+
+TC_API int tc_cache_add(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
+                        const void *value, size_t vlen, unsigned vtag, double ttl) {
+    if (bad_key(ktag, key, klen) || (!value && vlen) || vlen > TC_CACHE_MAX_VALUE ||
+        vtag >= TC_CACHE_VALUE_TAGS || !(ttl >= 0))
+        return TC_ERR_INVALID;
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    err = set_locked(c, ktag, key, klen, value, vlen, vtag, ttl, true);
+    tc__cache_unlock(c);
+    if (err < 0) return err;
+    return err == KEY_PRESENT ? 0 : 1;
 }
 
 /* The live entry for a key (expired ones are dropped on the way), with its slot. */
@@ -303,6 +321,33 @@ TC_API void tc_cache_unpin(tc_cache_t *c, void *pin) {
     bool release = c->destroyed && c->pins.count == 0;
     pthread_mutex_unlock(&c->lock);
     if (release) release_cache(c);
+}
+
+TC_API int tc_cache_take(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
+                         tc_cache_value_t *out) {
+    if (bad_key(ktag, key, klen) || !out) return TC_ERR_INVALID;
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    size_t slot;
+    struct tc_entry *e = lookup(c, ktag, key, klen, &slot);
+    struct tc_pin *pin = NULL;
+    if (e) {
+        tc__keep(c, e);
+        err = tc__pin(c, e, &pin);
+        tc__unkeep(c);
+    }
+    if (e && !err) {
+        out->data = entry_value(e);
+        out->len = e->vlen;
+        out->tag = e->meta & 15u;
+        out->pin = pin;
+        /* The pin may have evicted entries: find e's slot again. The value stays with the
+         * pin (a zombie) until the caller unpins. */
+        tc__drop(c, e, TC_INDEX_NONE, true);
+        c->deletes++;
+    }
+    tc__cache_unlock(c);
+    return err ? err : e != NULL;
 }
 
 TC_API int tc_cache_contains(tc_cache_t *c, unsigned ktag, const void *key, size_t klen) {
