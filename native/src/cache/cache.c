@@ -65,6 +65,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
     c->promote_hits = cfg->promote_hits;
     c->next_expiry = UINT64_MAX;
     c->tiers[0].used = tc_usable_size(NULL, c); /* the cache itself is metadata too */
+    tc__slabs_init(c);
     *out = c;
     return TC_OK;
 }
@@ -72,6 +73,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
 /* Free what is left of a closed cache once no pin holds it (lock not held). */
 static void release_cache(tc_cache_t *c) {
     tc__pins_release(c);
+    tc__slabs_release(c);
     pthread_mutex_destroy(&c->lock);
     c->magic = 0;
     tc_free(NULL, c);
@@ -197,7 +199,9 @@ static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen
         err = ensure_index(c);
     }
     if (!err && t) err = tc__make_room(c, (unsigned)t, on_tier);
-    if (!err) err = tc__make_room(c, 0, on_meta + (t ? 0 : on_tier));
+    if (!err)
+        err = tc__make_room_entry(c, tc__entry_block((unsigned)t, klen, vlen, expiry != 0),
+                                  t ? 0 : on_tier);
     struct tc_entry *n = NULL;
     if (!err) {
         n = tc__entry_new(c, (unsigned)t, ktag, key, klen, value, vlen, vtag, expiry);
@@ -387,7 +391,9 @@ static int retime(tc_cache_t *c, struct tc_entry *e, size_t slot, uint64_t expir
     tc__entry_need(c, t, e->klen - 1u, e->vlen, true, &on_tier, &on_meta);
     tc__keep(c, e);
     int err = t ? tc__make_room(c, t, on_tier) : TC_OK;
-    if (!err) err = tc__make_room(c, 0, on_meta + (t ? 0 : on_tier));
+    if (!err)
+        err = tc__make_room_entry(c, tc__entry_block(t, e->klen - 1u, e->vlen, true),
+                                  t ? 0 : on_tier);
     tc__unkeep(c);
     if (err) return TC_ERR_NOMEM;
     struct tc_entry *n = tc__entry_copy(c, e, t, expiry);

@@ -9,7 +9,7 @@
 #include "tiercache/cache.h"
 
 /* ---- entries ----
- * One DRAM block per entry: this header, then [u64 expiry if E_TTL][value pointer if
+ * One DRAM block per entry (a slab slot when it is at most TC_SLAB_MAX bytes): this header, then [u64 expiry if E_TTL][value pointer if
  * E_EXTERNAL][key tag][key bytes][value bytes unless E_EXTERNAL]. Values on lower tiers and
  * values of TC_INLINE_MAX bytes or more are E_EXTERNAL: a block of the tier's kind. 12 bytes of header; the
  * optional fields cost only the entries that use them. */
@@ -27,6 +27,7 @@ enum {
     E_TTL = 2,      /* an expiry time follows the header */
     E_PINNED = 4,   /* the value's block is pinned by a reader: never freed or moved */
     E_SMALL = 8,    /* in tier 0's small FIFO (else the tier's main FIFO) */
+    E_SLAB = 0x80,  /* the entry's block is a slab slot (slab.c), not a jemalloc block */
 };
 #define E_TIER_SHIFT 4
 #define TC_INLINE_MAX 2048 /* tier-0 values this large get a block of their own */
@@ -105,6 +106,44 @@ struct tc_entry *tc__queue_pop(struct tc_queue *q);
 void tc__queue_remove(struct tc_queue *q, struct tc_entry *e);
 void tc__queue_release(struct tc_cache *c, struct tc_queue *q);
 
+/* ---- slab.c: tier-0 entry blocks at 4-byte granularity ---- */
+#define TC_SLAB_MAX 4096 /* larger entry blocks are jemalloc blocks */
+#define TC_SLAB_GRAIN 4  /* slot sizes are multiples of this */
+#define TC_SLAB_CLASSES (TC_SLAB_MAX / TC_SLAB_GRAIN)
+#define TC_SLAB_ALIGN ((size_t)256 << 10) /* the largest slab size and alignment */
+struct tc_slab;
+struct tc_slabs {
+    /* Per class (TC_SLAB_GRAIN bytes apart), allocated only when slabs are used: */
+    struct tc_slab **partial; /* slabs with free slots */
+    uint32_t *class_live;     /* entries of the class, in slabs or not */
+    size_t count;                              /* slabs in existence */
+    size_t max_pages; /* slabs are 4..max_pages pages (1/1024 of tier 0, up to 256 KiB; 0: none) */
+    size_t align;     /* slabs' alignment: a slot masked with it gives its slab */
+};
+/* Set up slabs for a new cache (none under 16 MiB of tier 0, or when out of memory). */
+void tc__slabs_init(struct tc_cache *c);
+void tc__slabs_release(struct tc_cache *c);
+/* The slot size a block of size bytes takes, or 0 when it is not slab-sized. */
+size_t tc__slab_slot(size_t size);
+/* Whether a new block of size bytes goes to a slab (its class has entries enough). */
+bool tc__slab_wanted(const struct tc_cache *c, size_t size);
+/* An entry block of size bytes came (sign 1) or went (-1), in a slab or not. */
+void tc__slab_count(struct tc_cache *c, size_t size, int sign);
+/* Tier-0 bytes allocating a block of size bytes adds now: 0 when its class has a free slot,
+ * else a new slab (or, beyond TC_SLAB_MAX, the jemalloc block). */
+size_t tc__slab_need(const struct tc_cache *c, size_t size);
+/* A slot for size (<= TC_SLAB_MAX) bytes, a new slab charged to tier 0 if needed; or NULL. */
+void *tc__slab_alloc(struct tc_cache *c, size_t size);
+/* Free a slot; an emptied slab is freed. */
+void tc__slab_free(struct tc_cache *c, void *p);
+/* For compaction: p's contents moved to a fuller slab of its class (p freed), or NULL when
+ * p's slab is more than a quarter used or no fuller slab has room. */
+void *tc__slab_move(struct tc_cache *c, void *p);
+size_t tc__slab_size_of(const struct tc_cache *c, const void *p); /* slot size of a slot */
+size_t tc__slab_live(const struct tc_cache *c, const void *p);    /* live slots of its slab */
+size_t tc__slab_usable(const struct tc_cache *c, const void *p);  /* charged bytes of its slab */
+const void *tc__slab_base(const struct tc_cache *c, const void *p);
+
 /* ---- pins.c: blocks held by readers, by address ---- */
 #define PIN_ZOMBIE 0x80000000u /* in tc_pin.state: the entry let go, the record owns the block */
 struct tc_pin {
@@ -112,6 +151,7 @@ struct tc_pin {
     struct tc_entry *entry; /* owning entry, or NULL once the entry let go (a zombie) */
     size_t charged;         /* usable bytes still charged to the tier */
     unsigned tier;
+    bool slab;              /* the block is a slab slot (charged with its slab) */
     _Atomic uint32_t state; /* readers holding the block, | PIN_ZOMBIE */
     struct tc_pin *next;
 };
@@ -161,6 +201,7 @@ struct tc_cache {
     size_t large_threshold;
     unsigned promote_hits;
     struct tc_index index;
+    struct tc_slabs slabs;
     uint16_t *ghost; /* fingerprints of keys recently evicted from the last tier */
     size_t ghost_cap;
     struct tc_pins pins;
@@ -190,6 +231,9 @@ size_t tc__cache_charge(size_t size);
 uint64_t tc__now_ns(void);
 
 /* ---- policy.c: eviction, demotion, promotion, the ghost table ---- */
+/* Evict or demote until tier 0 can take an entry block of block bytes plus extra bytes
+ * (re-evaluated after each step: a freed slot of the block's class is enough). */
+int tc__make_room_entry(struct tc_cache *c, size_t block, size_t extra);
 /* Evict or demote until tier t has need more bytes free; kept entries are never chosen.
  * TC_ERR_NOMEM when nothing is left to evict. */
 int tc__make_room(struct tc_cache *c, unsigned t, size_t need);
@@ -231,5 +275,7 @@ void tc__entry_free(struct tc_cache *c, struct tc_entry *e);
  * header block); for t = 0 both land on tier 0. klen without the tag. */
 void tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl,
                     size_t *on_tier, size_t *on_meta);
+/* Bytes of the tier-0 block of such an entry (klen without the tag). */
+size_t tc__entry_block(unsigned t, size_t klen, size_t vlen, bool ttl);
 
 #endif

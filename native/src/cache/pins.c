@@ -134,7 +134,8 @@ int tc__pin(struct tc_cache *c, struct tc_entry *e, struct tc_pin **out) {
     r->block = block;
     r->entry = e;
     r->tier = e->flags & E_EXTERNAL ? entry_tier(e) : 0;
-    r->charged = tc_usable_size(NULL, block);
+    r->slab = !(e->flags & E_EXTERNAL) && (e->flags & E_SLAB);
+    r->charged = r->slab ? 0 : tc_usable_size(NULL, block);
     atomic_init(&r->state, 1);
     size_t k = bucket_of(&c->pins, block);
     r->next = c->pins.buckets[k];
@@ -152,7 +153,10 @@ bool tc__unpin(struct tc_pin *r) {
 
 void tc__pin_free_zombie(struct tc_cache *c, struct tc_pin *r) {
     unlink_record(&c->pins, r);
-    tc__cache_free(c, r->tier, r->block);
+    if (r->slab)
+        tc__slab_free(c, r->block);
+    else
+        tc__cache_free(c, r->tier, r->block);
     retire_record(c, r);
 }
 

@@ -133,6 +133,16 @@ static bool tier0_step(struct tc_cache *c) {
     return false;
 }
 
+int tc__make_room_entry(struct tc_cache *c, size_t block, size_t extra) {
+    struct tc_tier *tier = &c->tiers[0];
+    for (;;) {
+        size_t need = extra + tc__slab_need(c, block);
+        if (need > tier->budget) return TC_ERR_TOOLARGE;
+        if (tier->used + need <= tier->budget) return TC_OK;
+        if (!tier0_step(c)) return TC_ERR_NOMEM;
+    }
+}
+
 int tc__make_room(struct tc_cache *c, unsigned t, size_t need) {
     struct tc_tier *tier = &c->tiers[t];
     if (need > tier->budget) return TC_ERR_TOOLARGE;
@@ -150,7 +160,8 @@ struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsign
     tc__entry_need(c, t, e->klen - 1u, e->vlen, e->flags & E_TTL, &on_tier, &on_meta);
     /* A demotion frees more tier-0 bytes than its new header takes; a promotion needs them. */
     tc__keep(c, e);
-    int err = t > from ? tc__make_room(c, t, on_tier) : tc__make_room(c, 0, on_meta + on_tier);
+    size_t block = tc__entry_block(t, e->klen - 1u, e->vlen, e->flags & E_TTL);
+    int err = t > from ? tc__make_room(c, t, on_tier) : tc__make_room_entry(c, block, on_tier);
     tc__unkeep(c);
     if (err) return NULL;
     struct tc_entry *n = tc__entry_copy(c, e, t, entry_expiry(e));
