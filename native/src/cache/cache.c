@@ -122,10 +122,14 @@ TC_API int tc_cache_destroy(tc_cache_t *c) {
     return TC_OK;
 }
 
-/* Grow (or clean) the index so that one more key fits; the ghost table follows its size. */
+/* Grow (or clean) the index so that one more key fits; the ghost table follows its size.
+ * Cleaning (same size) happens in place and keeps the ghost: under churn it is frequent, and
+ * making room for a second copy of the arrays would evict entries by the thousand (with
+ * slabs, evictions free memory only when slabs empty). */
 static int ensure_index(tc_cache_t *c) {
     size_t cap = tc__index_wanted_cap(&c->index);
     if (!cap) return TC_OK;
+    if (cap == c->index.cap && tc__index_rehash(&c->index)) return TC_OK;
     size_t need = tc__cache_charge(cap) + tc__cache_charge(cap * sizeof(struct tc_entry *)) +
                   tc__cache_charge(cap * sizeof(uint16_t));
     int err = tc__make_room(c, 0, need);

@@ -86,6 +86,9 @@ void tc__index_remove_at(struct tc_index *ix, size_t slot);
 /* Capacity needed so that one more entry keeps the load under the limit, or 0 if the current
  * table suffices. */
 size_t tc__index_wanted_cap(const struct tc_index *ix);
+/* Rebuild at the same size in place (drops the tombstones), through a scratch list in plain
+ * heap memory that is freed at once (not charged). False when that list could not be had. */
+bool tc__index_rehash(struct tc_index *ix);
 /* Rebuild into fresh arrays of new_cap slots (allocated by the caller). */
 void tc__index_rebuild(struct tc_index *ix, uint8_t *tags, struct tc_entry **slots,
                        size_t new_cap);
