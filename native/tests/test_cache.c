@@ -378,6 +378,37 @@ TEST(slab_entries_evict_within_budget_survive_pins_and_compact) {
     CHECK_EQ(tc_cache_destroy(c), TC_OK);
 }
 
+TEST(slab_cache_keeps_its_item_count_when_the_index_grows_under_churn) {
+    /* Evictions leave free slots all over the slabs; when the index or a queue ring then
+     * grows, tier 0 must shed megabytes at once. Moving entries together does it: evicting
+     * alone would empty the cache by tens of thousands of entries. */
+    tc_cache_t *c = make(24 << 20, NULL, 0, 0);
+    unsigned char v[100], buf[128];
+    memset(v, 7, sizeof v);
+    size_t lo = SIZE_MAX, hi = 0;
+    int bad = 0;
+    for (int i = 0; i < 1500000; i++) {
+        char key[16];
+        int klen = snprintf(key, sizeof key, "%u", (unsigned)(next_rand() % 600000));
+        tc_cache_value_t out;
+        int found = tc_cache_get(c, 1, key, (size_t)klen, buf, sizeof buf, &out);
+        if (found < 0) bad++;
+        if (found == 0 && tc_cache_set(c, 1, key, (size_t)klen, v, sizeof v, 0, 0) != TC_OK)
+            bad++;
+        if (i >= 500000 && i % 5000 == 0) {
+            size_t n = tc_cache_count(c);
+            if (n < lo) lo = n;
+            if (n > hi) hi = n;
+        }
+    }
+    fprintf(stderr, "    items %zu..%zu\n", lo, hi);
+    CHECK_EQ(bad, 0);
+    CHECK(hi > 100000);
+    CHECK(lo * 10 >= hi * 9);
+    CHECK_EQ(checked(c), TC_OK);
+    tc_cache_destroy(c);
+}
+
 TEST(compaction_moves_entries_and_keeps_the_index_right) {
     tc_kind_t *file = NULL;
     CHECK_EQ(tc_kind_create_file(dir, 0, TC_FILE_CONSERVATIVE, &file), TC_OK);
@@ -479,6 +510,7 @@ int main(void) {
     RUN(unpins_racing_overwrites_free_each_value_once);
     RUN(add_stores_only_absent_keys_and_take_removes_and_returns);
     RUN(slab_entries_evict_within_budget_survive_pins_and_compact);
+    RUN(slab_cache_keeps_its_item_count_when_the_index_grows_under_churn);
     RUN(compaction_moves_entries_and_keeps_the_index_right);
     RUN(ttl_expires_entries_and_touch_changes_it);
     RUN(bad_input_gets_error_codes_and_keeps_the_old_value);

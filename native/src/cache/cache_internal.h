@@ -120,6 +120,7 @@ struct tc_slabs {
     struct tc_slab **partial; /* slabs with free slots */
     uint32_t *class_live;     /* entries of the class, in slabs or not */
     size_t count;                              /* slabs in existence */
+    size_t free_bytes;                         /* free slots' bytes, over all slabs */
     size_t max_pages; /* slabs are 4..max_pages pages (1/1024 of tier 0, up to 256 KiB; 0: none) */
     size_t align;     /* slabs' alignment: a slot masked with it gives its slab */
 };
@@ -140,8 +141,8 @@ void *tc__slab_alloc(struct tc_cache *c, size_t size);
 /* Free a slot; an emptied slab is freed. */
 void tc__slab_free(struct tc_cache *c, void *p);
 /* For compaction: p's contents moved to a fuller slab of its class (p freed), or NULL when
- * p's slab is more than a quarter used or no fuller slab has room. */
-void *tc__slab_move(struct tc_cache *c, void *p);
+ * p's slab is more than quarters/4 used or no fuller slab has room. */
+void *tc__slab_move(struct tc_cache *c, void *p, unsigned quarters);
 size_t tc__slab_size_of(const struct tc_cache *c, const void *p); /* slot size of a slot */
 size_t tc__slab_live(const struct tc_cache *c, const void *p);    /* live slots of its slab */
 size_t tc__slab_usable(const struct tc_cache *c, const void *p);  /* charged bytes of its slab */
@@ -237,6 +238,10 @@ uint64_t tc__now_ns(void);
 /* Evict or demote until tier 0 can take an entry block of block bytes plus extra bytes
  * (re-evaluated after each step: a freed slot of the block's class is enough). */
 int tc__make_room_entry(struct tc_cache *c, size_t block, size_t extra);
+/* Move entries (not kept, not held by readers) out of slabs at most quarters/4 used into
+ * fuller ones, fixing index and queues, so that emptied slabs are freed; stops once tier 0
+ * has need bytes free. */
+void tc__slabs_consolidate(struct tc_cache *c, unsigned quarters, size_t need);
 /* Evict or demote until tier t has need more bytes free; kept entries are never chosen.
  * TC_ERR_NOMEM when nothing is left to evict. */
 int tc__make_room(struct tc_cache *c, unsigned t, size_t need);

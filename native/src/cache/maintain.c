@@ -108,7 +108,7 @@ TC_API int tc_cache_compact(tc_cache_t *c, size_t *cursor, size_t max_entries,
                 count++;
             }
         }
-        struct tc_entry *n = e->flags & E_SLAB ? tc__slab_move(c, e) : move_block(c, 0, e);
+        struct tc_entry *n = e->flags & E_SLAB ? tc__slab_move(c, e, 1) : move_block(c, 0, e);
         if (n) {
             c->index.slots[i] = n;
             tc__entry_queue(c, n)->ring[n->qpos] = n;

@@ -133,11 +133,45 @@ static bool tier0_step(struct tc_cache *c) {
     return false;
 }
 
+static bool kept(const struct tc_cache *c, const struct tc_entry *e);
+
+void tc__slabs_consolidate(struct tc_cache *c, unsigned quarters, size_t need) {
+    struct tc_tier *tier = &c->tiers[0];
+    for (size_t i = 0; i < c->index.cap && tier->used + need > tier->budget; i++) {
+        struct tc_entry *e = c->index.slots[i];
+        if (!e || !(e->flags & E_SLAB) || kept(c, e)) continue;
+        if ((e->flags & E_PINNED) && !tc__pin_drop_idle(c, e)) continue;
+        struct tc_entry *n = tc__slab_move(c, e, quarters);
+        if (!n) continue;
+        c->index.slots[i] = n;
+        tc__entry_queue(c, n)->ring[n->qpos] = n;
+    }
+}
+
+/* Tier 0 is short of deficit bytes while slabs hold as many in free slots (left by
+ * evictions scattered over them): move entries together rather than evict more. A pass costs
+ * a walk over the index, so after one the free slots must grow by the deficit again before
+ * the next (*retry_at). */
+static void consolidate_if_worth(struct tc_cache *c, size_t need, size_t *retry_at) {
+    struct tc_tier *tier = &c->tiers[0];
+    if (!c->slabs.count || tier->used + need <= tier->budget) return;
+    size_t deficit = tier->used + need - tier->budget;
+    size_t want = deficit + 2 * TC_SLAB_ALIGN;
+    if (c->slabs.free_bytes < want || c->slabs.free_bytes < *retry_at) return;
+    for (unsigned q = 1; q <= 4 && tier->used + need > tier->budget; q++)
+        tc__slabs_consolidate(c, q, need);
+    *retry_at = c->slabs.free_bytes + deficit;
+}
+
 int tc__make_room_entry(struct tc_cache *c, size_t block, size_t extra) {
     struct tc_tier *tier = &c->tiers[0];
+    size_t retry_at = 0;
     for (;;) {
         size_t need = extra + tc__slab_need(c, block);
         if (need > tier->budget) return TC_ERR_TOOLARGE;
+        if (tier->used + need <= tier->budget) return TC_OK;
+        consolidate_if_worth(c, need, &retry_at);
+        need = extra + tc__slab_need(c, block);
         if (tier->used + need <= tier->budget) return TC_OK;
         if (!tier0_step(c)) return TC_ERR_NOMEM;
     }
@@ -146,7 +180,12 @@ int tc__make_room_entry(struct tc_cache *c, size_t block, size_t extra) {
 int tc__make_room(struct tc_cache *c, unsigned t, size_t need) {
     struct tc_tier *tier = &c->tiers[t];
     if (need > tier->budget) return TC_ERR_TOOLARGE;
+    size_t retry_at = 0;
     while (tier->used + need > tier->budget) {
+        if (t == 0) {
+            consolidate_if_worth(c, need, &retry_at);
+            if (tier->used + need <= tier->budget) break;
+        }
         bool progress = t == 0 ? tier0_step(c) : clock_step(c, &tier->main);
         if (!progress) return TC_ERR_NOMEM;
     }

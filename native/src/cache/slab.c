@@ -102,6 +102,7 @@ size_t tc__slab_need(const struct tc_cache *c, size_t size) {
 /* A slot from sl (which has one free). */
 static void *take_slot(struct tc_slabs *s, unsigned cls, struct tc_slab *sl) {
     void *p;
+    s->free_bytes -= sl->slot;
     if (sl->free) {
         p = sl->free;
         memcpy(&sl->free, p, sizeof(void *));
@@ -154,6 +155,7 @@ void *tc__slab_alloc(struct tc_cache *c, size_t size) {
         sl->live = sl->fresh = 0;
         list_add(s, cls, sl);
         s->count++;
+        s->free_bytes += (size_t)sl->nslots * slot;
     }
     return take_slot(s, cls, sl);
 }
@@ -164,9 +166,11 @@ void tc__slab_free(struct tc_cache *c, void *p) {
     unsigned cls = class_of(sl->slot);
     memcpy(p, &sl->free, sizeof(void *));
     sl->free = p;
+    s->free_bytes += sl->slot;
     if (--sl->live == 0) {
         if (sl->listed) list_remove(s, cls, sl);
         s->count--;
+        s->free_bytes -= (size_t)sl->nslots * sl->slot;
         tc__cache_free(c, 0, sl);
         return;
     }
@@ -177,10 +181,10 @@ size_t tc__slab_size_of(const struct tc_cache *c, const void *p) {
     return slab_of(&c->slabs, p)->slot;
 }
 
-void *tc__slab_move(struct tc_cache *c, void *p) {
+void *tc__slab_move(struct tc_cache *c, void *p, unsigned quarters) {
     struct tc_slabs *s = &c->slabs;
     struct tc_slab *from = slab_of(s, p);
-    if ((size_t)from->live * 4 > from->nslots) return NULL;
+    if ((size_t)from->live * 4 > (size_t)from->nslots * quarters) return NULL;
     unsigned cls = class_of(from->slot);
     struct tc_slab *to = s->partial[cls];
     for (int tries = 0; to && tries < 8; to = to->next, tries++)
