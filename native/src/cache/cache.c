@@ -122,7 +122,8 @@ TC_API int tc_cache_destroy(tc_cache_t *c) {
     return TC_OK;
 }
 
-/* Grow (or clean) the index so that one more key fits; the ghost table follows its size.
+/* Grow (or clean) the index so that one more key fits; the ghost table follows its size
+ * (fingerprints move to the slots their keys can have in the larger table).
  * Cleaning (same size) happens in place and keeps the ghost: under churn it is frequent, and
  * making room for a second copy of the arrays would evict entries by the thousand (with
  * slabs, evictions free memory only when slabs empty). */
@@ -144,13 +145,12 @@ static int ensure_index(tc_cache_t *c) {
         return TC_ERR_NOMEM;
     }
     memset(slots, 0, cap * sizeof *slots);
-    memset(ghost, 0, cap * sizeof *ghost);
+    tc__ghost_move(c, ghost, cap);
     uint8_t *old_tags = c->index.tags;
     struct tc_entry **old_slots = c->index.slots;
     tc__index_rebuild(&c->index, tags, slots, cap);
     if (old_tags) tc__cache_free(c, 0, old_tags);
     if (old_slots) tc__cache_free(c, 0, old_slots);
-    /* Fingerprints cannot be rehashed: the ghost starts over at each resize (rare). */
     if (c->ghost) tc__cache_free(c, 0, c->ghost);
     c->ghost = ghost;
     c->ghost_cap = cap;

@@ -207,7 +207,7 @@ struct tc_cache {
     struct tc_index index;
     struct tc_slabs slabs;
     uint16_t *ghost; /* fingerprints of keys recently evicted from the last tier */
-    size_t ghost_cap;
+    size_t ghost_cap, ghost_hand; /* hand: the next slot an eviction clears */
     struct tc_pins pins;
     /* Entries that operations in progress work on (nested: set, then a demotion inside its
      * eviction, ...): eviction passes over them. */
@@ -259,6 +259,8 @@ void tc__keep(struct tc_cache *c, struct tc_entry *e);
 void tc__unkeep(struct tc_cache *c);
 /* A key about to be inserted: true (and forgotten) if it was evicted recently. */
 bool tc__ghost_take(struct tc_cache *c, uint64_t h);
+/* Fill a new ghost table of cap slots (the index's new size) from the current one. */
+void tc__ghost_move(struct tc_cache *c, uint16_t *ghost, size_t cap);
 /* The queue an entry belongs in. */
 static inline struct tc_queue *tc__entry_queue(struct tc_cache *c, const struct tc_entry *e) {
     return e->flags & E_SMALL ? &c->small : &c->tiers[entry_tier(e)].main;

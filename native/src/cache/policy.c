@@ -36,8 +36,27 @@ static size_t ghost_slot(const struct tc_cache *c, uint64_t h) {
 }
 static uint16_t ghost_print(uint64_t h) { return (uint16_t)((h >> 48) | 1); }
 
+/* Each eviction also clears the slot under a hand that sweeps the table, so a fingerprint
+ * lives for at most ghost_cap evictions (about the cache's item count): S3-FIFO's ghost
+ * remembers as many evictions as the cache holds entries, not arbitrarily old ones. */
 static void ghost_put(struct tc_cache *c, uint64_t h) {
-    if (c->ghost_cap) c->ghost[ghost_slot(c, h)] = ghost_print(h);
+    if (!c->ghost_cap) return;
+    if (c->ghost_hand >= c->ghost_cap) c->ghost_hand = 0;
+    c->ghost[c->ghost_hand++] = 0;
+    c->ghost[ghost_slot(c, h)] = ghost_print(h);
+}
+
+void tc__ghost_move(struct tc_cache *c, uint16_t *ghost, size_t cap) {
+    memset(ghost, 0, cap * sizeof *ghost);
+    /* A key in old slot i has x = h' / 2^64 in [i/old, (i+1)/old): its new slot floor(x*cap)
+     * is one of a few (1-3 for a 1.5x growth). Its fingerprint goes to all of them; the wrong
+     * ones match another key with odds of 2^-15 and are overwritten as keys are evicted. */
+    for (size_t i = 0, old = c->ghost_cap; i < old; i++) {
+        if (!c->ghost[i]) continue;
+        size_t lo = (size_t)((unsigned __int128)i * cap / old);
+        size_t hi = (size_t)(((unsigned __int128)(i + 1) * cap + old - 1) / old);
+        for (size_t j = lo; j < hi && j < cap; j++) ghost[j] = c->ghost[i];
+    }
 }
 
 bool tc__ghost_take(struct tc_cache *c, uint64_t h) {
