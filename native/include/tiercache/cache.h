@@ -5,7 +5,8 @@
  * entry's metadata (header and key) and the index live in DRAM memory charged to tier 0's
  * budget; small values live inline with their header. Values at or above large_threshold go
  * straight to the last tier, and values demoted from tier t go to tier t+1. Every budget is
- * the real usable size of the blocks charged to the tier (jemalloc size classes included).
+ * the real usable size of the blocks charged to the tier (jemalloc size classes included;
+ * in tier 0 of 16 MiB or more, small entries are slots in slabs charged whole).
  *
  * Policy (S3-FIFO): new keys enter tier 0's small FIFO (10% of the tier); entries read there
  * move to the main FIFO, the rest leave the tier. Main and lower tiers reinsert entries that
@@ -103,7 +104,8 @@ TC_API int tc_cache_get(tc_cache_t *cache, unsigned ktag, const void *key, size_
  * there, 0 when absent. */
 TC_API int tc_cache_take(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                          tc_cache_value_t *out);
-/* Release a pin from tc_cache_get or tc_cache_take. */
+/* Release a pin from tc_cache_get or tc_cache_take, exactly once (the handle is not looked
+ * up: anything else is undefined). Lock-free unless the value was replaced or evicted. */
 TC_API void tc_cache_unpin(tc_cache_t *cache, void *pin);
 /* 1 if present and not expired, else 0; does not count as a read. */
 TC_API int tc_cache_contains(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen);
