@@ -68,8 +68,11 @@ def test_compact_after_deletes_moves_blocks_and_keeps_every_value(cache):
     cache.check()
     stats = cache.stats()
     assert stats["items"] == len(small) + len(large)
-    # A moved block keeps its size class: the charges do not change.
-    assert [t["used"] for t in stats["tiers"]] == used_before
+    # A moved jemalloc block keeps its size class: the capacity tier's charge does not change.
+    # DRAM entries in slabs move out of sparse slabs, which are freed: tier 0 can only fall.
+    used_after = [t["used"] for t in stats["tiers"]]
+    assert used_after[1:] == used_before[1:]
+    assert used_after[0] <= used_before[0]
     assert_intact(cache, small, large)
     cache.check()
 

@@ -258,15 +258,13 @@ def test_index_and_queues_count_against_the_dram_budget():
         cache.check()
 
 
-@pytest.mark.xfail(
-    reason="issue 4 targets <= 48 B of metadata per item; observed about 71.5 B at 100k items "
-    "(16 B keys, 100 B values: the 129 B entry block is rounded up to the 160 B size class) "
-    "and 65.8 B at 1M items",
-    strict=True,
-)
-def test_metadata_per_item_is_below_48_bytes():
-    with TierCache(dram_mb=64) as cache:
-        value = b"v" * 100
+@pytest.mark.parametrize("size", [10, 99, 100, 150, 500, 1000])
+def test_metadata_per_item_is_below_48_bytes(size):
+    """Issue 4's target at 100k items of 16 B keys: entry blocks are slab slots of 4-byte
+    classes, so no value size pays jemalloc's size-class rounding (at 100 B it did: the 129 B
+    entry block took a 160 B block, 71.5 B of metadata per item)."""
+    with TierCache(dram_mb=64 + size * 100_000 // 2**20 * 2) as cache:
+        value = b"v" * size
         for i in range(100_000):
             cache[b"key:%012d" % i] = value
         stats = cache.stats()
@@ -274,7 +272,7 @@ def test_metadata_per_item_is_below_48_bytes():
         assert stats["evictions"] == 0
         assert stats["key_bytes"] == 100_000 * 17  # 16 bytes and the type tag
         per_item = stats["meta_bytes_per_item"]
-        print(f"metadata per item: {per_item:.1f} B")
+        print(f"metadata per item with {size} B values: {per_item:.1f} B")
         cache.check()
         assert per_item < 48
 
@@ -366,6 +364,20 @@ def test_get_without_copy_returns_a_read_only_view_of_the_value(tiered, size):
         view[0] = 0
     assert tiered.stats()["pinned"] == 1
     del view
+    assert tiered.stats()["pinned"] == 0
+    tiered.check()
+
+
+def test_a_view_exporter_gives_no_buffer_outside_get(tiered):
+    """The object behind a view exports values only through get(): asking it directly for a
+    buffer is refused, and the view and the pin count stay as they were."""
+    tiered["k"] = value_for(1, 5000)
+    view = tiered.get("k", copy=False)
+    with pytest.raises(BufferError):
+        memoryview(view.obj)
+    assert view == value_for(1, 5000)
+    assert tiered.stats()["pinned"] == 1
+    view.release()
     assert tiered.stats()["pinned"] == 0
     tiered.check()
 

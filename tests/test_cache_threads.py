@@ -219,3 +219,54 @@ def test_concurrent_writers_of_one_key_leave_one_whole_value(shm_dir):
         assert any(final in values for values in written)
         assert len(cache) == 1
         cache.check()
+
+
+@pytest.mark.parametrize("size", [100, 50_000], ids=["inline", "own-block"])
+def test_pop_is_atomic_each_value_is_popped_once(size):
+    """Threads popping the same keys: every stored value comes out of exactly one pop."""
+    with TierCache(dram_mb=16) as cache:
+        got: list[list[bytes]] = [[] for _ in range(4)]
+        rounds = 200
+
+        def popper(i: int, start: threading.Barrier) -> None:
+            start.wait()
+            for r in range(rounds):
+                v = cache.pop(("k", r), None)
+                if v is not None:
+                    got[i].append(v)
+
+        for r in range(rounds):
+            cache[("k", r)] = b"%d|" % r + b"v" * size
+        start = threading.Barrier(4)
+        threads = [threading.Thread(target=popper, args=(i, start)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        popped = sorted(int(v.split(b"|")[0]) for vs in got for v in vs)
+        assert popped == list(range(rounds))
+        assert len(cache) == 0
+        assert cache.stats()["pinned"] == 0
+        cache.check()
+
+
+def test_setdefault_is_atomic_all_threads_see_one_value():
+    """Threads calling setdefault on the same fresh keys with different defaults all get the
+    one value that was stored."""
+    with TierCache(dram_mb=16) as cache:
+        seen: list[dict] = [{} for _ in range(4)]
+
+        def worker(i: int, start: threading.Barrier) -> None:
+            start.wait()
+            for r in range(300):
+                seen[i][r] = cache.setdefault(r, f"from {i}")
+
+        start = threading.Barrier(4)
+        threads = [threading.Thread(target=worker, args=(i, start)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for r in range(300):
+            assert {s[r] for s in seen} == {cache[r]}
+        cache.check()

@@ -338,6 +338,7 @@ def set_background_threads(enable: bool) -> None:
 # ---- cache (native/include/tiercache/cache.h) ----
 
 ERR_TOOLARGE: int = lib.TC_ERR_TOOLARGE
+ERR_CLOSED: int = lib.TC_ERR_CLOSED
 MAX_KEY: int = lib.TC_CACHE_MAX_KEY
 _KEY_HEADER = 3  # tc_cache_keys: [u8 tag][u16 length]
 
@@ -405,12 +406,29 @@ def cache_destroy(cache: Any) -> None:
     lib.tc_cache_destroy(cache)
 
 
+def cache_take(cache: Any, ktag: int, key: bytes) -> tuple[int, bytes] | None:
+    """Remove key and return its (value tag, bytes) in one native step, or None if absent."""
+    out = ffi.new("tc_cache_value_t *")
+    rc = lib.tc_cache_take(cache, ktag, key, len(key), out)
+    if rc < 0:
+        check(rc, "pop")
+    if rc == 0:
+        return None
+    try:
+        return int(out.tag), ffi.buffer(out.data, out.len)[:]
+    finally:
+        lib.tc_cache_unpin(cache, out.pin)
+
+
+def cache_add(cache: Any, ktag: int, key: bytes, vtag: int, value: Any, ttl: float) -> int:
+    """Store value only if key is absent: 1 stored, 0 present, or a negative TC_ERR_* code."""
+    data = ffi.from_buffer(value)
+    return int(lib.tc_cache_add(cache, ktag, key, len(key), data, len(data), vtag, ttl))
+
+
 def cache_count(cache: Any) -> int:
-    n = int(lib.tc_cache_count(cache))
-    if n == 0:  # 0 is also what a closed cache answers: tell them apart
-        out = ffi.new("tc_cache_stats_t *")
-        check(lib.tc_cache_stats(cache, out), "len")
-    return n
+    """Live entries; a closed cache also answers 0 (callers that must tell, check first)."""
+    return int(lib.tc_cache_count(cache))
 
 
 def cache_keys(cache: Any) -> list[tuple[int, bytes]]:

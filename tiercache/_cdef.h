@@ -207,6 +207,10 @@ int tc_cache_set(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                  const void *value, size_t vlen, unsigned vtag, double ttl);
 int tc_cache_get(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                  void *buf, size_t cap, tc_cache_value_t *out);
+int tc_cache_add(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                 const void *value, size_t vlen, unsigned vtag, double ttl);
+int tc_cache_take(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                  tc_cache_value_t *out);
 void tc_cache_unpin(tc_cache_t *cache, void *pin);
 int tc_cache_contains(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen);
 int tc_cache_delete(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen);

@@ -44,53 +44,62 @@ enum { VALUE_BYTES = 0, VALUE_BYTEARRAY = 1, VALUE_STR = 2 };
 #define COPY_CAP (16 * 1024)        /* values up to this size are copied via the stack */
 #define RELEASE_GIL_AT (256 * 1024) /* copies this large run without the GIL */
 
-/* A pinned value: exports its bytes read-only; dropping it releases the pin. It holds the
- * owner (the Python object that keeps the cache and its kinds alive) until then. */
+/* The exporter of a cache's pinned values (one per cache, made by exporter()): each get with
+ * copy=False arms it with one pinned value and asks for a memoryview of it at once, so the
+ * view's buffer carries the pin (in Py_buffer.internal) and its release unpins. A view costs
+ * CPython's two objects (managed buffer and memoryview) and no object of ours. The exporter
+ * holds the owner (the Python object that keeps the cache and its kinds alive) for as long as
+ * any view exists. Asked for a buffer when not armed (memoryview(view.obj)), it refuses. */
 typedef struct {
     PyObject_HEAD tc_cache_t *cache;
-    void *pin;
+    PyObject *owner;
+    void *pin; /* armed: the value to export next */
     void *data;
     Py_ssize_t len;
-    PyObject *owner;
-} Pinned;
+} Exporter;
 
-static int pinned_getbuffer(PyObject *self, Py_buffer *view, int flags) {
-    Pinned *p = (Pinned *)self;
-    return PyBuffer_FillInfo(view, self, p->data, p->len, 1, flags);
+static int exporter_getbuffer(PyObject *self, Py_buffer *view, int flags) {
+    Exporter *x = (Exporter *)self;
+    if (!x->pin) {
+        PyErr_SetString(PyExc_BufferError, "a cache value is exported only by get()");
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, self, x->data, x->len, 1, flags) < 0) return -1;
+    view->internal = x->pin;
+    x->pin = NULL;
+    return 0;
 }
 
-static void pinned_dealloc(PyObject *self) {
-    Pinned *p = (Pinned *)self;
-    cache_unpin(p->cache, p->pin);
-    Py_XDECREF(p->owner);
+static void exporter_releasebuffer(PyObject *self, Py_buffer *view) {
+    cache_unpin(((Exporter *)self)->cache, view->internal);
+}
+
+static void exporter_dealloc(PyObject *self) {
+    Py_XDECREF(((Exporter *)self)->owner);
     PyObject_Free(self);
 }
 
-static PyBufferProcs pinned_buffer = {pinned_getbuffer, NULL};
+static PyBufferProcs exporter_buffer = {exporter_getbuffer, exporter_releasebuffer};
 
-static PyTypeObject PinnedType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tiercache._fastpath.Pinned",
-    .tp_basicsize = sizeof(Pinned),
-    .tp_dealloc = pinned_dealloc,
-    .tp_as_buffer = &pinned_buffer,
+static PyTypeObject ExporterType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tiercache._fastpath.Exporter",
+    .tp_basicsize = sizeof(Exporter),
+    .tp_dealloc = exporter_dealloc,
+    .tp_as_buffer = &exporter_buffer,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A value pinned in the cache, exported read-only.",
+    .tp_doc = "Exports a cache's pinned values read-only; a view's release unpins.",
 };
 
 /* A read-only memoryview of a pinned value; on failure the pin is released. */
-static PyObject *pinned_view(tc_cache_t *c, tc_cache_value_t *out, PyObject *owner) {
-    Pinned *p = PyObject_New(Pinned, &PinnedType);
-    if (!p) {
-        cache_unpin(c, out->pin);
-        return NULL;
+static PyObject *pinned_view(Exporter *x, tc_cache_value_t *out) {
+    x->pin = out->pin;
+    x->data = (void *)out->data;
+    x->len = (Py_ssize_t)out->len;
+    PyObject *view = PyMemoryView_FromObject((PyObject *)x);
+    if (x->pin) { /* the buffer was never taken */
+        x->pin = NULL;
+        cache_unpin(x->cache, out->pin);
     }
-    p->cache = c;
-    p->pin = out->pin;
-    p->data = (void *)out->data;
-    p->len = (Py_ssize_t)out->len;
-    p->owner = Py_NewRef(owner);
-    PyObject *view = PyMemoryView_FromObject((PyObject *)p);
-    Py_DECREF(p);
     return view;
 }
 
@@ -176,21 +185,26 @@ static PyObject *not_begun(int status) {
     return status < 0 ? NULL : Py_NewRef(Py_NotImplemented);
 }
 
-/* get(handle, key, key_tag, copy, owner) */
+/* get(handle, key, key_tag, copy, exporter) */
 static PyObject *fp_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     tc_cache_t *c;
     struct key k;
-    int status = begin(args, nargs, 5, "get(handle, key, key_tag, copy, owner)", &c, &k);
+    int status = begin(args, nargs, 5, "get(handle, key, key_tag, copy, exporter)", &c, &k);
     if (status <= 0) return not_begun(status);
     int copy = PyObject_IsTrue(args[3]);
     if (copy < 0) return NULL;
+    Exporter *x = (Exporter *)args[4];
+    if (!copy && (Py_TYPE(x) != &ExporterType || x->cache != c)) {
+        PyErr_SetString(PyExc_TypeError, "get(copy=False) needs this cache's exporter()");
+        return NULL;
+    }
     char scratch[COPY_CAP];
     tc_cache_value_t out;
     int rc = cache_get(c, k.tag, k.data, (size_t)k.len, scratch, copy ? COPY_CAP : 0, &out);
     if (rc == 0) Py_RETURN_NONE;
     if (rc < 0) return PyLong_FromLong(rc);
     if (out.pin && !copy) {
-        PyObject *view = pinned_view(c, &out, args[4]);
+        PyObject *view = pinned_view(x, &out);
         if (!view || out.tag == VALUE_BYTES) return view;
         return Py_BuildValue("(IN)", out.tag, view);
     }
@@ -289,8 +303,28 @@ static PyObject *fp_bind(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* exporter(handle, owner): the exporter that get(copy=False) on this cache needs. */
+static PyObject *fp_exporter(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "exporter(handle, owner)");
+        return NULL;
+    }
+    tc_cache_t *c = handle_of(args[0]);
+    if (!c) return NULL;
+    Exporter *x = PyObject_New(Exporter, &ExporterType);
+    if (!x) return NULL;
+    x->cache = c;
+    x->owner = Py_NewRef(args[1]);
+    x->pin = NULL;
+    x->data = NULL;
+    x->len = 0;
+    return (PyObject *)x;
+}
+
 static PyMethodDef methods[] = {
-    {"get", (PyCFunction)(void (*)(void))fp_get, METH_FASTCALL, "get(handle, key, key_tag, copy)"},
+    {"exporter", (PyCFunction)(void (*)(void))fp_exporter, METH_FASTCALL,
+     "exporter(handle, owner)"},
+    {"get", (PyCFunction)(void (*)(void))fp_get, METH_FASTCALL, "get(handle, key, key_tag, copy, exporter)"},
     {"set", (PyCFunction)(void (*)(void))fp_set, METH_FASTCALL,
      "set(handle, key, key_tag, value, value_tag, ttl)"},
     {"delete", (PyCFunction)(void (*)(void))fp_delete, METH_FASTCALL, "delete(handle, key, key_tag)"},
@@ -304,6 +338,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "tiercache._fastpath"
                                     "TierCache's per-key hot path.", -1, methods};
 
 PyMODINIT_FUNC PyInit__fastpath(void) {
-    if (PyType_Ready(&PinnedType) < 0) return NULL;
+    if (PyType_Ready(&ExporterType) < 0) return NULL;
     return PyModule_Create(&module);
 }

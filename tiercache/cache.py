@@ -206,6 +206,7 @@ class TierCache(MutableMapping):
         )
         self._h = self._native.handle
         self._addr = _b.cache_address(self._h)
+        self._views = _fast.exporter(self._addr, self._native)  # get(copy=False)'s views
         self._compactor: _Compactor | None = None
         if compact_interval is not None:
             if not compact_interval > 0:
@@ -218,14 +219,14 @@ class TierCache(MutableMapping):
         """The value for key, or default. ``copy=False`` returns bytes-like values as a
         read-only memoryview of the stored bytes (no copy); it stays valid while held, even
         if the entry is replaced or evicted meanwhile."""
-        r = _fast.get(self._addr, key, -1, copy, self._native)
-        if type(r) is bytes:
+        r = _fast.get(self._addr, key, -1, copy, self._views)
+        if type(r) is bytes or type(r) is memoryview:
             return r
         if r is None:
             return default
         if r is NotImplemented:
             kt, kb = encode_key(key)
-            r = _fast.get(self._addr, kb, kt, copy, self._native)
+            r = _fast.get(self._addr, kb, kt, copy, self._views)
             if type(r) is bytes:
                 return r
             if r is None:
@@ -294,7 +295,10 @@ class TierCache(MutableMapping):
         return rc == 1
 
     def __len__(self) -> int:
-        return _b.cache_count(self._h)
+        n = _b.cache_count(self._h)
+        if n == 0 and self._native.closed:  # what a closed cache answers too
+            raise _b.cache_error(_b.ERR_CLOSED, "len")
+        return n
 
     def __iter__(self) -> Iterator[Any]:
         """A snapshot of the keys present now (later changes do not show)."""
@@ -309,20 +313,31 @@ class TierCache(MutableMapping):
     # ---- more of the mapping API ----
 
     def pop(self, key: Any, default: Any = _MISSING) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
+        """Remove key and return its value (one native step: no other thread sees it half
+        done), else default, else KeyError."""
+        kt, kb = encode_key(key)
+        got = _b.cache_take(self._h, kt, kb)
+        if got is None:
             if default is _MISSING:
                 raise KeyError(key)
             return default
-        self.delete(key)
-        return value
+        return self._loads(got[0], got[1])
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            self.set(key, default)
-            return default
-        return value
+        """The value of key; if absent, store default and return it. The insertion happens
+        only if no other thread stored the key first (then its value is returned)."""
+        kt, kb = encode_key(key)
+        vt, vb = self._dumps(default)
+        while True:
+            rc = _b.cache_add(self._h, kt, kb, vt, vb, 0.0)
+            if rc == 1:
+                return default
+            if rc < 0:
+                raise self._set_error(rc, key, default)
+            value = self.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
+            # removed by another thread between the two steps: try again
 
     def delete(self, key: Any) -> bool:
         """Remove key; True if it was there."""

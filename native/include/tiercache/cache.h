@@ -5,7 +5,8 @@
  * entry's metadata (header and key) and the index live in DRAM memory charged to tier 0's
  * budget; small values live inline with their header. Values at or above large_threshold go
  * straight to the last tier, and values demoted from tier t go to tier t+1. Every budget is
- * the real usable size of the blocks charged to the tier (jemalloc size classes included).
+ * the real usable size of the blocks charged to the tier (jemalloc size classes included;
+ * in tier 0 of 16 MiB or more, small entries are slots in slabs charged whole).
  *
  * Policy (S3-FIFO): new keys enter tier 0's small FIFO (10% of the tier); entries read there
  * move to the main FIFO, the rest leave the tier. Main and lower tiers reinsert entries that
@@ -91,11 +92,20 @@ TC_API int tc_cache_destroy(tc_cache_t *cache);
  * hold the entry, TC_ERR_NOMEM when memory ran out; on any error the old value is kept. */
 TC_API int tc_cache_set(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                         const void *value, size_t vlen, unsigned vtag, double ttl);
+/* Insert only when the key is absent (or expired): 1 when stored, 0 when a live value was
+ * there (left as it is). Errors as tc_cache_set. */
+TC_API int tc_cache_add(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                        const void *value, size_t vlen, unsigned vtag, double ttl);
 /* Look up. Returns 1 and fills *out when found, 0 when absent or expired. A value of at most
  * cap bytes is copied into buf; a longer one (or any, with cap 0) is pinned in place. */
 TC_API int tc_cache_get(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                         void *buf, size_t cap, tc_cache_value_t *out);
-/* Release a pin from tc_cache_get. */
+/* Remove and return in one step: 1 and *out (always pinned: unpin it) when the key was
+ * there, 0 when absent. */
+TC_API int tc_cache_take(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                         tc_cache_value_t *out);
+/* Release a pin from tc_cache_get or tc_cache_take, exactly once (the handle is not looked
+ * up: anything else is undefined). Lock-free unless the value was replaced or evicted. */
 TC_API void tc_cache_unpin(tc_cache_t *cache, void *pin);
 /* 1 if present and not expired, else 0; does not count as a read. */
 TC_API int tc_cache_contains(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen);

@@ -59,11 +59,13 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
         c->tiers[t].kind = cfg->tiers[t].kind;
         c->tiers[t].budget = cfg->tiers[t].budget;
     }
+    c->small.counts_bytes = true;
     c->small_limit = c->tiers[0].budget / 100 * (cfg->small_percent ? cfg->small_percent : 10);
     c->large_threshold = cfg->large_threshold;
     c->promote_hits = cfg->promote_hits;
     c->next_expiry = UINT64_MAX;
     c->tiers[0].used = tc_usable_size(NULL, c); /* the cache itself is metadata too */
+    tc__slabs_init(c);
     *out = c;
     return TC_OK;
 }
@@ -71,6 +73,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
 /* Free what is left of a closed cache once no pin holds it (lock not held). */
 static void release_cache(tc_cache_t *c) {
     tc__pins_release(c);
+    tc__slabs_release(c);
     pthread_mutex_destroy(&c->lock);
     c->magic = 0;
     tc_free(NULL, c);
@@ -92,6 +95,7 @@ static void close_locked(tc_cache_t *c) {
     free_index(c);
     tc__queue_release(c, &c->small);
     for (size_t t = 0; t < c->ntiers; t++) tc__queue_release(c, &c->tiers[t].main);
+    tc__pins_free_spares(c);
 }
 
 TC_API int tc_cache_close(tc_cache_t *c) {
@@ -118,10 +122,15 @@ TC_API int tc_cache_destroy(tc_cache_t *c) {
     return TC_OK;
 }
 
-/* Grow (or clean) the index so that one more key fits; the ghost table follows its size. */
+/* Grow (or clean) the index so that one more key fits; the ghost table follows its size
+ * (fingerprints move to the slots their keys can have in the larger table).
+ * Cleaning (same size) happens in place and keeps the ghost: under churn it is frequent, and
+ * making room for a second copy of the arrays would evict entries by the thousand (with
+ * slabs, evictions free memory only when slabs empty). */
 static int ensure_index(tc_cache_t *c) {
     size_t cap = tc__index_wanted_cap(&c->index);
     if (!cap) return TC_OK;
+    if (cap == c->index.cap && tc__index_rehash(&c->index)) return TC_OK;
     size_t need = tc__cache_charge(cap) + tc__cache_charge(cap * sizeof(struct tc_entry *)) +
                   tc__cache_charge(cap * sizeof(uint16_t));
     int err = tc__make_room(c, 0, need);
@@ -136,13 +145,12 @@ static int ensure_index(tc_cache_t *c) {
         return TC_ERR_NOMEM;
     }
     memset(slots, 0, cap * sizeof *slots);
-    memset(ghost, 0, cap * sizeof *ghost);
+    tc__ghost_move(c, ghost, cap);
     uint8_t *old_tags = c->index.tags;
     struct tc_entry **old_slots = c->index.slots;
     tc__index_rebuild(&c->index, tags, slots, cap);
     if (old_tags) tc__cache_free(c, 0, old_tags);
     if (old_slots) tc__cache_free(c, 0, old_slots);
-    /* Fingerprints cannot be rehashed: the ghost starts over at each resize (rare). */
     if (c->ghost) tc__cache_free(c, 0, c->ghost);
     c->ghost = ghost;
     c->ghost_cap = cap;
@@ -170,8 +178,12 @@ static void trim(tc_cache_t *c, struct tc_entry *keep) {
     tc__unkeep(c);
 }
 
+/* What set_locked returns when keep_existing found the key (TC_OK when it stored). */
+#define KEY_PRESENT 1
+
 static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                      const void *value, size_t vlen, unsigned vtag, double ttl) {
+                      const void *value, size_t vlen, unsigned vtag, double ttl,
+                      bool keep_existing) {
     size_t on_tier, on_meta;
     uint64_t expiry = tc__expiry_for(ttl);
     int t = place(c, klen, vlen, expiry != 0, &on_tier, &on_meta);
@@ -180,6 +192,7 @@ static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen
     size_t slot = tc__index_find(&c->index, h, ktag, key, klen);
     struct tc_entry *old = slot == TC_INDEX_NONE ? NULL : c->index.slots[slot];
     if (old && tc__drop_if_expired(c, old, slot, true)) old = NULL;
+    if (old && keep_existing) return KEY_PRESENT;
     bool to_main;
     int err = TC_OK;
     if (old) {
@@ -190,7 +203,9 @@ static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen
         err = ensure_index(c);
     }
     if (!err && t) err = tc__make_room(c, (unsigned)t, on_tier);
-    if (!err) err = tc__make_room(c, 0, on_meta + (t ? 0 : on_tier));
+    if (!err)
+        err = tc__make_room_entry(c, tc__entry_block((unsigned)t, klen, vlen, expiry != 0),
+                                  t ? 0 : on_tier);
     struct tc_entry *n = NULL;
     if (!err) {
         n = tc__entry_new(c, (unsigned)t, ktag, key, klen, value, vlen, vtag, expiry);
@@ -228,9 +243,22 @@ TC_API int tc_cache_set(tc_cache_t *c, unsigned ktag, const void *key, size_t kl
         return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
     if (err) return err;
-    err = set_locked(c, ktag, key, klen, value, vlen, vtag, ttl);
+    err = set_locked(c, ktag, key, klen, value, vlen, vtag, ttl, false);
     tc__cache_unlock(c);
     return err;
+}
+
+TC_API int tc_cache_add(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
+                        const void *value, size_t vlen, unsigned vtag, double ttl) {
+    if (bad_key(ktag, key, klen) || (!value && vlen) || vlen > TC_CACHE_MAX_VALUE ||
+        vtag >= TC_CACHE_VALUE_TAGS || !(ttl >= 0))
+        return TC_ERR_INVALID;
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    err = set_locked(c, ktag, key, klen, value, vlen, vtag, ttl, true);
+    tc__cache_unlock(c);
+    if (err < 0) return err;
+    return err == KEY_PRESENT ? 0 : 1;
 }
 
 /* The live entry for a key (expired ones are dropped on the way), with its slot. */
@@ -280,21 +308,54 @@ TC_API int tc_cache_get(tc_cache_t *c, unsigned ktag, const void *key, size_t kl
         memcpy(buf, entry_value(e), e->vlen);
         out->data = buf;
         out->pin = NULL;
-    } else if ((err = tc__pin(c, e)) == TC_OK) {
-        out->data = entry_value(e);
-        out->pin = entry_value_block(e);
+    } else {
+        struct tc_pin *pin;
+        if ((err = tc__pin(c, e, &pin)) == TC_OK) {
+            out->data = entry_value(e);
+            out->pin = pin;
+        }
     }
     tc__cache_unlock(c);
     return err ? err : 1;
 }
 
 TC_API void tc_cache_unpin(tc_cache_t *c, void *pin) {
-    if (!c || c->magic != TC_CACHE_MAGIC || !pin) return;
+    if (!c || !pin) return;
+    /* Lock-free unless this was the last reader of a zombie (see pins.c); c stays alive
+     * while the record is held. */
+    if (!tc__unpin(pin)) return;
     pthread_mutex_lock(&c->lock);
-    tc__unpin(c, pin);
+    tc__pin_free_zombie(c, pin);
     bool release = c->destroyed && c->pins.count == 0;
     pthread_mutex_unlock(&c->lock);
     if (release) release_cache(c);
+}
+
+TC_API int tc_cache_take(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
+                         tc_cache_value_t *out) {
+    if (bad_key(ktag, key, klen) || !out) return TC_ERR_INVALID;
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    size_t slot;
+    struct tc_entry *e = lookup(c, ktag, key, klen, &slot);
+    struct tc_pin *pin = NULL;
+    if (e) {
+        tc__keep(c, e);
+        err = tc__pin(c, e, &pin);
+        tc__unkeep(c);
+    }
+    if (e && !err) {
+        out->data = entry_value(e);
+        out->len = e->vlen;
+        out->tag = e->meta & 15u;
+        out->pin = pin;
+        /* The pin may have evicted entries: find e's slot again. The value stays with the
+         * pin (a zombie) until the caller unpins. */
+        tc__drop(c, e, TC_INDEX_NONE, true);
+        c->deletes++;
+    }
+    tc__cache_unlock(c);
+    return err ? err : e != NULL;
 }
 
 TC_API int tc_cache_contains(tc_cache_t *c, unsigned ktag, const void *key, size_t klen) {
@@ -334,7 +395,9 @@ static int retime(tc_cache_t *c, struct tc_entry *e, size_t slot, uint64_t expir
     tc__entry_need(c, t, e->klen - 1u, e->vlen, true, &on_tier, &on_meta);
     tc__keep(c, e);
     int err = t ? tc__make_room(c, t, on_tier) : TC_OK;
-    if (!err) err = tc__make_room(c, 0, on_meta + (t ? 0 : on_tier));
+    if (!err)
+        err = tc__make_room_entry(c, tc__entry_block(t, e->klen - 1u, e->vlen, true),
+                                  t ? 0 : on_tier);
     tc__unkeep(c);
     if (err) return TC_ERR_NOMEM;
     struct tc_entry *n = tc__entry_copy(c, e, t, expiry);
@@ -343,7 +406,7 @@ static int retime(tc_cache_t *c, struct tc_entry *e, size_t slot, uint64_t expir
     struct tc_queue *q = tc__entry_queue(c, e);
     n->flags |= e->flags & E_SMALL;
     entry_set_freq(n, entry_freq(e));
-    q->bytes += tc__entry_charge(n) - tc__entry_charge(e);
+    if (q->counts_bytes) q->bytes += tc__entry_charge(n) - tc__entry_charge(e);
     q->ring[e->qpos] = n;
     n->qpos = e->qpos;
     tc__account(c, e, -1);

@@ -2,13 +2,14 @@
 #ifndef TC_CACHE_INTERNAL_H
 #define TC_CACHE_INTERNAL_H
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "internal.h"
 #include "tiercache/cache.h"
 
 /* ---- entries ----
- * One DRAM block per entry: this header, then [u64 expiry if E_TTL][value pointer if
+ * One DRAM block per entry (a slab slot when it is at most TC_SLAB_MAX bytes): this header, then [u64 expiry if E_TTL][value pointer if
  * E_EXTERNAL][key tag][key bytes][value bytes unless E_EXTERNAL]. Values on lower tiers and
  * values of TC_INLINE_MAX bytes or more are E_EXTERNAL: a block of the tier's kind. 12 bytes of header; the
  * optional fields cost only the entries that use them. */
@@ -26,6 +27,7 @@ enum {
     E_TTL = 2,      /* an expiry time follows the header */
     E_PINNED = 4,   /* the value's block is pinned by a reader: never freed or moved */
     E_SMALL = 8,    /* in tier 0's small FIFO (else the tier's main FIFO) */
+    E_SLAB = 0x80,  /* the entry's block is a slab slot (slab.c), not a jemalloc block */
 };
 #define E_TIER_SHIFT 4
 #define TC_INLINE_MAX 2048 /* tier-0 values this large get a block of their own */
@@ -84,6 +86,9 @@ void tc__index_remove_at(struct tc_index *ix, size_t slot);
 /* Capacity needed so that one more entry keeps the load under the limit, or 0 if the current
  * table suffices. */
 size_t tc__index_wanted_cap(const struct tc_index *ix);
+/* Rebuild at the same size in place (drops the tombstones), through a scratch list in plain
+ * heap memory that is freed at once (not charged). False when that list could not be had. */
+bool tc__index_rehash(struct tc_index *ix);
 /* Rebuild into fresh arrays of new_cap slots (allocated by the caller). */
 void tc__index_rebuild(struct tc_index *ix, uint8_t *tags, struct tc_entry **slots,
                        size_t new_cap);
@@ -94,7 +99,8 @@ struct tc_queue {
     uint32_t cap; /* power of two, or 0 */
     uint32_t head, tail; /* free-running counters */
     size_t live;
-    size_t bytes; /* DRAM + tier bytes charged by the live entries (small FIFO sizing) */
+    size_t bytes; /* DRAM + tier bytes charged by the live entries, if counts_bytes */
+    bool counts_bytes; /* only the small FIFO is sized in bytes: the others skip the sums */
 };
 /* Room for one more push: 0, or TC_ERR_NOMEM (the ring needed to grow and could not). */
 int tc__queue_reserve(struct tc_cache *c, struct tc_queue *q);
@@ -103,26 +109,80 @@ struct tc_entry *tc__queue_pop(struct tc_queue *q);
 void tc__queue_remove(struct tc_queue *q, struct tc_entry *e);
 void tc__queue_release(struct tc_cache *c, struct tc_queue *q);
 
+/* ---- slab.c: tier-0 entry blocks at 4-byte granularity ---- */
+#define TC_SLAB_MAX 4096 /* larger entry blocks are jemalloc blocks */
+#define TC_SLAB_GRAIN 4  /* slot sizes are multiples of this */
+#define TC_SLAB_CLASSES (TC_SLAB_MAX / TC_SLAB_GRAIN)
+#define TC_SLAB_ALIGN ((size_t)256 << 10) /* the largest slab size and alignment */
+struct tc_slab;
+struct tc_slabs {
+    /* Per class (TC_SLAB_GRAIN bytes apart), allocated only when slabs are used: */
+    struct tc_slab **partial; /* slabs with free slots */
+    uint32_t *class_live;     /* entries of the class, in slabs or not */
+    size_t count;                              /* slabs in existence */
+    size_t free_bytes;                         /* free slots' bytes, over all slabs */
+    size_t max_pages; /* slabs are 4..max_pages pages (1/1024 of tier 0, up to 256 KiB; 0: none) */
+    size_t align;     /* slabs' alignment: a slot masked with it gives its slab */
+};
+/* Set up slabs for a new cache (none under 16 MiB of tier 0, or when out of memory). */
+void tc__slabs_init(struct tc_cache *c);
+void tc__slabs_release(struct tc_cache *c);
+/* The slot size a block of size bytes takes, or 0 when it is not slab-sized. */
+size_t tc__slab_slot(size_t size);
+/* Whether a new block of size bytes goes to a slab (its class has entries enough). */
+bool tc__slab_wanted(const struct tc_cache *c, size_t size);
+/* An entry block of size bytes came (sign 1) or went (-1), in a slab or not. */
+void tc__slab_count(struct tc_cache *c, size_t size, int sign);
+/* Tier-0 bytes allocating a block of size bytes adds now: 0 when its class has a free slot,
+ * else a new slab (or, beyond TC_SLAB_MAX, the jemalloc block). */
+size_t tc__slab_need(const struct tc_cache *c, size_t size);
+/* A slot for size (<= TC_SLAB_MAX) bytes, a new slab charged to tier 0 if needed; or NULL. */
+void *tc__slab_alloc(struct tc_cache *c, size_t size);
+/* Free a slot; an emptied slab is freed. */
+void tc__slab_free(struct tc_cache *c, void *p);
+/* For compaction: p's contents moved to a fuller slab of its class (p freed), or NULL when
+ * p's slab is more than quarters/4 used or no fuller slab has room. */
+void *tc__slab_move(struct tc_cache *c, void *p, unsigned quarters);
+size_t tc__slab_size_of(const struct tc_cache *c, const void *p); /* slot size of a slot */
+size_t tc__slab_live(const struct tc_cache *c, const void *p);    /* live slots of its slab */
+size_t tc__slab_usable(const struct tc_cache *c, const void *p);  /* charged bytes of its slab */
+const void *tc__slab_base(const struct tc_cache *c, const void *p);
+
 /* ---- pins.c: blocks held by readers, by address ---- */
+#define PIN_ZOMBIE 0x80000000u /* in tc_pin.state: the entry let go, the record owns the block */
 struct tc_pin {
     void *block;
     struct tc_entry *entry; /* owning entry, or NULL once the entry let go (a zombie) */
     size_t charged;         /* usable bytes still charged to the tier */
     unsigned tier;
-    uint32_t count;
+    bool slab;              /* the block is a slab slot (charged with its slab) */
+    _Atomic uint32_t state; /* readers holding the block, | PIN_ZOMBIE */
     struct tc_pin *next;
 };
 struct tc_pins {
     struct tc_pin **buckets;
-    size_t nbuckets, count;
+    size_t nbuckets, count; /* count: records in the table (held, idle or zombie) */
+    size_t sweep_at;        /* sweep idle records when count reaches this */
+    struct tc_pin *spares;  /* records out of the table, still charged to tier 0 */
+    size_t nspares;
 };
-/* Pin e's value block (count + 1). TC_ERR_NOMEM when no record could be made. */
-int tc__pin(struct tc_cache *c, struct tc_entry *e);
-/* Drop one pin of block; frees a zombie with its last pin. False if block is not pinned. */
-bool tc__unpin(struct tc_cache *c, void *block);
-/* e is going away: turn its pin record into a zombie that keeps the value block. */
-void tc__pin_orphan(struct tc_cache *c, struct tc_entry *e);
+/* Pin e's value block (one more reader); *out gets the record, the reader's handle.
+ * TC_ERR_NOMEM when no record could be made. */
+int tc__pin(struct tc_cache *c, struct tc_entry *e, struct tc_pin **out);
+/* Drop one reader of r, without the mutex. True when r was a zombie and this was its last
+ * reader: the caller must then take the mutex and call tc__pin_free_zombie. */
+bool tc__unpin(struct tc_pin *r);
+void tc__pin_free_zombie(struct tc_cache *c, struct tc_pin *r);
+/* e (E_PINNED) is going away: true when readers hold its value block, which the record now
+ * owns (a zombie); false when the record was idle and is gone (the block goes with e). */
+bool tc__pin_orphan(struct tc_cache *c, struct tc_entry *e);
+/* Before moving e (E_PINNED): drop its record if no reader holds it. True when e may move. */
+bool tc__pin_drop_idle(struct tc_cache *c, struct tc_entry *e);
 struct tc_pin *tc__pin_find(const struct tc_pins *p, const void *block);
+uint32_t tc__pin_readers(const struct tc_pin *r);
+/* Records some reader holds (live or zombie). */
+size_t tc__pins_held(const struct tc_cache *c);
+void tc__pins_free_spares(struct tc_cache *c);
 void tc__pins_release(struct tc_cache *c);
 
 /* ---- the cache ---- */
@@ -145,8 +205,9 @@ struct tc_cache {
     size_t large_threshold;
     unsigned promote_hits;
     struct tc_index index;
+    struct tc_slabs slabs;
     uint16_t *ghost; /* fingerprints of keys recently evicted from the last tier */
-    size_t ghost_cap;
+    size_t ghost_cap, ghost_hand; /* hand: the next slot an eviction clears */
     struct tc_pins pins;
     /* Entries that operations in progress work on (nested: set, then a demotion inside its
      * eviction, ...): eviction passes over them. */
@@ -174,6 +235,13 @@ size_t tc__cache_charge(size_t size);
 uint64_t tc__now_ns(void);
 
 /* ---- policy.c: eviction, demotion, promotion, the ghost table ---- */
+/* Evict or demote until tier 0 can take an entry block of block bytes plus extra bytes
+ * (re-evaluated after each step: a freed slot of the block's class is enough). */
+int tc__make_room_entry(struct tc_cache *c, size_t block, size_t extra);
+/* Move entries (not kept, not held by readers) out of slabs at most quarters/4 used into
+ * fuller ones, fixing index and queues, so that emptied slabs are freed; stops once tier 0
+ * has need bytes free. */
+void tc__slabs_consolidate(struct tc_cache *c, unsigned quarters, size_t need);
 /* Evict or demote until tier t has need more bytes free; kept entries are never chosen.
  * TC_ERR_NOMEM when nothing is left to evict. */
 int tc__make_room(struct tc_cache *c, unsigned t, size_t need);
@@ -191,6 +259,8 @@ void tc__keep(struct tc_cache *c, struct tc_entry *e);
 void tc__unkeep(struct tc_cache *c);
 /* A key about to be inserted: true (and forgotten) if it was evicted recently. */
 bool tc__ghost_take(struct tc_cache *c, uint64_t h);
+/* Fill a new ghost table of cap slots (the index's new size) from the current one. */
+void tc__ghost_move(struct tc_cache *c, uint16_t *ghost, size_t cap);
 /* The queue an entry belongs in. */
 static inline struct tc_queue *tc__entry_queue(struct tc_cache *c, const struct tc_entry *e) {
     return e->flags & E_SMALL ? &c->small : &c->tiers[entry_tier(e)].main;
@@ -215,5 +285,7 @@ void tc__entry_free(struct tc_cache *c, struct tc_entry *e);
  * header block); for t = 0 both land on tier 0. klen without the tag. */
 void tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl,
                     size_t *on_tier, size_t *on_meta);
+/* Bytes of the tier-0 block of such an entry (klen without the tag). */
+size_t tc__entry_block(unsigned t, size_t klen, size_t vlen, bool ttl);
 
 #endif

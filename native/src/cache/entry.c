@@ -42,15 +42,27 @@ static size_t block_size(unsigned flags, size_t klen, size_t vlen) {
     return entry_header_size(flags) + klen + (flags & E_EXTERNAL ? 0 : vlen);
 }
 
+/* What a tier-0 block of this size is charged per entry: its slot, or its size class. */
+static size_t meta_charge(const struct tc_cache *c, size_t size) {
+    return tc__slab_wanted(c, size) ? tc__slab_slot(size) : tc__cache_charge(size);
+}
+static size_t entry_charge_of(const struct tc_entry *e, size_t size) {
+    return e->flags & E_SLAB ? tc__slab_slot(size) : tc__cache_charge(size);
+}
+
+size_t tc__entry_block(unsigned t, size_t klen, size_t vlen, bool ttl) {
+    return block_size(entry_flags(t, vlen, ttl), klen + 1, vlen);
+}
+
 void tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl,
                     size_t *on_tier, size_t *on_meta) {
     unsigned flags = entry_flags(t, vlen, ttl);
-    *on_meta = tc__cache_charge(block_size(flags, klen + 1, vlen));
+    *on_meta = meta_charge(c, block_size(flags, klen + 1, vlen));
     *on_tier = flags & E_EXTERNAL ? tc__cache_charge(vlen) : 0;
 }
 
 size_t tc__entry_charge(const struct tc_entry *e) {
-    size_t n = tc__cache_charge(block_size(e->flags, e->klen, e->vlen));
+    size_t n = entry_charge_of(e, block_size(e->flags, e->klen, e->vlen));
     if (e->flags & E_EXTERNAL) n += tc__cache_charge(e->vlen);
     return n;
 }
@@ -65,11 +77,19 @@ struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, unsigned ktag, co
         vblock = tc__cache_alloc(c, t, false, vlen);
         if (!vblock) return NULL;
     }
-    struct tc_entry *e = tc__cache_alloc(c, 0, true, block_size(flags, klen, vlen));
+    size_t bytes = block_size(flags, klen, vlen);
+    struct tc_entry *e;
+    if (tc__slab_wanted(c, bytes)) {
+        e = tc__slab_alloc(c, bytes);
+        flags |= E_SLAB;
+    } else {
+        e = tc__cache_alloc(c, 0, true, bytes);
+    }
     if (!e) {
         if (vblock) tc__cache_free(c, t, vblock);
         return NULL;
     }
+    tc__slab_count(c, bytes, 1);
     e->qpos = 0;
     e->vlen = (uint32_t)vlen;
     e->klen = (uint16_t)klen;
@@ -105,12 +125,20 @@ void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign) {
     }
 }
 
+static void free_block(struct tc_cache *c, struct tc_entry *e) {
+    if (e->flags & E_SLAB)
+        tc__slab_free(c, e);
+    else
+        tc__cache_free(c, 0, e);
+}
+
 void tc__entry_free(struct tc_cache *c, struct tc_entry *e) {
-    if (e->flags & E_PINNED) {
-        tc__pin_orphan(c, e); /* the pinned value block stays until its last reader */
-        if (e->flags & E_EXTERNAL) tc__cache_free(c, 0, e);
+    tc__slab_count(c, block_size(e->flags, e->klen, e->vlen), -1);
+    if ((e->flags & E_PINNED) && tc__pin_orphan(c, e)) {
+        /* the pinned value block stays until its last reader */
+        if (e->flags & E_EXTERNAL) free_block(c, e);
         return;
     }
     if (e->flags & E_EXTERNAL) tc__cache_free(c, entry_tier(e), entry_external(e));
-    tc__cache_free(c, 0, e);
+    free_block(c, e);
 }

@@ -8,6 +8,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include <stdlib.h>
+
 #include "cache_internal.h"
 
 #define TAG_EMPTY 0
@@ -91,6 +93,20 @@ size_t tc__index_wanted_cap(const struct tc_index *ix) {
     /* Mostly tombstones: rebuilding at the same size is enough. */
     if (ix->cap && want <= ix->cap && (ix->count + 1) * 8 <= ix->cap * 5) return ix->cap;
     return want > ix->cap ? want : ix->cap + ix->cap / 2;
+}
+
+bool tc__index_rehash(struct tc_index *ix) {
+    struct tc_entry **live = malloc((ix->count ? ix->count : 1) * sizeof *live);
+    if (!live) return false;
+    size_t n = 0;
+    for (size_t i = 0; i < ix->cap; i++)
+        if (ix->tags[i] > TAG_DELETED) live[n++] = ix->slots[i];
+    memset(ix->tags, TAG_EMPTY, ix->cap);
+    memset(ix->slots, 0, ix->cap * sizeof *ix->slots);
+    ix->count = ix->deleted = 0;
+    for (size_t i = 0; i < n; i++) tc__index_insert(ix, tc__entry_hash(live[i]), live[i]);
+    free(live);
+    return true;
 }
 
 void tc__index_rebuild(struct tc_index *ix, uint8_t *tags, struct tc_entry **slots,

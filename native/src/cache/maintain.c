@@ -100,7 +100,7 @@ TC_API int tc_cache_compact(tc_cache_t *c, size_t *cursor, size_t max_entries,
         struct tc_entry *e = c->index.slots[i];
         if (!e) continue;
         seen++;
-        if (e->flags & E_PINNED) continue;
+        if ((e->flags & E_PINNED) && !tc__pin_drop_idle(c, e)) continue; /* held */
         if (e->flags & E_EXTERNAL) {
             void *v = move_block(c, entry_tier(e), entry_external(e));
             if (v) {
@@ -108,7 +108,7 @@ TC_API int tc_cache_compact(tc_cache_t *c, size_t *cursor, size_t max_entries,
                 count++;
             }
         }
-        struct tc_entry *n = move_block(c, 0, e);
+        struct tc_entry *n = e->flags & E_SLAB ? tc__slab_move(c, e, 1) : move_block(c, 0, e);
         if (n) {
             c->index.slots[i] = n;
             tc__entry_queue(c, n)->ring[n->qpos] = n;
@@ -135,7 +135,7 @@ TC_API int tc_cache_stats(tc_cache_t *c, tc_cache_stats_t *out) {
     out->items = c->index.count;
     out->key_bytes = c->key_bytes;
     out->meta_bytes = c->tiers[0].used - c->tiers[0].value_bytes - c->key_bytes;
-    out->pinned = c->pins.count;
+    out->pinned = tc__pins_held(c);
     out->ntiers = c->ntiers;
     for (size_t t = 0; t < c->ntiers; t++) {
         const struct tc_tier *tier = &c->tiers[t];

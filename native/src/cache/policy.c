@@ -36,8 +36,27 @@ static size_t ghost_slot(const struct tc_cache *c, uint64_t h) {
 }
 static uint16_t ghost_print(uint64_t h) { return (uint16_t)((h >> 48) | 1); }
 
+/* Each eviction also clears the slot under a hand that sweeps the table, so a fingerprint
+ * lives for at most ghost_cap evictions (about the cache's item count): S3-FIFO's ghost
+ * remembers as many evictions as the cache holds entries, not arbitrarily old ones. */
 static void ghost_put(struct tc_cache *c, uint64_t h) {
-    if (c->ghost_cap) c->ghost[ghost_slot(c, h)] = ghost_print(h);
+    if (!c->ghost_cap) return;
+    if (c->ghost_hand >= c->ghost_cap) c->ghost_hand = 0;
+    c->ghost[c->ghost_hand++] = 0;
+    c->ghost[ghost_slot(c, h)] = ghost_print(h);
+}
+
+void tc__ghost_move(struct tc_cache *c, uint16_t *ghost, size_t cap) {
+    memset(ghost, 0, cap * sizeof *ghost);
+    /* A key in old slot i has x = h' / 2^64 in [i/old, (i+1)/old): its new slot floor(x*cap)
+     * is one of a few (1-3 for a 1.5x growth). Its fingerprint goes to all of them; the wrong
+     * ones match another key with odds of 2^-15 and are overwritten as keys are evicted. */
+    for (size_t i = 0, old = c->ghost_cap; i < old; i++) {
+        if (!c->ghost[i]) continue;
+        size_t lo = (size_t)((unsigned __int128)i * cap / old);
+        size_t hi = (size_t)(((unsigned __int128)(i + 1) * cap + old - 1) / old);
+        for (size_t j = lo; j < hi && j < cap; j++) ghost[j] = c->ghost[i];
+    }
 }
 
 bool tc__ghost_take(struct tc_cache *c, uint64_t h) {
@@ -133,10 +152,59 @@ static bool tier0_step(struct tc_cache *c) {
     return false;
 }
 
+static bool kept(const struct tc_cache *c, const struct tc_entry *e);
+
+void tc__slabs_consolidate(struct tc_cache *c, unsigned quarters, size_t need) {
+    struct tc_tier *tier = &c->tiers[0];
+    for (size_t i = 0; i < c->index.cap && tier->used + need > tier->budget; i++) {
+        struct tc_entry *e = c->index.slots[i];
+        if (!e || !(e->flags & E_SLAB) || kept(c, e)) continue;
+        if ((e->flags & E_PINNED) && !tc__pin_drop_idle(c, e)) continue;
+        struct tc_entry *n = tc__slab_move(c, e, quarters);
+        if (!n) continue;
+        c->index.slots[i] = n;
+        tc__entry_queue(c, n)->ring[n->qpos] = n;
+    }
+}
+
+/* Tier 0 is short of deficit bytes while slabs hold as many in free slots (left by
+ * evictions scattered over them): move entries together rather than evict more. A pass costs
+ * a walk over the index, so after one the free slots must grow by the deficit again before
+ * the next (*retry_at). */
+static void consolidate_if_worth(struct tc_cache *c, size_t need, size_t *retry_at) {
+    struct tc_tier *tier = &c->tiers[0];
+    if (!c->slabs.count || tier->used + need <= tier->budget) return;
+    size_t deficit = tier->used + need - tier->budget;
+    size_t want = deficit + 2 * TC_SLAB_ALIGN;
+    if (c->slabs.free_bytes < want || c->slabs.free_bytes < *retry_at) return;
+    for (unsigned q = 1; q <= 4 && tier->used + need > tier->budget; q++)
+        tc__slabs_consolidate(c, q, need);
+    *retry_at = c->slabs.free_bytes + deficit;
+}
+
+int tc__make_room_entry(struct tc_cache *c, size_t block, size_t extra) {
+    struct tc_tier *tier = &c->tiers[0];
+    size_t retry_at = 0;
+    for (;;) {
+        size_t need = extra + tc__slab_need(c, block);
+        if (need > tier->budget) return TC_ERR_TOOLARGE;
+        if (tier->used + need <= tier->budget) return TC_OK;
+        consolidate_if_worth(c, need, &retry_at);
+        need = extra + tc__slab_need(c, block);
+        if (tier->used + need <= tier->budget) return TC_OK;
+        if (!tier0_step(c)) return TC_ERR_NOMEM;
+    }
+}
+
 int tc__make_room(struct tc_cache *c, unsigned t, size_t need) {
     struct tc_tier *tier = &c->tiers[t];
     if (need > tier->budget) return TC_ERR_TOOLARGE;
+    size_t retry_at = 0;
     while (tier->used + need > tier->budget) {
+        if (t == 0) {
+            consolidate_if_worth(c, need, &retry_at);
+            if (tier->used + need <= tier->budget) break;
+        }
         bool progress = t == 0 ? tier0_step(c) : clock_step(c, &tier->main);
         if (!progress) return TC_ERR_NOMEM;
     }
@@ -150,7 +218,8 @@ struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsign
     tc__entry_need(c, t, e->klen - 1u, e->vlen, e->flags & E_TTL, &on_tier, &on_meta);
     /* A demotion frees more tier-0 bytes than its new header takes; a promotion needs them. */
     tc__keep(c, e);
-    int err = t > from ? tc__make_room(c, t, on_tier) : tc__make_room(c, 0, on_meta + on_tier);
+    size_t block = tc__entry_block(t, e->klen - 1u, e->vlen, e->flags & E_TTL);
+    int err = t > from ? tc__make_room(c, t, on_tier) : tc__make_room_entry(c, block, on_tier);
     tc__unkeep(c);
     if (err) return NULL;
     struct tc_entry *n = tc__entry_copy(c, e, t, entry_expiry(e));

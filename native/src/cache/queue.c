@@ -61,7 +61,7 @@ void tc__queue_push(struct tc_queue *q, struct tc_entry *e) {
     e->qpos = pos;
     q->tail++;
     q->live++;
-    q->bytes += tc__entry_charge(e);
+    if (q->counts_bytes) q->bytes += tc__entry_charge(e);
 }
 
 struct tc_entry *tc__queue_pop(struct tc_queue *q) {
@@ -70,7 +70,7 @@ struct tc_entry *tc__queue_pop(struct tc_queue *q) {
         q->head++;
         if (e) {
             q->live--;
-            q->bytes -= tc__entry_charge(e);
+            if (q->counts_bytes) q->bytes -= tc__entry_charge(e);
             return e;
         }
     }
@@ -80,7 +80,7 @@ struct tc_entry *tc__queue_pop(struct tc_queue *q) {
 void tc__queue_remove(struct tc_queue *q, struct tc_entry *e) {
     q->ring[e->qpos] = NULL;
     q->live--;
-    q->bytes -= tc__entry_charge(e);
+    if (q->counts_bytes) q->bytes -= tc__entry_charge(e);
     /* Trim holes at both ends so that an emptied queue is really empty. */
     while (q->head != q->tail && !q->ring[q->head & (q->cap - 1)]) q->head++;
     while (q->head != q->tail && !q->ring[(q->tail - 1) & (q->cap - 1)]) q->tail--;
@@ -88,5 +88,7 @@ void tc__queue_remove(struct tc_queue *q, struct tc_entry *e) {
 
 void tc__queue_release(struct tc_cache *c, struct tc_queue *q) {
     if (q->ring) tc__cache_free(c, 0, q->ring);
+    bool counts_bytes = q->counts_bytes;
     memset(q, 0, sizeof *q);
+    q->counts_bytes = counts_bytes;
 }
