@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asan_poison.h"
 #include "internal.h"
 
 tc_kind_t *_Atomic tc__slots[TC_MAX_KINDS];
@@ -185,6 +186,7 @@ TC_API int tc_kind_destroy(tc_kind_t *kind) {
         destroy_arenas(kind);
     }
     kind->ntcaches = 0;
+    TC_ASAN_KIND_GONE(kind->id); /* its addresses may come back as anyone's memory */
     kind->ops->release(kind);
     atomic_store_explicit(&tc__slots[kind->id], NULL, memory_order_release);
     recycle(kind);
