@@ -1,7 +1,9 @@
 # tiercache, top level.
 #   make deps    apt packages, deb-src, .venv with tiercache[test] (scripts/bootstrap.sh)
 #   make all     the native library and tiercache installed (editable) into .venv
-#   make test    deps, then the C tests, the C tests under ASan+UBSan, and the Python tests
+#   make test    deps, then the C tests, the C tests under ASan+UBSan, the Python tests, the
+#                threaded C tests under TSan, the Python tests under ASan+UBSan and the
+#                threaded Python tests under TSan
 #   make bench   the main command: TierCache vs cachetools/dict/diskcache, then the allocator
 #                vs memkind (benchmarks/cache, benchmarks/native)
 #   make lint    ruff check and ruff format --check
@@ -12,7 +14,8 @@ VENV ?= .venv
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 PYTEST_ARGS ?=
 
-.PHONY: all deps test test-native test-asan test-python bench lint format clean
+.PHONY: all deps test test-native test-asan test-python bench lint format clean \
+	test-tsan test-python-asan test-python-tsan
 
 all: deps
 	$(MAKE) -C native -j$(NPROC)
@@ -30,8 +33,34 @@ test: deps
 	$(MAKE) -C native -j$(NPROC) test-asan || failed="$$failed native-asan"; \
 	echo "===== python tests"; \
 	$(VENV)/bin/pytest $(PYTEST_ARGS) || failed="$$failed python"; \
+	echo "===== threaded native tests under TSan"; \
+	$(MAKE) test-tsan || failed="$$failed native-tsan"; \
+	echo "===== python tests under ASan+UBSan"; \
+	$(MAKE) test-python-asan || failed="$$failed python-asan"; \
+	echo "===== threaded python tests under TSan"; \
+	$(MAKE) test-python-tsan || failed="$$failed python-tsan"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all suites passed"
+
+# Sanitizers. The Python suites load a copy of the package whose _native and _fastpath are
+# built with -fsanitize (scripts/build_sanitized_python.py), with the runtime preloaded since
+# CPython itself is not instrumented. ASan: leak checking off (CPython keeps its arenas); SEGV
+# left to the process (fork-policy tests expect it). glibc's malloc is ASan's there, so the
+# test that the process malloc is glibc's does not apply.
+SAN_PY = $(abspath build/sanitized-py)
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=0:handle_segv=0:allow_user_segv_handler=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TIERCACHE_SANITIZER=asan
+TSAN_ENV = TSAN_OPTIONS="detect_deadlocks=0 halt_on_error=1" TIERCACHE_SANITIZER=tsan
+test-tsan:
+	$(MAKE) -C native -j$(NPROC) test-tsan
+test-python-asan:
+	rt=$$($(VENV)/bin/python scripts/build_sanitized_python.py asan | tail -n1) && \
+	env LD_PRELOAD=$$rt PYTHONPATH=$(SAN_PY)/asan $(ASAN_ENV) $(VENV)/bin/pytest -p no:cacheprovider \
+		--deselect tests/test_native_load.py::test_process_malloc_is_still_glibc $(PYTEST_ARGS)
+test-python-tsan:
+	rt=$$($(VENV)/bin/python scripts/build_sanitized_python.py tsan | tail -n1) && \
+	env LD_PRELOAD=$$rt PYTHONPATH=$(SAN_PY)/tsan $(TSAN_ENV) $(VENV)/bin/pytest -p no:cacheprovider \
+		tests/test_cache_threads.py tests/test_cache_zero_copy_lifetime.py $(PYTEST_ARGS)
 
 # Pieces of `make test`, for a quicker loop once `make deps` has run.
 test-native:
