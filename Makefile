@@ -3,7 +3,8 @@
 #   make all     the native library and tiercache installed (editable) into .venv
 #   make test    deps, then the C tests, the C tests under ASan+UBSan, the Python tests, the
 #                threaded C tests under TSan, the Python tests under ASan+UBSan and the
-#                threaded Python tests under TSan
+#                threaded Python tests under TSan, and 30 s of differential fuzzing
+#   make fuzz    the cache fuzzer for FUZZ_SECONDS (default 600)
 #   make bench   the main command: TierCache vs cachetools/dict/diskcache, then the allocator
 #                vs memkind (benchmarks/cache, benchmarks/native)
 #   make lint    ruff check and ruff format --check
@@ -15,7 +16,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 2)
 PYTEST_ARGS ?=
 
 .PHONY: all deps test test-native test-asan test-python bench lint format clean \
-	test-tsan test-python-asan test-python-tsan
+	test-tsan test-python-asan test-python-tsan fuzz fuzz-short
 
 all: deps
 	$(MAKE) -C native -j$(NPROC)
@@ -39,6 +40,8 @@ test: deps
 	$(MAKE) test-python-asan || failed="$$failed python-asan"; \
 	echo "===== threaded python tests under TSan"; \
 	$(MAKE) test-python-tsan || failed="$$failed python-tsan"; \
+	echo "===== differential fuzzing, 30 s"; \
+	$(MAKE) fuzz-short || failed="$$failed fuzz"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all suites passed"
 
@@ -61,6 +64,14 @@ test-python-tsan:
 	rt=$$($(VENV)/bin/python scripts/build_sanitized_python.py tsan | tail -n1) && \
 	env LD_PRELOAD=$$rt PYTHONPATH=$(SAN_PY)/tsan $(TSAN_ENV) $(VENV)/bin/pytest -p no:cacheprovider \
 		tests/test_cache_threads.py tests/test_cache_zero_copy_lifetime.py $(PYTEST_ARGS)
+
+# Differential fuzzing of the cache API (fuzz/fuzz_cache.py, atheris) from the committed corpus:
+# a short bounded run in `make test`, a longer one on its own (FUZZ_SECONDS, default 10 min).
+FUZZ_SECONDS ?= 600
+fuzz-short:
+	PYTHON=$(VENV)/bin/python bash scripts/fuzz.sh 30
+fuzz:
+	PYTHON=$(VENV)/bin/python bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Pieces of `make test`, for a quicker loop once `make deps` has run.
 test-native:
