@@ -39,6 +39,7 @@ static void fork_parent(void) { pthread_mutex_unlock(&registry); }
 /* Runs after jemalloc's own child handler. Detaches kinds whose memory is shared. */
 static void fork_child(void) {
     pthread_mutex_init(&registry, NULL);
+    atomic_fetch_add(&tc__fork_generation, 1); /* caches check it (cache/forked.c) */
     tc__ptrmap_fork_child();
     for (unsigned i = 1; i < TC_MAX_KINDS; i++) {
         tc_kind_t *k = atomic_load_explicit(&tc__slots[i], memory_order_relaxed);
