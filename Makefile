@@ -5,6 +5,8 @@
 #                threaded C tests under TSan, the Python tests under ASan+UBSan and the
 #                threaded Python tests under TSan, and 30 s of differential fuzzing
 #   make fuzz    the cache fuzzer for FUZZ_SECONDS (default 600)
+#   make reliability   fault sweep + process events + 60 s fuzz: one summary line
+#   make soak    mixed load with TTLs on 2 threads for SOAK_SECONDS (default 1800)
 #   make bench   the main command: TierCache vs cachetools/dict/diskcache, then the allocator
 #                vs memkind (benchmarks/cache, benchmarks/native)
 #   make lint    ruff check and ruff format --check
@@ -16,7 +18,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 2)
 PYTEST_ARGS ?=
 
 .PHONY: all deps test test-native test-asan test-python bench lint format clean \
-	test-tsan test-python-asan test-python-tsan fuzz fuzz-short
+	test-tsan test-python-asan test-python-tsan fuzz fuzz-short reliability soak
 
 all: deps
 	$(MAKE) -C native -j$(NPROC)
@@ -72,6 +74,16 @@ fuzz-short:
 	PYTHON=$(VENV)/bin/python bash scripts/fuzz.sh 30
 fuzz:
 	PYTHON=$(VENV)/bin/python bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# The reliability figures: the full fault sweep, the process-event tests and a fuzz run, ending
+# with one line (faults injected, fuzz executions, crashes, violations, values lost).
+# The soak benchmark is separate: make soak (SOAK_SECONDS, default 30 min).
+RELIABILITY_FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 1800
+reliability: all
+	$(VENV)/bin/python scripts/reliability.py --fuzz-seconds $(RELIABILITY_FUZZ_SECONDS)
+soak: all
+	$(VENV)/bin/python benchmarks/soak/soak.py --seconds $(SOAK_SECONDS)
 
 # Pieces of `make test`, for a quicker loop once `make deps` has run.
 test-native:
