@@ -19,6 +19,13 @@ SANITIZER = os.environ.get("TIERCACHE_SANITIZER", "")
 LARGE = 200_000  # above large_value_bytes: lives on the file tier
 
 
+@pytest.fixture(autouse=True)
+def _collect_garbage():
+    """Free this test's caches now, not during a later test's measurements."""
+    yield
+    gc.collect()
+
+
 def _value(tag: int, size: int = LARGE) -> bytes:
     return bytes([tag % 251]) * size
 

@@ -5,6 +5,7 @@ full capacity-tier filesystem makes the cache raise or evict, never crash."""
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import subprocess
 from pathlib import Path
@@ -17,6 +18,13 @@ from tiercache import _bindings as _b
 from tiercache.errors import InvalidArgumentError, OutOfMemoryError
 
 MiB = 1 << 20
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage():
+    """Free this test's caches now, not during a later test's measurements."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@ without a violation, and the model does catch a cache that breaks its promises."
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -15,6 +16,13 @@ sys.path.insert(0, str(FUZZ))
 import fuzz_cache  # noqa: E402
 
 CORPUS = sorted((FUZZ / "corpus" / "cache").iterdir())
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage():
+    """Free this test's caches now, not during a later test's measurements."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

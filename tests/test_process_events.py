@@ -5,6 +5,7 @@ capacity directory, and backing files are never readable by other users."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import stat
@@ -20,6 +21,13 @@ from tiercache import TierCache
 from tiercache.errors import ForkedProcessError
 
 LARGE = 200_000
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage():
+    """Free this test's caches now, not during a later test's measurements."""
+    yield
+    gc.collect()
 
 
 def _fill(cache: TierCache, n: int = 30) -> dict[int, bytes]:
