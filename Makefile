@@ -3,13 +3,18 @@
 #   make all     the native library and tiercache installed (editable) into .venv
 #   make test    deps, then the C tests, the C tests under ASan+UBSan, the NUMA placement suite
 #                (here, and in ../shared/numa-vm's multi-node VM when present; NUMA_VM=path),
-#                and the Python tests
+#                the Python tests, the threaded C tests under TSan, the Python tests under
+#                ASan+UBSan and the threaded Python tests under TSan, and 30 s of
+#                differential fuzzing
 #   make bench   the main command: builds everything, then `tiercache bench --compare ...`:
 #                tiercache (DRAM + a temporary directory on /dev/shm) against dict, cachetools,
 #                diskcache, redis and memcached on the same requests; table and plots into
 #                benchmarks/results/ (BENCH_ARGS to change the workload)
 #   make bench-cache   TierCache micro-benchmarks against its targets (benchmarks/cache)
 #   make bench-native  the allocator against memkind (benchmarks/native)
+#   make fuzz    the cache fuzzer for FUZZ_SECONDS (default 600)
+#   make reliability   fault sweep + process events + 60 s fuzz: one summary line
+#   make soak    mixed load with TTLs on 2 threads for SOAK_SECONDS (default 1800)
 #   make lint    ruff check and ruff format --check
 # Everything is idempotent: a second `make test` reuses what the first one built.
 
@@ -19,7 +24,8 @@ NPROC := $(shell nproc 2>/dev/null || echo 2)
 PYTEST_ARGS ?=
 
 .PHONY: all deps test test-native test-asan test-numa test-python bench bench-deps \
-	bench-cache bench-native lint format clean
+	bench-cache bench-native lint format clean test-tsan test-python-asan test-python-tsan \
+	fuzz fuzz-short reliability soak
 
 all: deps
 	$(MAKE) -C native -j$(NPROC)
@@ -39,8 +45,54 @@ test: deps
 	{ $(MAKE) -C native -j$(NPROC) numa-bin && bash scripts/numa-test.sh; } || failed="$$failed numa"; \
 	echo "===== python tests"; \
 	$(VENV)/bin/pytest $(PYTEST_ARGS) || failed="$$failed python"; \
+	echo "===== threaded native tests under TSan"; \
+	$(MAKE) test-tsan || failed="$$failed native-tsan"; \
+	echo "===== python tests under ASan+UBSan"; \
+	$(MAKE) test-python-asan || failed="$$failed python-asan"; \
+	echo "===== threaded python tests under TSan"; \
+	$(MAKE) test-python-tsan || failed="$$failed python-tsan"; \
+	echo "===== differential fuzzing, 30 s"; \
+	$(MAKE) fuzz-short || failed="$$failed fuzz"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all suites passed"
+
+# Sanitizers. The Python suites load a copy of the package whose _native and _fastpath are
+# built with -fsanitize (scripts/build_sanitized_python.py), with the runtime preloaded since
+# CPython itself is not instrumented. ASan: leak checking off (CPython keeps its arenas); SEGV
+# left to the process (fork-policy tests expect it). glibc's malloc is ASan's there, so the
+# test that the process malloc is glibc's does not apply.
+SAN_PY = $(abspath build/sanitized-py)
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=0:handle_segv=0:allow_user_segv_handler=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TIERCACHE_SANITIZER=asan
+TSAN_ENV = TSAN_OPTIONS="detect_deadlocks=0 halt_on_error=1" TIERCACHE_SANITIZER=tsan
+test-tsan:
+	$(MAKE) -C native -j$(NPROC) test-tsan
+test-python-asan:
+	rt=$$($(VENV)/bin/python scripts/build_sanitized_python.py asan | tail -n1) && \
+	env LD_PRELOAD=$$rt PYTHONPATH=$(SAN_PY)/asan $(ASAN_ENV) $(VENV)/bin/pytest -p no:cacheprovider \
+		--deselect tests/test_native_load.py::test_process_malloc_is_still_glibc $(PYTEST_ARGS)
+test-python-tsan:
+	rt=$$($(VENV)/bin/python scripts/build_sanitized_python.py tsan | tail -n1) && \
+	env LD_PRELOAD=$$rt PYTHONPATH=$(SAN_PY)/tsan $(TSAN_ENV) $(VENV)/bin/pytest -p no:cacheprovider \
+		tests/test_cache_threads.py tests/test_cache_zero_copy_lifetime.py $(PYTEST_ARGS)
+
+# Differential fuzzing of the cache API (fuzz/fuzz_cache.py, atheris) from the committed corpus:
+# a short bounded run in `make test`, a longer one on its own (FUZZ_SECONDS, default 10 min).
+FUZZ_SECONDS ?= 600
+fuzz-short:
+	PYTHON=$(VENV)/bin/python bash scripts/fuzz.sh 30
+fuzz:
+	PYTHON=$(VENV)/bin/python bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# The reliability figures: the full fault sweep, the process-event tests and a fuzz run, ending
+# with one line (faults injected, fuzz executions, crashes, violations, values lost).
+# The soak benchmark is separate: make soak (SOAK_SECONDS, default 30 min).
+RELIABILITY_FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 1800
+reliability: all
+	$(VENV)/bin/python scripts/reliability.py --fuzz-seconds $(RELIABILITY_FUZZ_SECONDS)
+soak: all
+	$(VENV)/bin/python benchmarks/soak/soak.py --seconds $(SOAK_SECONDS)
 
 # Pieces of `make test`, for a quicker loop once `make deps` has run.
 test-native:

@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ROOT / "native" / "include" / "tiercache" / "tiercache.h"
 CACHE_HEADER = ROOT / "native" / "include" / "tiercache" / "cache.h"
+TESTING_HEADER = ROOT / "native" / "include" / "tiercache" / "testing.h"
 CDEF = ROOT / "tiercache" / "_cdef.h"
 MiB = 1 << 20
 

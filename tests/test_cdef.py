@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from helpers import CACHE_HEADER, CDEF, HEADER
+from helpers import CACHE_HEADER, CDEF, HEADER, TESTING_HEADER
 
 from tiercache import _bindings, errors
 from tiercache._native import lib
@@ -23,7 +23,7 @@ def _normalize(decl: str) -> str:
 
 def header_text() -> str:
     """The public headers the cdef mirrors, in order."""
-    return HEADER.read_text() + CACHE_HEADER.read_text()
+    return HEADER.read_text() + CACHE_HEADER.read_text() + TESTING_HEADER.read_text()
 
 
 def header_functions() -> dict[str, str]:

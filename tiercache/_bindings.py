@@ -526,3 +526,24 @@ def cache_check(cache: Any) -> str | None:
         return ffi.string(msg).decode("utf-8", "replace")
     check(rc, "check")
     return None
+
+
+# ---- TEST ONLY: fault injection at the OS seam (native/include/tiercache/testing.h) ----
+
+
+def fault_arm(primitive: str, nth: int, count: int = 1, err: int = _errno.ENOMEM) -> None:
+    """Fail calls nth..nth+count-1 (count 0: all later calls) of an OS primitive with err."""
+    rc = lib.tc_testing_fault_arm(primitive.encode(), nth, count, err)
+    check(rc, f"cannot arm a fault on {primitive!r}")
+
+
+def fault_disarm() -> None:
+    lib.tc_testing_fault_disarm()
+
+
+def fault_calls(primitive: str = "any") -> int:
+    return int(lib.tc_testing_fault_calls(primitive.encode()))
+
+
+def faults_injected() -> int:
+    return int(lib.tc_testing_fault_injected())

@@ -18,7 +18,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
 NATIVE = ROOT / "native"
 CDEF = PACKAGE_DIR / "_cdef.h"
-HEADERS = [NATIVE / "include" / "tiercache" / name for name in ("tiercache.h", "cache.h")]
+HEADERS = [
+    NATIVE / "include" / "tiercache" / name for name in ("tiercache.h", "cache.h", "testing.h")
+]
 STATIC_LIB = NATIVE / "build" / "lib" / "libtiercache.a"
 # Used only when native/Makefile cannot be asked (kept equal to its LDLIBS).
 FALLBACK_LDLIBS = "-lpthread -ldl -lm"
@@ -50,7 +52,8 @@ def make_ffibuilder() -> FFI:
     builder.cdef(CDEF.read_text())
     builder.set_source(
         "tiercache._native",
-        '#include "tiercache/tiercache.h"\n#include "tiercache/cache.h"\n',
+        '#include "tiercache/tiercache.h"\n#include "tiercache/cache.h"\n'
+        '#include "tiercache/testing.h"\n',
         include_dirs=[str(NATIVE / "include")],
         extra_objects=[str(STATIC_LIB)],
         libraries=[f[2:] for f in flags if f.startswith("-l")],

@@ -225,5 +225,11 @@ int tc_cache_compact(tc_cache_t *cache, size_t *cursor, size_t max_entries,
 int tc_cache_stats(tc_cache_t *cache, tc_cache_stats_t *out);
 int tc_cache_check(tc_cache_t *cache, char *msg, size_t cap);
 
+/* native/include/tiercache/testing.h: TEST ONLY fault injection at the OS seam. */
+int tc_testing_fault_arm(const char *primitive, uint64_t nth, uint64_t count, int err);
+void tc_testing_fault_disarm(void);
+uint64_t tc_testing_fault_calls(const char *primitive);
+uint64_t tc_testing_fault_injected(void);
+
 /* Python-side sink for tc_stats_print (implemented in tiercache/_bindings.py). */
 extern "Python" void _tc_py_stats_write(void *, const char *);

@@ -16,7 +16,12 @@
 #include <errno.h>
 #include <string.h>
 
+#include "asan_poison.h"
 #include "internal.h"
+
+#ifdef TC_ASAN
+_Atomic uintptr_t tc__asan_lo[TC_MAX_KINDS], tc__asan_hi[TC_MAX_KINDS];
+#endif
 
 #define TCACHE_BITS (0xfff << 8)
 
@@ -88,8 +93,10 @@ TC_API void *tc_malloc(tc_kind_t *kind, size_t size) {
         errno = EINVAL;
         return NULL;
     }
-    if (TC_LIKELY(kind->flags & TC_KIND_AUTO_ARENAS)) return tc_je_malloc(size);
-    return kind_malloc(kind, size);
+    void *p = TC_LIKELY(kind->flags & TC_KIND_AUTO_ARENAS) ? tc_je_malloc(size)
+                                                           : kind_malloc(kind, size);
+    TC_ASAN_ALLOCATED(p);
+    return p;
 }
 
 TC_API void *tc_calloc(tc_kind_t *kind, size_t n, size_t size) {
@@ -103,15 +110,27 @@ TC_API void *tc_calloc(tc_kind_t *kind, size_t n, size_t size) {
         return NULL;
     }
     if (kind->flags & TC_KIND_AUTO_ARENAS) return tc_je_calloc(1, total);
+#ifdef TC_ASAN /* jemalloc would zero a block that may still be poisoned */
+    void *p = arena_alloc(kind, total, 0);
+    TC_ASAN_ALLOCATED(p);
+    if (p) memset(p, 0, total);
+    return p;
+#else
     return arena_alloc(kind, total, MALLOCX_ZERO);
+#endif
 }
 
 TC_API int tc_posix_memalign(tc_kind_t *kind, void **out, size_t alignment, size_t size) {
     if (!kind || !out) return EINVAL;
     if (alignment < sizeof(void *) || (alignment & (alignment - 1))) return EINVAL;
-    if (kind->flags & TC_KIND_AUTO_ARENAS) return tc_je_posix_memalign(out, alignment, size);
+    if (kind->flags & TC_KIND_AUTO_ARENAS) {
+        int e = tc_je_posix_memalign(out, alignment, size);
+        if (!e) TC_ASAN_ALLOCATED(*out);
+        return e;
+    }
     void *p = arena_alloc(kind, size, MALLOCX_ALIGN(alignment));
     if (!p) return ENOMEM;
+    TC_ASAN_ALLOCATED(p);
     *out = p;
     return 0;
 }
@@ -155,10 +174,14 @@ static __attribute__((noinline)) void kind_free(uint16_t id, void *ptr) {
 TC_API void tc_free(tc_kind_t *kind, void *ptr) {
     if (TC_UNLIKELY(!ptr)) return;
     uint16_t id = tc__ptrmap_get(ptr);
-    if (TC_LIKELY(id == 0)) {
+    if (TC_LIKELY(id == 0)) { /* DRAM blocks are not poisoned: jemalloc reuses them itself */
         tc_je_free(ptr);
         return;
     }
+#ifdef TC_ASAN /* a detached kind's memory (and metadata) must not be touched */
+    tc_kind_t *k = atomic_load_explicit(&tc__slots[id], memory_order_acquire);
+    if (k && !atomic_load(&k->detached)) TC_ASAN_FREEING(id, ptr);
+#endif
     kind_free(id, ptr);
 }
 
@@ -182,11 +205,23 @@ TC_API void *tc_realloc(tc_kind_t *kind, void *ptr, size_t size) {
         tc_free(owner, ptr);
         return p;
     }
-    if (target->flags & TC_KIND_AUTO_ARENAS) return tc_je_realloc(ptr, size);
+    if (target->flags & TC_KIND_AUTO_ARENAS) {
+        void *p = tc_je_realloc(ptr, size);
+        TC_ASAN_ALLOCATED(p);
+        return p;
+    }
     if (!ready(target)) {
         errno = ENOMEM;
         return NULL;
     }
+#ifdef TC_ASAN /* jemalloc would copy into a block that may still be poisoned */
+    void *q = tc_malloc(target, size);
+    if (!q) return NULL;
+    size_t old = tc_je_malloc_usable_size(ptr);
+    memcpy(q, ptr, old < size ? old : size);
+    tc_free(target, ptr);
+    return q;
+#endif
     struct tc_tcache *c;
     int flags = tc__kind_flags(target, &c);
     tc__cache_enter(c);
@@ -197,6 +232,7 @@ TC_API void *tc_realloc(tc_kind_t *kind, void *ptr, size_t size) {
     }
     tc__cache_leave(c);
     if (!p) errno = ENOMEM;
+    TC_ASAN_ALLOCATED(p);
     return p;
 }
 
@@ -245,7 +281,9 @@ TC_API void *tc_defrag_reallocate(tc_kind_t *kind, void *ptr) {
     size_t usable = tc_je_malloc_usable_size(ptr);
     void *p = tc_je_mallocx(usable, flags);
     if (!p) return NULL;
+    TC_ASAN_ALLOCATED(p);
     memcpy(p, ptr, usable);
+    if (!(k->flags & TC_KIND_AUTO_ARENAS)) TC_ASAN_FREEING(k->id, ptr);
     tc_je_dallocx(ptr, MALLOCX_TCACHE_NONE);
     return p;
 }

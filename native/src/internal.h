@@ -417,6 +417,8 @@ int tc__option_str(enum tc_option_id id, const char **out);
 bool tc__debug(void);
 void tc__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+extern _Atomic unsigned tc__fork_generation; /* bumped in every forked child (cache/forked.c) */
+
 /* ---- os.c: every mmap/madvise/fallocate/open; 0 or an errno ---- */
 int tc__os_reserve(size_t len, size_t align, void **out); /* PROT_NONE, aligned */
 int tc__os_map_file(void *addr, size_t len, int fd, off_t off); /* MAP_SHARED|MAP_FIXED */

@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "internal.h"
 
 #ifndef MAP_SHARED_VALIDATE
@@ -37,6 +38,7 @@ size_t tc__os_phys_mem(void) {
 
 /* Pre: align is a power of two >= page size, len a multiple of the page size. */
 int tc__os_reserve(size_t len, size_t align, void **out) {
+    TC_FAULT_POINT(TC_FAULT_RESERVE);
     size_t span = len + align;
     if (span < len) return ENOMEM;
     void *p = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -51,12 +53,14 @@ int tc__os_reserve(size_t len, size_t align, void **out) {
 
 /* Pre: [addr, addr+len) is reserved by this process; off is page-aligned. */
 int tc__os_map_file(void *addr, size_t len, int fd, off_t off) {
+    TC_FAULT_POINT(TC_FAULT_MAP_FILE);
     void *p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, off);
     return p == MAP_FAILED ? errno : 0;
 }
 
 /* Pre: [addr, addr+len) is reserved by this process. Replaces it with private zero pages. */
 int tc__os_map_anon(void *addr, size_t len, bool accessible) {
+    TC_FAULT_POINT(TC_FAULT_MAP_ANON);
     int prot = accessible ? PROT_READ | PROT_WRITE : PROT_NONE;
     void *p = mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
                    -1, 0);
@@ -64,16 +68,19 @@ int tc__os_map_anon(void *addr, size_t len, bool accessible) {
 }
 
 int tc__os_unmap(void *addr, size_t len) {
+    TC_FAULT_POINT(TC_FAULT_UNMAP);
     return munmap(addr, len) ? errno : 0;
 }
 
 /* The range is not inherited by fork() children, even those that skip atfork handlers. */
 int tc__os_dontfork(void *addr, size_t len) {
+    TC_FAULT_POINT(TC_FAULT_DONTFORK);
     return madvise(addr, len, MADV_DONTFORK) ? errno : 0;
 }
 
 /* Undo tc__os_dontfork: fork() children inherit the mapping (a MAP_SHARED one, shared). */
 int tc__os_dofork(void *addr, size_t len) {
+    TC_FAULT_POINT(TC_FAULT_MADVISE);
     return madvise(addr, len, MADV_DOFORK) ? errno : 0;
 }
 
@@ -110,6 +117,7 @@ static int read_data(int fd, char *buf, off_t off, size_t len) {
  * this process stops sharing them. The file is only read. On failure the mapping is unchanged.
  */
 int tc__os_copy_to_private(void *addr, size_t len, size_t used, int fd, off_t off) {
+    TC_FAULT_POINT(TC_FAULT_MAP_ANON);
     void *tmp = mmap(NULL, len, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (tmp == MAP_FAILED) return errno;
@@ -124,6 +132,7 @@ int tc__os_copy_to_private(void *addr, size_t len, size_t used, int fd, off_t of
 
 /* Allocate file blocks so that touching [off, off+len) through a mapping cannot SIGBUS. */
 int tc__os_file_alloc(int fd, off_t off, size_t len) {
+    TC_FAULT_POINT(TC_FAULT_FILE_ALLOC);
     int r;
     do r = fallocate(fd, 0, off, (off_t)len);
     while (r && errno == EINTR);
@@ -132,6 +141,7 @@ int tc__os_file_alloc(int fd, off_t off, size_t len) {
 
 /* Return the file blocks of [off, off+len); the range reads as zeros afterwards. */
 int tc__os_file_punch(int fd, off_t off, size_t len) {
+    TC_FAULT_POINT(TC_FAULT_FILE_PUNCH);
     int r;
     do r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, (off_t)len);
     while (r && errno == EINTR);
@@ -140,6 +150,7 @@ int tc__os_file_punch(int fd, off_t off, size_t len) {
 
 /* An unlinked regular file in dir, mode 0600, close-on-exec. O_TMPFILE where supported. */
 int tc__os_open_tmpfile(const char *dir, int *fd) {
+    TC_FAULT_POINT(TC_FAULT_OPEN_TMPFILE);
     int f = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
     if (f >= 0) {
         *fd = f;
@@ -162,6 +173,7 @@ int tc__os_open_tmpfile(const char *dir, int *fd) {
 
 /* 0 when dir exists, is a directory and is writable and searchable by this process. */
 int tc__os_check_dir(const char *dir) {
+    TC_FAULT_POINT(TC_FAULT_CHECK_DIR);
     struct stat st;
     if (stat(dir, &st)) return errno;
     if (!S_ISDIR(st.st_mode)) return ENOTDIR;
@@ -170,6 +182,7 @@ int tc__os_check_dir(const char *dir) {
 }
 
 int tc__os_fs_size(int fd, size_t *out) {
+    TC_FAULT_POINT(TC_FAULT_FS_SIZE);
     struct statvfs sv;
     if (fstatvfs(fd, &sv)) return errno;
     *out = (size_t)sv.f_blocks * sv.f_frsize;
@@ -178,6 +191,7 @@ int tc__os_fs_size(int fd, size_t *out) {
 
 /* 0 when a MAP_SYNC mapping of fd works, which only a DAX filesystem allows. */
 int tc__os_map_sync_works(int fd) {
+    TC_FAULT_POINT(TC_FAULT_MAP_SYNC);
     size_t len = tc__os_page_size();
     int e = tc__os_file_alloc(fd, 0, len);
     if (e) return e;
@@ -193,6 +207,7 @@ int tc__os_map_sync_works(int fd) {
  * Replaces it with private read-write zero pages, 2 MiB hugetlb pages when `huge` (taken from
  * the reserved pool at once, so an empty pool is ENOMEM here rather than SIGBUS later). */
 int tc__os_map_anon_rw(void *addr, size_t len, bool huge) {
+    TC_FAULT_POINT(TC_FAULT_MAP_ANON);
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
     flags |= huge ? MAP_HUGETLB | (21 << MAP_HUGE_SHIFT) : MAP_NORESERVE;
     void *p = mmap(addr, len, PROT_READ | PROT_WRITE, flags, -1, 0);
@@ -202,6 +217,7 @@ int tc__os_map_anon_rw(void *addr, size_t len, bool huge) {
 /* Return the pages of [addr, addr+len) (base pages only); the range reads as zeros after and
  * keeps its memory policy. */
 int tc__os_discard(void *addr, size_t len) {
+    TC_FAULT_POINT(TC_FAULT_MADVISE);
     return madvise(addr, len, MADV_DONTNEED) ? errno : 0;
 }
 
@@ -209,6 +225,7 @@ int tc__os_discard(void *addr, size_t len) {
  * range whose nodes have no free huge page fails here (ENOMEM/EFAULT) instead of raising
  * SIGBUS at first touch. EINVAL: the kernel predates MADV_POPULATE_WRITE (5.14). */
 int tc__os_populate(void *addr, size_t len) {
+    TC_FAULT_POINT(TC_FAULT_MADVISE);
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -217,12 +234,14 @@ int tc__os_populate(void *addr, size_t len) {
 
 /* Ask the kernel not to back [addr, addr+len) with transparent huge pages. */
 int tc__os_no_thp(void *addr, size_t len) {
+    TC_FAULT_POINT(TC_FAULT_MADVISE);
     return madvise(addr, len, MADV_NOHUGEPAGE) ? errno : 0;
 }
 
 /* Set the memory policy (MPOL_*) of [addr, addr+len) to `mode` over the nodes in mask. Pre:
  * the range is mapped and page-aligned; mask has TC_MAX_NODES bits. */
 int tc__os_mbind(void *addr, size_t len, int mode, const tc_nodemask_t *mask) {
+    TC_FAULT_POINT(TC_FAULT_MBIND);
     long r = syscall(SYS_mbind, addr, len, mode, mask->w, (unsigned long)TC_MAX_NODES + 1, 0u);
     return r ? errno : 0;
 }

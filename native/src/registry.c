@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "asan_poison.h"
 #include "internal.h"
 
 tc_kind_t *_Atomic tc__slots[TC_MAX_KINDS];
@@ -65,6 +66,7 @@ static void fork_parent(void) {
 static void fork_child(void) {
     int saved = errno;
     pthread_mutex_init(&registry, NULL);
+    atomic_fetch_add(&tc__fork_generation, 1); /* caches check it (cache/forked.c) */
     tc__ptrmap_fork_child();
     for (unsigned i = 1; i < TC_MAX_KINDS; i++) {
         tc_kind_t *k = atomic_load_explicit(&tc__slots[i], memory_order_relaxed);
@@ -243,6 +245,7 @@ TC_API int tc_kind_destroy(tc_kind_t *kind) {
         destroy_arenas(kind);
     }
     kind->ntcaches = 0;
+    TC_ASAN_KIND_GONE(kind->id); /* its addresses may come back as anyone's memory */
     kind->ops->release(kind);
     atomic_store_explicit(&tc__slots[kind->id], NULL, memory_order_release);
     recycle(kind);

@@ -18,6 +18,10 @@
  * Keys are (tag, bytes) pairs: the tag (0-255) is part of the key. Values carry a 4-bit tag
  * for the caller. Every function is thread-safe (one mutex per cache) and returns TC_OK, a
  * positive count where stated, or a negative TC_ERR_* code.
+ *
+ * Fork: a child inherits a private copy of a cache whose tiers are all inherited (DRAM). A
+ * cache with a file-backed tier (not inherited, see tc_kind_create_file) is off limits in the
+ * child: every call returns TC_ERR_FORKED and touches nothing. The parent is never affected.
  */
 #ifndef TIERCACHE_CACHE_H
 #define TIERCACHE_CACHE_H

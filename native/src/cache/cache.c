@@ -11,6 +11,7 @@
 
 int tc__cache_lock(tc_cache_t *c) {
     if (!c || c->magic != TC_CACHE_MAGIC) return TC_ERR_INVALID;
+    if (TC_UNLIKELY(tc__cache_forked(c))) return TC_ERR_FORKED;
     pthread_mutex_lock(&c->lock);
     if (c->closed) {
         pthread_mutex_unlock(&c->lock);
@@ -54,6 +55,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
         return TC_ERR_SYSTEM;
     }
     c->magic = TC_CACHE_MAGIC;
+    c->fork_gen = atomic_load(&tc__fork_generation);
     c->ntiers = cfg->ntiers;
     for (size_t t = 0; t < cfg->ntiers; t++) {
         c->tiers[t].kind = cfg->tiers[t].kind;
@@ -109,6 +111,7 @@ TC_API int tc_cache_close(tc_cache_t *c) {
 
 TC_API int tc_cache_destroy(tc_cache_t *c) {
     if (!c || c->magic != TC_CACHE_MAGIC) return TC_ERR_INVALID;
+    if (tc__cache_forked(c)) return TC_ERR_FORKED;
     pthread_mutex_lock(&c->lock);
     if (c->destroyed) {
         pthread_mutex_unlock(&c->lock);
@@ -320,7 +323,7 @@ TC_API int tc_cache_get(tc_cache_t *c, unsigned ktag, const void *key, size_t kl
 }
 
 TC_API void tc_cache_unpin(tc_cache_t *c, void *pin) {
-    if (!c || !pin) return;
+    if (!c || !pin || tc__cache_forked(c)) return;
     /* Lock-free unless this was the last reader of a zombie (see pins.c); c stays alive
      * while the record is held. */
     if (!tc__unpin(pin)) return;

@@ -197,6 +197,7 @@ struct tc_cache {
     uint32_t magic;
     bool closed;    /* entries released; calls return TC_ERR_CLOSED */
     bool destroyed; /* the struct goes with the last pin */
+    _Atomic unsigned fork_gen; /* tc__fork_generation when last known usable (forked.c) */
     pthread_mutex_t lock;
     size_t ntiers;
     struct tc_tier tiers[TC_CACHE_MAX_TIERS];
@@ -218,6 +219,10 @@ struct tc_cache {
     uint64_t hits, misses, sets, deletes, evictions, expirations;
 };
 #define TC_CACHE_MAGIC 0x7c0ca4e5u
+
+/* ---- forked.c ---- */
+/* True in a forked child when a tier's memory was not inherited: the cache is off limits. */
+bool tc__cache_forked(tc_cache_t *c);
 
 /* ---- cache.c ---- */
 /* Lock an open cache: TC_OK, or TC_ERR_INVALID / TC_ERR_CLOSED without the lock. */

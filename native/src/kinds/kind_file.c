@@ -222,7 +222,7 @@ static int open_backing(const char *dir, int *fd) {
     if (e) {
         close(*fd);
         tc__log("directory %s cannot back a kind (fallocate/hole punching: %s)", dir, strerror(e));
-        return e == ENOSPC ? TC_ERR_NOMEM : TC_ERR_NOTSUP;
+        return tc__err_from_errno(e); /* EOPNOTSUPP: no hole punching; ENOSPC: full */
     }
     return TC_OK;
 }
