@@ -239,27 +239,28 @@ static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen
     return TC_OK;
 }
 
-TC_API int tc_cache_set(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                        const void *value, size_t vlen, unsigned vtag, double ttl) {
+/* tc_cache_set (only_if_absent false) and tc_cache_add: checks the arguments, then
+ * set_locked under the cache lock. */
+static int store(tc_cache_t *c, unsigned ktag, const void *key, size_t klen, const void *value,
+                 size_t vlen, unsigned vtag, double ttl, bool only_if_absent) {
     if (bad_key(ktag, key, klen) || (!value && vlen) || vlen > TC_CACHE_MAX_VALUE ||
         vtag >= TC_CACHE_VALUE_TAGS || !(ttl >= 0))
         return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
     if (err) return err;
-    err = set_locked(c, ktag, key, klen, value, vlen, vtag, ttl, false);
+    err = set_locked(c, ktag, key, klen, value, vlen, vtag, ttl, only_if_absent);
     tc__cache_unlock(c);
     return err;
 }
 
+TC_API int tc_cache_set(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
+                        const void *value, size_t vlen, unsigned vtag, double ttl) {
+    return store(c, ktag, key, klen, value, vlen, vtag, ttl, false);
+}
+
 TC_API int tc_cache_add(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
                         const void *value, size_t vlen, unsigned vtag, double ttl) {
-    if (bad_key(ktag, key, klen) || (!value && vlen) || vlen > TC_CACHE_MAX_VALUE ||
-        vtag >= TC_CACHE_VALUE_TAGS || !(ttl >= 0))
-        return TC_ERR_INVALID;
-    int err = tc__cache_lock(c);
-    if (err) return err;
-    err = set_locked(c, ktag, key, klen, value, vlen, vtag, ttl, true);
-    tc__cache_unlock(c);
+    int err = store(c, ktag, key, klen, value, vlen, vtag, ttl, true);
     if (err < 0) return err;
     return err == KEY_PRESENT ? 0 : 1;
 }
