@@ -16,20 +16,14 @@
 #include <utility>
 
 #include "memkind.h"
-#include "pmem_allocator.h" /* detail::owned_kind, kind_error, file_allocate */
+#include "memkind_allocator_base.h"
+#include "pmem_allocator.h" /* detail::owned_kind, kind_error */
 
 namespace libmemkind {
 namespace fixed {
 
-template <typename T> class allocator {
+template <typename T> class allocator : public tiercache::detail::allocator_base<T> {
 public:
-    using value_type = T;
-    using pointer = T *;
-    using const_pointer = const T *;
-    using reference = T &;
-    using const_reference = const T &;
-    using size_type = std::size_t;
-    using difference_type = std::ptrdiff_t;
     using propagate_on_container_copy_assignment = std::true_type;
     using propagate_on_container_move_assignment = std::true_type;
     using propagate_on_container_swap = std::true_type;
@@ -41,15 +35,10 @@ public:
     template <typename U> allocator(const allocator<U> &other) noexcept : kind_(other.kind_) {}
     template <typename U> allocator(allocator<U> &&other) noexcept : kind_(other.kind_) {}
 
-    T *allocate(std::size_t n) const { return detail::file_allocate<T>(kind_->kind, n); }
+    T *allocate(std::size_t n) const {
+        return tiercache::detail::kind_allocate<T>(kind_->kind, n);
+    }
     void deallocate(T *p, std::size_t) const noexcept { memkind_free(kind_->kind, p); }
-    std::size_t max_size() const noexcept {
-        return std::numeric_limits<std::size_t>::max() / sizeof(T);
-    }
-    template <class U, class... Args> void construct(U *p, Args &&...args) {
-        ::new ((void *)p) U(std::forward<Args>(args)...);
-    }
-    template <class U> void destroy(U *p) { p->~U(); }
 
     template <typename U, typename V>
     friend bool operator==(const allocator<U> &a, const allocator<V> &b) noexcept;

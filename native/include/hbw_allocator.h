@@ -13,18 +13,12 @@
 #include <utility>
 
 #include "hbwmalloc.h"
+#include "memkind_allocator_base.h"
 
 namespace hbw {
 
-template <class T> class allocator {
+template <class T> class allocator : public tiercache::detail::allocator_base<T> {
 public:
-    using value_type = T;
-    using pointer = T *;
-    using const_pointer = const T *;
-    using reference = T &;
-    using const_reference = const T &;
-    using size_type = std::size_t;
-    using difference_type = std::ptrdiff_t;
     template <class U> struct rebind {
         using other = allocator<U>;
     };
@@ -33,29 +27,14 @@ public:
     allocator(const allocator &) noexcept {}
     template <class U> allocator(const allocator<U> &) noexcept {}
 
-    pointer address(reference x) const noexcept { return std::addressof(x); }
-    const_pointer address(const_reference x) const noexcept { return std::addressof(x); }
-
-    pointer allocate(size_type n, const void * = nullptr) {
-        if (n > max_size()) throw std::bad_alloc();
-        size_type bytes = n ? n * sizeof(T) : 1;
-        void *p = nullptr;
-        if (alignof(T) > alignof(std::max_align_t)) {
-            if (hbw_posix_memalign(&p, alignof(T), bytes) != 0) p = nullptr;
-        } else {
-            p = hbw_malloc(bytes);
-        }
-        if (!p) throw std::bad_alloc();
-        return static_cast<pointer>(p);
+    T *allocate(std::size_t n, const void * = nullptr) {
+        return tiercache::detail::allocate_objects<T>(
+            n, [](std::size_t bytes) { return hbw_malloc(bytes); },
+            [](void **p, std::size_t align, std::size_t bytes) {
+                return hbw_posix_memalign(p, align, bytes);
+            });
     }
-    void deallocate(pointer p, size_type) noexcept { hbw_free(p); }
-    size_type max_size() const noexcept {
-        return std::numeric_limits<size_type>::max() / sizeof(T);
-    }
-    template <class U, class... Args> void construct(U *p, Args &&...args) {
-        ::new ((void *)p) U(std::forward<Args>(args)...);
-    }
-    template <class U> void destroy(U *p) { p->~U(); }
+    void deallocate(T *p, std::size_t) noexcept { hbw_free(p); }
 };
 
 template <class T, class U> bool operator==(const allocator<T> &, const allocator<U> &) noexcept {

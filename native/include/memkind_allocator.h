@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "memkind.h"
+#include "memkind_allocator_base.h"
 
 namespace libmemkind {
 
@@ -43,19 +44,6 @@ enum class kinds {
 };
 
 namespace detail {
-/* n objects of type T from kind: bad_alloc on overflow or failure, never NULL. */
-template <typename T> T *kind_allocate(memkind_t kind, std::size_t n) {
-    if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
-    std::size_t bytes = n ? n * sizeof(T) : 1;
-    void *p = nullptr;
-    if (alignof(T) > alignof(std::max_align_t)) {
-        if (memkind_posix_memalign(kind, &p, alignof(T), bytes) != 0) p = nullptr;
-    } else {
-        p = memkind_malloc(kind, bytes);
-    }
-    if (!p) throw std::bad_alloc();
-    return static_cast<T *>(p);
-}
 
 inline memkind_t static_kind(kinds k) {
     switch (k) {
@@ -91,15 +79,8 @@ inline memkind_t static_kind(kinds k) {
 
 namespace static_kind {
 
-template <typename T> class allocator {
+template <typename T> class allocator : public tiercache::detail::allocator_base<T> {
 public:
-    using value_type = T;
-    using pointer = T *;
-    using const_pointer = const T *;
-    using reference = T &;
-    using const_reference = const T &;
-    using size_type = std::size_t;
-    using difference_type = std::ptrdiff_t;
     template <class U> struct rebind {
         using other = allocator<U>;
     };
@@ -107,15 +88,8 @@ public:
     explicit allocator(kinds kind) : kind_(detail::static_kind(kind)) {}
     template <typename U> allocator(const allocator<U> &other) noexcept : kind_(other.kind_) {}
 
-    T *allocate(std::size_t n) const { return detail::kind_allocate<T>(kind_, n); }
+    T *allocate(std::size_t n) const { return tiercache::detail::kind_allocate<T>(kind_, n); }
     void deallocate(T *p, std::size_t) const noexcept { memkind_free(kind_, p); }
-    std::size_t max_size() const noexcept {
-        return std::numeric_limits<std::size_t>::max() / sizeof(T);
-    }
-    template <class U, class... Args> void construct(U *p, Args &&...args) {
-        ::new ((void *)p) U(std::forward<Args>(args)...);
-    }
-    template <class U> void destroy(U *p) { p->~U(); }
 
     template <typename U, typename V>
     friend bool operator==(const allocator<U> &a, const allocator<V> &b) noexcept;

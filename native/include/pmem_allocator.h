@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "memkind.h"
+#include "memkind_allocator_base.h"
 
 namespace libmemkind {
 
@@ -44,32 +45,12 @@ inline std::runtime_error kind_error(const char *what, int err) {
                               std::to_string(err) + ")");
 }
 
-/* n objects of type T from kind: bad_alloc on overflow or failure, never NULL. */
-template <typename T> T *file_allocate(memkind_t kind, std::size_t n) {
-    if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
-    std::size_t bytes = n ? n * sizeof(T) : 1;
-    void *p = nullptr;
-    if (alignof(T) > alignof(std::max_align_t)) {
-        if (memkind_posix_memalign(kind, &p, alignof(T), bytes) != 0) p = nullptr;
-    } else {
-        p = memkind_malloc(kind, bytes);
-    }
-    if (!p) throw std::bad_alloc();
-    return static_cast<T *>(p);
-}
 } // namespace detail
 
 namespace pmem {
 
-template <typename T> class allocator {
+template <typename T> class allocator : public tiercache::detail::allocator_base<T> {
 public:
-    using value_type = T;
-    using pointer = T *;
-    using const_pointer = const T *;
-    using reference = T &;
-    using const_reference = const T &;
-    using size_type = std::size_t;
-    using difference_type = std::ptrdiff_t;
     /* Containers keep the allocator (and so the file) when copied, moved or swapped. */
     using propagate_on_container_copy_assignment = std::true_type;
     using propagate_on_container_move_assignment = std::true_type;
@@ -89,15 +70,10 @@ public:
     template <typename U> allocator(const allocator<U> &other) noexcept : kind_(other.kind_) {}
     template <typename U> allocator(allocator<U> &&other) noexcept : kind_(other.kind_) {}
 
-    T *allocate(std::size_t n) const { return detail::file_allocate<T>(kind_->kind, n); }
+    T *allocate(std::size_t n) const {
+        return tiercache::detail::kind_allocate<T>(kind_->kind, n);
+    }
     void deallocate(T *p, std::size_t) const noexcept { memkind_free(kind_->kind, p); }
-    std::size_t max_size() const noexcept {
-        return std::numeric_limits<std::size_t>::max() / sizeof(T);
-    }
-    template <class U, class... Args> void construct(U *p, Args &&...args) {
-        ::new ((void *)p) U(std::forward<Args>(args)...);
-    }
-    template <class U> void destroy(U *p) { p->~U(); }
 
     template <typename U, typename V>
     friend bool operator==(const allocator<U> &a, const allocator<V> &b) noexcept;
