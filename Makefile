@@ -64,16 +64,20 @@ test: deps
 SAN_PY = $(abspath build/sanitized-py)
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=0:handle_segv=0:allow_user_segv_handler=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TIERCACHE_SANITIZER=asan
+# libstdc++ is preloaded with the sanitizer runtime so that its __cxa_throw interceptor finds
+# the real one (Python is not linked with libstdc++): without it, the first C++ exception in an
+# extension (matplotlib's ft2font) stops the process on a failed ASan CHECK.
+CXX_RUNTIME := $(shell $(or $(CXX),g++) -print-file-name=libstdc++.so.6 2>/dev/null)
 TSAN_ENV = TSAN_OPTIONS="detect_deadlocks=0 halt_on_error=1" TIERCACHE_SANITIZER=tsan
 test-tsan:
 	$(MAKE) -C native -j$(NPROC) test-tsan
 test-python-asan:
 	rt=$$($(VENV)/bin/python scripts/build_sanitized_python.py asan | tail -n1) && \
-	env LD_PRELOAD=$$rt PYTHONPATH=$(SAN_PY)/asan $(ASAN_ENV) $(VENV)/bin/pytest -p no:cacheprovider \
+	env LD_PRELOAD="$$rt $(CXX_RUNTIME)" PYTHONPATH=$(SAN_PY)/asan $(ASAN_ENV) $(VENV)/bin/pytest -p no:cacheprovider \
 		--deselect tests/test_native_load.py::test_process_malloc_is_still_glibc $(PYTEST_ARGS)
 test-python-tsan:
 	rt=$$($(VENV)/bin/python scripts/build_sanitized_python.py tsan | tail -n1) && \
-	env LD_PRELOAD=$$rt PYTHONPATH=$(SAN_PY)/tsan $(TSAN_ENV) $(VENV)/bin/pytest -p no:cacheprovider \
+	env LD_PRELOAD="$$rt $(CXX_RUNTIME)" PYTHONPATH=$(SAN_PY)/tsan $(TSAN_ENV) $(VENV)/bin/pytest -p no:cacheprovider \
 		tests/test_cache_threads.py tests/test_cache_zero_copy_lifetime.py $(PYTEST_ARGS)
 
 # Differential fuzzing of the cache API (fuzz/fuzz_cache.py, atheris) from the committed corpus:

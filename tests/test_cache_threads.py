@@ -94,7 +94,9 @@ def hammer(cache: TierCache, writer: int, stop: threading.Event, errors: list, c
         errors.append((writer, exc))
 
 
-def run_threads(cache: TierCache, seconds: float, during=None) -> list:
+def run_threads(cache: TierCache, seconds: float, during=None, until=None) -> list:
+    """Hammer the cache from THREADS threads for `seconds`, and then, when `until` is given,
+    on until until() holds (at most 20 times as long: sanitizer builds run slowly)."""
     stop = threading.Event()
     errors: list = []
     counts = [0] * THREADS
@@ -107,6 +109,9 @@ def run_threads(cache: TierCache, seconds: float, during=None) -> list:
     if during is not None:
         during()
     time.sleep(seconds)
+    deadline = time.monotonic() + 19 * seconds
+    while until is not None and not until() and time.monotonic() < deadline:
+        time.sleep(seconds / 10)
     stop.set()
     for t in threads:
         t.join(timeout=30)
@@ -117,7 +122,11 @@ def run_threads(cache: TierCache, seconds: float, during=None) -> list:
 def test_threads_hammering_a_shared_cache_read_only_values_written_for_the_key(shm_dir):
     cache = TierCache(dram_mb=0.25, pmem_dir=shm_dir, pmem_mb=16, large_value_bytes=16 * 1024)
     try:
-        errors, counts = run_threads(cache, SECONDS)
+        def moved_both_ways() -> bool:
+            st = cache.stats()
+            return st["evictions"] > 0 and st["demotions"] > 0 and st["promotions"] > 0
+
+        errors, counts = run_threads(cache, SECONDS, until=moved_both_ways)
         assert not errors, errors[:3]
         assert min(counts) > 100, counts
         cache.check()

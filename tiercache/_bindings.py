@@ -427,8 +427,14 @@ def cache_add(cache: Any, ktag: int, key: bytes, vtag: int, value: Any, ttl: flo
 
 
 def cache_count(cache: Any) -> int:
-    """Live entries; a closed cache also answers 0 (callers that must tell, check first)."""
-    return int(lib.tc_cache_count(cache))
+    """Live entries. tc_cache_count answers 0 for a cache it cannot use (closed, or a forked
+    child's with a file tier), so a 0 is told apart from an empty cache by one more call."""
+    n = int(lib.tc_cache_count(cache))
+    if n == 0:
+        rc = lib.tc_cache_expire(cache)
+        if rc < 0:
+            check(rc, "len")
+    return n
 
 
 def cache_keys(cache: Any) -> list[tuple[int, bytes]]:

@@ -295,10 +295,7 @@ class TierCache(MutableMapping):
         return rc == 1
 
     def __len__(self) -> int:
-        n = _b.cache_count(self._h)
-        if n == 0 and self._native.closed:  # what a closed cache answers too
-            raise _b.cache_error(_b.ERR_CLOSED, "len")
-        return n
+        return _b.cache_count(self._h)
 
     def __iter__(self) -> Iterator[Any]:
         """A snapshot of the keys present now (later changes do not show)."""

@@ -362,8 +362,8 @@ int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "child-plain")) return child_plain();
     if (argc > 1 && !strcmp(argv[1], "child-threads")) return child_threads();
     if (argc > 1 && !strcmp(argv[1], "child-fork")) return child_fork();
-#if defined(__SANITIZE_ADDRESS__)
-    printf("skip test_memtier_preload: AddressSanitizer replaces malloc itself, so a preloaded "
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    printf("skip test_memtier_preload: the sanitizer replaces malloc itself, so a preloaded "
            "malloc cannot run under it\n");
     return 0;
 #endif
