@@ -115,9 +115,16 @@ void tc__queue_release(struct tc_cache *c, struct tc_queue *q);
 #define TC_SLAB_CLASSES (TC_SLAB_MAX / TC_SLAB_GRAIN)
 #define TC_SLAB_ALIGN ((size_t)256 << 10) /* the largest slab size and alignment */
 struct tc_slab;
+/* A class's slabs with free slots, as an array (a slab knows its index in it, so that its
+ * 16-byte header needs no list pointers); room for every slab of the class is kept. */
+struct tc_slab_class {
+    struct tc_slab **partial; /* [npartial], the latest to gain a free slot last */
+    uint32_t npartial, cap;   /* cap: room in partial (at least slabs) */
+    uint32_t slabs;           /* slabs of the class in existence */
+};
 struct tc_slabs {
     /* Per class (TC_SLAB_GRAIN bytes apart), allocated only when slabs are used: */
-    struct tc_slab **partial; /* slabs with free slots */
+    struct tc_slab_class *classes;
     uint32_t *class_live;     /* entries of the class, in slabs or not */
     size_t count;                              /* slabs in existence */
     size_t free_bytes;                         /* free slots' bytes, over all slabs */

@@ -124,7 +124,9 @@ static int check_locked(tc_cache_t *c, char *msg, size_t cap, struct totals *tot
     /* Fixed metadata: the cache, index, ghost, rings, pin table and records. */
     tot.used[0] += usable(c) + usable(c->index.tags) + usable(c->index.slots) +
                    usable(c->ghost) + usable(c->small.ring) + usable(c->pins.buckets) +
-                   usable(c->slabs.partial) + usable(c->slabs.class_live);
+                   usable(c->slabs.classes) + usable(c->slabs.class_live);
+    for (size_t k = 0; c->slabs.classes && k < TC_SLAB_CLASSES; k++)
+        tot.used[0] += usable(c->slabs.classes[k].partial);
     for (size_t t = 0; t < c->ntiers; t++) tot.used[0] += usable(c->tiers[t].main.ring);
     size_t pins = 0, zombies = 0;
     for (size_t b = 0; b < c->pins.nbuckets; b++) {

@@ -8,15 +8,18 @@
  * the power of two at or above the largest, so that a slot finds its slab by masking.
  * - A slab is charged to tier 0 at its usable size while it exists: free slots are an
  *   honest cost. Eviction frees memory only when a slab empties, hence the small slabs.
- * - A slab with free slots is on its class's list (the latest to gain a free slot first, so
- *   that allocation refills dense slabs); an empty slab is freed at once.
+ * - A slab's header is 16 bytes (no pointers: slot indices, and its index in its class's
+ *   array of slabs with free slots), so that e.g. 129 slots of 2032 bytes fill 256 KiB.
+ * - A slab with free slots is in its class's array (the latest to gain a free slot last,
+ *   taken first, so that allocation refills dense slabs); an empty slab is freed at once.
  * - A class gets slabs only once it has entries enough to fill several (class_live counts
  *   them, slab or not): a few entries of many sizes would otherwise each hold a slab.
  * - Compaction moves entries out of slabs at most a quarter used into fuller ones.
  */
 #include "cache_internal.h"
 
-#define HEADER_BYTES ((sizeof(struct tc_slab) + 7) & ~(size_t)7)
+#define HEADER_BYTES sizeof(struct tc_slab)
+#define NOT_LISTED UINT32_MAX
 #define PAGE 4096u
 /* A slab is at most this fraction of tier 0's budget, and at least MIN_PAGES (jemalloc gives
  * an aligned block of no less than 16 KiB): caches under 16 MiB use none. */
@@ -24,11 +27,17 @@
 #define MIN_PAGES 4
 
 struct tc_slab {
-    struct tc_slab *next, *prev; /* on its class's list of slabs with free slots */
-    void *free;                  /* freed slots, linked through their first word */
-    uint32_t slot, nslots, live, fresh; /* fresh: slots [fresh, nslots) were never used */
-    bool listed;
+    uint32_t pos;        /* index in its class's partial array, or NOT_LISTED */
+    uint16_t cls;        /* slot size class */
+    uint16_t nslots, live;
+    uint16_t fresh;      /* slots [fresh, nslots) were never used */
+    uint16_t free;       /* 1 + index of the latest freed slot, 0: none; freed slots link
+                          * the same way through their first 2 bytes */
+    uint16_t unused;
 };
+_Static_assert(sizeof(struct tc_slab) == 16, "slab header is 16 bytes");
+_Static_assert((TC_SLAB_ALIGN - sizeof(struct tc_slab)) / TC_SLAB_GRAIN <= UINT16_MAX,
+               "slot indices fit 16 bits");
 
 static unsigned class_of(size_t size) {
     return (unsigned)((size + TC_SLAB_GRAIN - 1) / TC_SLAB_GRAIN - 1);
@@ -40,7 +49,7 @@ size_t tc__slab_slot(size_t size) {
 }
 
 /* The slab size for a class: the page count from MIN_PAGES to the cache's max_pages that is a
- * size class of its own and leaves the least tail per slot (at least one slot). */
+ * size class of its own and leaves the least header and tail per slot (at least one slot). */
 static size_t slab_bytes(const struct tc_slabs *s, size_t slot) {
     size_t best = 0, best_waste = SIZE_MAX;
     size_t min_pages = (HEADER_BYTES + slot + PAGE - 1) / PAGE;
@@ -49,7 +58,7 @@ static size_t slab_bytes(const struct tc_slabs *s, size_t slot) {
     for (size_t pages = min_pages; pages <= max_pages; pages++) {
         size_t bytes = pages * PAGE, n = (bytes - HEADER_BYTES) / slot;
         if (tc__cache_charge(bytes) != bytes) continue; /* not a size class: would round up */
-        size_t waste = ((bytes - HEADER_BYTES) % slot) * 1024 / n; /* per slot, scaled */
+        size_t waste = (bytes - n * slot) * 1024 / n; /* header and tail per slot, scaled */
         if (waste < best_waste) {
             best_waste = waste;
             best = bytes;
@@ -62,19 +71,28 @@ static struct tc_slab *slab_of(const struct tc_slabs *s, const void *p) {
     return (struct tc_slab *)((uintptr_t)p & ~(uintptr_t)(s->align - 1));
 }
 
-static void list_add(struct tc_slabs *s, unsigned cls, struct tc_slab *sl) {
-    sl->prev = NULL;
-    sl->next = s->partial[cls];
-    if (sl->next) sl->next->prev = sl;
-    s->partial[cls] = sl;
-    sl->listed = true;
+static char *slot_at(struct tc_slab *sl, size_t i) {
+    return (char *)sl + HEADER_BYTES + i * slot_of(sl->cls);
 }
 
-static void list_remove(struct tc_slabs *s, unsigned cls, struct tc_slab *sl) {
-    if (sl->prev) sl->prev->next = sl->next;
-    else s->partial[cls] = sl->next;
-    if (sl->next) sl->next->prev = sl->prev;
-    sl->listed = false;
+/* (The class's array has room: cap >= slabs.) */
+static void list_add(struct tc_slabs *s, struct tc_slab *sl) {
+    struct tc_slab_class *k = &s->classes[sl->cls];
+    sl->pos = k->npartial;
+    k->partial[k->npartial++] = sl;
+}
+
+static void list_remove(struct tc_slabs *s, struct tc_slab *sl) {
+    struct tc_slab_class *k = &s->classes[sl->cls];
+    struct tc_slab *last = k->partial[--k->npartial];
+    k->partial[sl->pos] = last;
+    last->pos = sl->pos;
+    sl->pos = NOT_LISTED;
+}
+
+/* The partial array's size for one more slab of class k (cap when it has room). */
+static uint32_t cap_for_one_more(const struct tc_slab_class *k) {
+    return k->slabs < k->cap ? k->cap : (k->cap ? 2 * k->cap : 8);
 }
 
 /* Entries a class must have before it gets slabs: enough for 4 slabs of the largest size. */
@@ -84,7 +102,7 @@ bool tc__slab_wanted(const struct tc_cache *c, size_t size) {
     if (!size || size > TC_SLAB_MAX || !c->slabs.max_pages) return false;
     const struct tc_slabs *s = &c->slabs;
     unsigned cls = class_of(size);
-    return s->partial[cls] ||
+    return s->classes[cls].npartial ||
            s->class_live[cls] >= FILL_SLABS * (s->max_pages * PAGE / slot_of(cls) + 1);
 }
 
@@ -96,20 +114,24 @@ void tc__slab_count(struct tc_cache *c, size_t size, int sign) {
 size_t tc__slab_need(const struct tc_cache *c, size_t size) {
     if (!tc__slab_wanted(c, size)) return tc__cache_charge(size);
     unsigned cls = class_of(size);
-    return c->slabs.partial[cls] ? 0 : tc__cache_charge(slab_bytes(&c->slabs, slot_of(cls)));
+    const struct tc_slab_class *k = &c->slabs.classes[cls];
+    if (k->npartial) return 0;
+    size_t cap = cap_for_one_more(k);
+    return tc__cache_charge(slab_bytes(&c->slabs, slot_of(cls))) +
+           (cap != k->cap ? tc__cache_charge(cap * sizeof *k->partial) : 0);
 }
 
 /* A slot from sl (which has one free). */
-static void *take_slot(struct tc_slabs *s, unsigned cls, struct tc_slab *sl) {
-    void *p;
-    s->free_bytes -= sl->slot;
+static void *take_slot(struct tc_slabs *s, struct tc_slab *sl) {
+    char *p;
+    s->free_bytes -= slot_of(sl->cls);
     if (sl->free) {
-        p = sl->free;
-        memcpy(&sl->free, p, sizeof(void *));
+        p = slot_at(sl, sl->free - 1u);
+        memcpy(&sl->free, p, sizeof sl->free);
     } else {
-        p = (char *)sl + HEADER_BYTES + (size_t)sl->fresh++ * sl->slot;
+        p = slot_at(sl, sl->fresh++);
     }
-    if (++sl->live == sl->nslots) list_remove(s, cls, sl);
+    if (++sl->live == sl->nslots) list_remove(s, sl);
     return p;
 }
 
@@ -117,13 +139,13 @@ void tc__slabs_init(struct tc_cache *c) {
     struct tc_slabs *s = &c->slabs;
     size_t pages = c->tiers[0].budget / SLAB_SHARE / PAGE;
     if (pages < MIN_PAGES) return;
-    s->partial = tc__cache_alloc(c, 0, true, TC_SLAB_CLASSES * sizeof *s->partial);
+    s->classes = tc__cache_alloc(c, 0, true, TC_SLAB_CLASSES * sizeof *s->classes);
     s->class_live = tc__cache_alloc(c, 0, true, TC_SLAB_CLASSES * sizeof *s->class_live);
-    if (!s->partial || !s->class_live) {
+    if (!s->classes || !s->class_live) {
         tc__slabs_release(c);
         return;
     }
-    memset(s->partial, 0, TC_SLAB_CLASSES * sizeof *s->partial);
+    memset(s->classes, 0, TC_SLAB_CLASSES * sizeof *s->classes);
     memset(s->class_live, 0, TC_SLAB_CLASSES * sizeof *s->class_live);
     s->max_pages = pages > TC_SLAB_ALIGN / PAGE ? TC_SLAB_ALIGN / PAGE : pages;
     s->align = MIN_PAGES * PAGE;
@@ -132,9 +154,13 @@ void tc__slabs_init(struct tc_cache *c) {
 
 void tc__slabs_release(struct tc_cache *c) {
     struct tc_slabs *s = &c->slabs;
-    if (s->partial) tc__cache_free(c, 0, s->partial);
+    if (s->classes) {
+        for (size_t k = 0; k < TC_SLAB_CLASSES; k++)
+            if (s->classes[k].partial) tc__cache_free(c, 0, s->classes[k].partial);
+        tc__cache_free(c, 0, s->classes);
+    }
     if (s->class_live) tc__cache_free(c, 0, s->class_live);
-    s->partial = NULL;
+    s->classes = NULL;
     s->class_live = NULL;
     s->max_pages = 0;
 }
@@ -142,56 +168,79 @@ void tc__slabs_release(struct tc_cache *c) {
 void *tc__slab_alloc(struct tc_cache *c, size_t size) {
     struct tc_slabs *s = &c->slabs;
     unsigned cls = class_of(size);
-    struct tc_slab *sl = s->partial[cls];
-    if (!sl) {
+    struct tc_slab_class *k = &s->classes[cls];
+    struct tc_slab *sl;
+    if (k->npartial) {
+        sl = k->partial[k->npartial - 1];
+    } else {
+        uint32_t cap = cap_for_one_more(k);
+        if (cap != k->cap) {
+            struct tc_slab **grown = tc__cache_alloc(c, 0, true, cap * sizeof *grown);
+            if (!grown) return NULL;
+            if (k->partial) {
+                memcpy(grown, k->partial, k->npartial * sizeof *grown);
+                tc__cache_free(c, 0, k->partial);
+            }
+            k->partial = grown;
+            k->cap = cap;
+        }
         size_t slot = slot_of(cls), bytes = slab_bytes(s, slot);
         void *mem = NULL;
         if (tc_posix_memalign(tc_kind_dram(), &mem, s->align, bytes)) return NULL;
         c->tiers[0].used += tc_usable_size(NULL, mem);
         sl = mem;
-        sl->free = NULL;
-        sl->slot = (uint32_t)slot;
-        sl->nslots = (uint32_t)((bytes - HEADER_BYTES) / slot);
-        sl->live = sl->fresh = 0;
-        list_add(s, cls, sl);
+        sl->cls = (uint16_t)cls;
+        sl->nslots = (uint16_t)((bytes - HEADER_BYTES) / slot);
+        sl->live = sl->fresh = sl->free = sl->unused = 0;
+        list_add(s, sl);
+        k->slabs++;
         s->count++;
         s->free_bytes += (size_t)sl->nslots * slot;
     }
-    return take_slot(s, cls, sl);
+    return take_slot(s, sl);
 }
 
 void tc__slab_free(struct tc_cache *c, void *p) {
     struct tc_slabs *s = &c->slabs;
     struct tc_slab *sl = slab_of(s, p);
-    unsigned cls = class_of(sl->slot);
-    memcpy(p, &sl->free, sizeof(void *));
-    sl->free = p;
-    s->free_bytes += sl->slot;
+    size_t slot = slot_of(sl->cls);
+    memcpy(p, &sl->free, sizeof sl->free);
+    sl->free = (uint16_t)(((char *)p - slot_at(sl, 0)) / slot + 1);
+    s->free_bytes += slot;
     if (--sl->live == 0) {
-        if (sl->listed) list_remove(s, cls, sl);
+        struct tc_slab_class *k = &s->classes[sl->cls];
+        if (sl->pos != NOT_LISTED) list_remove(s, sl);
         s->count--;
-        s->free_bytes -= (size_t)sl->nslots * sl->slot;
+        s->free_bytes -= (size_t)sl->nslots * slot;
         tc__cache_free(c, 0, sl);
+        if (--k->slabs == 0) { /* the class's last slab: its array goes too */
+            tc__cache_free(c, 0, k->partial);
+            k->partial = NULL;
+            k->cap = 0;
+        }
         return;
     }
-    if (!sl->listed) list_add(s, cls, sl);
+    if (sl->pos == NOT_LISTED) list_add(s, sl);
 }
 
 size_t tc__slab_size_of(const struct tc_cache *c, const void *p) {
-    return slab_of(&c->slabs, p)->slot;
+    return slot_of(slab_of(&c->slabs, p)->cls);
 }
 
 void *tc__slab_move(struct tc_cache *c, void *p, unsigned quarters) {
     struct tc_slabs *s = &c->slabs;
     struct tc_slab *from = slab_of(s, p);
     if ((size_t)from->live * 4 > (size_t)from->nslots * quarters) return NULL;
-    unsigned cls = class_of(from->slot);
-    struct tc_slab *to = s->partial[cls];
-    for (int tries = 0; to && tries < 8; to = to->next, tries++)
-        if (to != from && to->live > from->live) break;
-    if (!to || to == from || to->live <= from->live) return NULL;
-    void *n = take_slot(s, cls, to);
-    memcpy(n, p, from->slot);
+    const struct tc_slab_class *k = &s->classes[from->cls];
+    struct tc_slab *to = NULL;
+    for (uint32_t i = k->npartial, tries = 0; i-- > 0 && tries < 8; tries++)
+        if (k->partial[i] != from && k->partial[i]->live > from->live) {
+            to = k->partial[i];
+            break;
+        }
+    if (!to) return NULL;
+    void *n = take_slot(s, to);
+    memcpy(n, p, slot_of(from->cls));
     tc__slab_free(c, p);
     return n;
 }
