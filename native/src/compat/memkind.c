@@ -187,7 +187,9 @@ MEMKIND_EXPORT_API int memkind_destroy_kind(memkind_t kind) {
 }
 
 MEMKIND_EXPORT_API memkind_t memkind_detect_kind(void *ptr) {
-    return M(tc_detect_kind(ptr));
+    /* The index lookup itself, not tc_detect_kind: an exported function is called through
+     * the PLT even from inside the library. */
+    return ptr ? M(tc__kind_of(ptr)) : NULL;
 }
 
 MEMKIND_EXPORT_API int memkind_check_available(memkind_t kind) {
