@@ -111,37 +111,12 @@ HBW_EXPORT_API int hbw_posix_memalign_psize(void **memptr, size_t alignment, siz
 }
 
 /* ---- placement ---- */
-#define NODE_BITS 1024
-#define WORD_BITS (8 * sizeof(unsigned long))
 
-/* The high-bandwidth NUMA nodes (overrides applied) as a bit mask: 0, or -1 when none. */
-static int hbw_nodes(unsigned long *mask, size_t nbits) {
-    tc_nodemask_t m;
-    memset(&m, 0, sizeof m);
+/* The high-bandwidth NUMA nodes (overrides applied) in *m; false when there are none. */
+static bool hbw_nodes(tc_nodemask_t *m) {
+    memset(m, 0, sizeof *m);
     const char *why;
-    if (tc__topology_target(TC_NODES_HBW_ALL, tc__topology_cpu_node(), &m, &why) != TC_OK)
-        return -1;
-    for (unsigned n = 0; n < nbits && n < TC_MAX_NODES; n++)
-        if (tc__mask_has(&m, n)) mask[n / WORD_BITS] |= 1ul << (n % WORD_BITS);
-    return 0;
-}
-
-static int hbw_node_mask(unsigned long *mask) {
-    static unsigned long cached[NODE_BITS / WORD_BITS];
-    static _Atomic int state; /* 0 unknown, 1 known, 2 none */
-    int s = atomic_load_explicit(&state, memory_order_acquire);
-    if (!s) {
-        unsigned long m[NODE_BITS / WORD_BITS] = {0};
-        if (hbw_nodes(m, NODE_BITS) == 0) {
-            memcpy(cached, m, sizeof m);
-            s = 1;
-        } else {
-            s = 2;
-        }
-        atomic_store_explicit(&state, s, memory_order_release);
-    }
-    if (s == 1) memcpy(mask, cached, sizeof cached);
-    return s == 1 ? 0 : -1;
+    return tc__topology_target(TC_NODES_HBW_ALL, tc__topology_cpu_node(), m, &why) == TC_OK;
 }
 
 HBW_EXPORT_API int hbw_verify_memory_region(void *addr, size_t size, int flags) {
@@ -156,8 +131,8 @@ HBW_EXPORT_API int hbw_verify_memory_region(void *addr, size_t size, int flags) 
             *c = *c;
         }
     }
-    unsigned long hbw[NODE_BITS / WORD_BITS];
-    bool have_hbw = hbw_node_mask(hbw) == 0;
+    tc_nodemask_t hbw;
+    bool have_hbw = hbw_nodes(&hbw);
     enum { BATCH = 256 };
     void *pages[BATCH];
     int status[BATCH];
@@ -170,8 +145,7 @@ HBW_EXPORT_API int hbw_verify_memory_region(void *addr, size_t size, int flags) 
         for (unsigned long i = 0; i < n; i++) {
             int node = status[i];
             if (node == -EFAULT) return EFAULT; /* not mapped at all */
-            if (node < 0 || node >= NODE_BITS || !have_hbw ||
-                !(hbw[node / WORD_BITS] & (1ul << (node % WORD_BITS))))
+            if (node < 0 || !have_hbw || !tc__mask_has(&hbw, (unsigned)node))
                 result = -1; /* not faulted in, or on an ordinary node */
         }
     }
