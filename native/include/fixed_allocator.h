@@ -17,7 +17,7 @@
 
 #include "memkind.h"
 #include "memkind_allocator_base.h"
-#include "pmem_allocator.h" /* detail::owned_kind, kind_error */
+#include "pmem_allocator.h" /* detail::owned_kind, own, kind_error */
 
 namespace libmemkind {
 namespace fixed {
@@ -49,12 +49,7 @@ private:
         memkind_t k = nullptr;
         int err = memkind_create_fixed(addr, size, &k);
         if (err) throw detail::kind_error("fixed::allocator: cannot create the fixed kind", err);
-        try {
-            return std::make_shared<detail::owned_kind>(k);
-        } catch (...) {
-            memkind_destroy_kind(k);
-            throw;
-        }
+        return detail::own(k);
     }
     std::shared_ptr<detail::owned_kind> kind_;
 };

@@ -38,6 +38,17 @@ public:
     const memkind_t kind;
 };
 
+/* Ownership of a just-created kind for an allocator and its copies; the kind is destroyed
+ * when that cannot be set up. */
+inline std::shared_ptr<owned_kind> own(memkind_t k) {
+    try {
+        return std::make_shared<owned_kind>(k);
+    } catch (...) {
+        memkind_destroy_kind(k);
+        throw;
+    }
+}
+
 inline std::runtime_error kind_error(const char *what, int err) {
     char msg[MEMKIND_ERROR_MESSAGE_SIZE];
     memkind_error_message(err, msg, sizeof msg);
@@ -93,12 +104,7 @@ private:
         int err = memkind_create_pmem_with_config(cfg, &k);
         memkind_config_delete(cfg);
         if (err) throw detail::kind_error("pmem::allocator: cannot create the file kind", err);
-        try {
-            return std::make_shared<detail::owned_kind>(k);
-        } catch (...) {
-            memkind_destroy_kind(k);
-            throw;
-        }
+        return detail::own(k);
     }
     std::shared_ptr<detail::owned_kind> kind_;
 };
