@@ -173,6 +173,7 @@ typedef struct tc_cache_config {
     size_t large_threshold;
     unsigned promote_hits;
     unsigned small_percent;
+    unsigned index_tier;
 } tc_cache_config_t;
 
 typedef struct tc_cache_value {
@@ -187,6 +188,7 @@ typedef struct tc_cache_tier_stats {
     size_t used;
     size_t value_bytes;
     size_t items;
+    size_t dram_bytes;
     uint64_t hits, promotions, demotions, evictions;
 } tc_cache_tier_stats_t;
 
@@ -195,6 +197,8 @@ typedef struct tc_cache_stats {
     size_t items;
     size_t key_bytes;
     size_t meta_bytes;
+    size_t index_bytes;
+    unsigned index_tier;
     size_t pinned;
     size_t ntiers;
     tc_cache_tier_stats_t tiers[...];

@@ -1,19 +1,24 @@
 /*
  * tiercache cache core: a tiered key-value cache over memory kinds.
  *
- * A cache has 1 to TC_CACHE_MAX_TIERS tiers, fastest first. Tier 0 is the DRAM tier: every
- * entry's metadata (header and key) and the index live in DRAM memory charged to tier 0's
- * budget; small values live inline with their header. Values at or above large_threshold go
- * straight to the last tier, and values demoted from tier t go to tier t+1. Every budget is
- * the real usable size of the blocks charged to the tier (jemalloc size classes included;
- * in tier 0 of 16 MiB or more, small entries are slots in slabs charged whole).
+ * A cache has 1 to TC_CACHE_MAX_TIERS tiers, fastest first; tier 0 is the DRAM tier. An entry
+ * lives whole on one tier: header, key, expiry and value in a block of that tier's kind (two
+ * blocks for values of 2 KiB or more), read in place. Tier 0 also holds the index (8-byte
+ * slots at 72-81% load: 10-11 bytes per entry, whatever tier the entry is on) unless
+ * index_tier puts it elsewhere, tier 0's FIFO rings and the pin records; a lower tier holds
+ * its own FIFO rings (8 bytes per entry) and the last tier the ghost table (2 bytes per index
+ * slot). Values at or above large_threshold go straight to the last tier. Every budget is the
+ * real usable size of the blocks charged to the tier (jemalloc size classes included; in a
+ * tier of 16 MiB or more, small entries are slots in slabs charged whole).
  *
- * Policy (S3-FIFO): new keys enter tier 0's small FIFO (10% of the tier); entries read there
- * move to the main FIFO, the rest leave the tier. Main and lower tiers reinsert entries that
- * were read since their last pass (frequency counter, CLOCK-style) and pass the others down.
- * Entries leaving the last tier are freed with the NULL kind and leave a fingerprint in a
- * ghost table; a new key found there enters main directly. An entry read promote_hits times
- * on a lower tier is promoted back to tier 0 if it is smaller than large_threshold.
+ * Policy (S3-FIFO over the tiers): new keys enter tier 0's small FIFO (small_percent of the
+ * tier; large values the last tier's); entries read there move to the tier's main FIFO, the
+ * rest leave the tier into the next one's small FIFO, or the cache from the last. Main FIFOs
+ * reinsert entries that were read since their last pass (CLOCK) and pass the others down to
+ * the next tier's main FIFO. Entries leaving the last tier are freed with the NULL kind and
+ * leave a fingerprint in a ghost table; a new key found there enters main directly. An entry
+ * read promote_hits times on a lower tier is promoted back to tier 0 if it is smaller than
+ * large_threshold.
  *
  * Keys are (tag, bytes) pairs: the tag (0-255) is part of the key. Values carry a 4-bit tag
  * for the caller. Every function is thread-safe (one mutex per cache) and returns TC_OK, a
@@ -52,7 +57,8 @@ typedef struct tc_cache_config {
     tc_cache_tier_config_t tiers[TC_CACHE_MAX_TIERS];
     size_t large_threshold;     /* values of this size or more skip tier 0; 0 = never */
     unsigned promote_hits;      /* reads on a lower tier before promotion; 0 = never */
-    unsigned small_percent;     /* tier 0's small FIFO share, 1..50 (default 10 when 0) */
+    unsigned small_percent;     /* each tier's small FIFO share, 1..50 (default 10 when 0) */
+    unsigned index_tier;        /* the tier whose memory holds the index (default 0: DRAM) */
 } tc_cache_config_t;
 
 /* A value returned by tc_cache_get: copied into the caller's buffer, or pinned in place. */
@@ -65,9 +71,12 @@ typedef struct tc_cache_value {
 
 typedef struct tc_cache_tier_stats {
     size_t budget;
-    size_t used;        /* usable bytes charged (tier 0: values, headers, keys, index) */
+    size_t used;        /* usable bytes charged: entries, rings, and the index, ghost table and
+                         * pin records on the tiers that hold them */
     size_t value_bytes; /* sum of the lengths of the values on this tier */
     size_t items;
+    size_t dram_bytes;  /* tier-0 bytes this tier's items cost: for a lower tier, their share of
+                         * a tier-0 index; for tier 0, the rest of tier 0's use */
     uint64_t hits, promotions, demotions, evictions;
 } tc_cache_tier_stats_t;
 
@@ -75,14 +84,17 @@ typedef struct tc_cache_stats {
     uint64_t hits, misses, sets, deletes, evictions, expirations, promotions, demotions;
     size_t items;
     size_t key_bytes;   /* sum of key lengths (tags included) */
-    size_t meta_bytes;  /* tier 0 bytes that are not keys or values: headers, index, queues */
+    size_t meta_bytes;  /* bytes on all tiers that are not keys or values: headers, index,
+                         * queues, ghost table, pins, rounding */
+    size_t index_bytes; /* the index's slot arrays (on tier index_tier) */
+    unsigned index_tier;
     size_t pinned;      /* values pinned by readers */
     size_t ntiers;
     tc_cache_tier_stats_t tiers[TC_CACHE_MAX_TIERS];
 } tc_cache_stats_t;
 
-/* Create a cache. TC_ERR_INVALID for a bad config (no tiers, zero budget, tier 0 below
- * 64 KiB, a kind that cannot allocate). */
+/* Create a cache. TC_ERR_INVALID for a bad config (no tiers, a budget below 64 KiB, an
+ * index_tier that is not a tier, a kind that cannot allocate). */
 TC_API int tc_cache_create(const tc_cache_config_t *config, tc_cache_t **out);
 /* Free every entry, the index and the queues; later calls return TC_ERR_CLOSED, so a binding
  * can close a cache that other threads may still call. Pinned values stay valid. Returns the

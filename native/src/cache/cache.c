@@ -39,7 +39,7 @@ static void note_expiry(tc_cache_t *c, uint64_t expiry) {
 
 TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
     if (!cfg || !out || cfg->ntiers < 1 || cfg->ntiers > TC_CACHE_MAX_TIERS ||
-        cfg->small_percent > 50)
+        cfg->small_percent > 50 || cfg->index_tier >= cfg->ntiers)
         return TC_ERR_INVALID;
     for (size_t t = 0; t < cfg->ntiers; t++) {
         const tc_cache_tier_config_t *tier = &cfg->tiers[t];
@@ -47,7 +47,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
         int err = tc_kind_check_available(tier->kind);
         if (err) return err;
     }
-    tc_cache_t *c = tc_malloc(tc_kind_dram(), sizeof *c);
+    tc_cache_t *c = tc_malloc(cfg->tiers[0].kind, sizeof *c);
     if (!c) return TC_ERR_NOMEM;
     memset(c, 0, sizeof *c);
     if (pthread_mutex_init(&c->lock, NULL)) {
@@ -57,17 +57,22 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
     c->magic = TC_CACHE_MAGIC;
     c->fork_gen = atomic_load(&tc__fork_generation);
     c->ntiers = cfg->ntiers;
+    unsigned percent = cfg->small_percent ? cfg->small_percent : 10;
     for (size_t t = 0; t < cfg->ntiers; t++) {
-        c->tiers[t].kind = cfg->tiers[t].kind;
-        c->tiers[t].budget = cfg->tiers[t].budget;
+        struct tc_tier *tier = &c->tiers[t];
+        tier->kind = cfg->tiers[t].kind;
+        tier->budget = cfg->tiers[t].budget;
+        tier->small_limit = tier->budget / 100 * percent;
+        tc__queue_init(&tier->small, tier->budget, true);
+        tc__queue_init(&tier->main, tier->budget, false);
     }
-    c->small.counts_bytes = true;
-    c->small_limit = c->tiers[0].budget / 100 * (cfg->small_percent ? cfg->small_percent : 10);
     c->large_threshold = cfg->large_threshold;
     c->promote_hits = cfg->promote_hits;
+    c->index.tier = cfg->index_tier;
+    c->ghost_tier = (unsigned)cfg->ntiers - 1;
     c->next_expiry = UINT64_MAX;
     c->tiers[0].used = tc_usable_size(NULL, c); /* the cache itself is metadata too */
-    tc__slabs_init(c);
+    for (unsigned t = 0; t < cfg->ntiers; t++) tc__slabs_init(c, t);
     *out = c;
     return TC_OK;
 }
@@ -75,28 +80,32 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
 /* Free what is left of a closed cache once no pin holds it (lock not held). */
 static void release_cache(tc_cache_t *c) {
     tc__pins_release(c);
-    tc__slabs_release(c);
+    for (unsigned t = 0; t < c->ntiers; t++) tc__slabs_release(c, t);
     pthread_mutex_destroy(&c->lock);
     c->magic = 0;
     tc_free(NULL, c);
 }
 
 static void free_index(tc_cache_t *c) {
-    if (c->index.tags) tc__cache_free(c, 0, c->index.tags);
-    if (c->index.slots) tc__cache_free(c, 0, c->index.slots);
-    if (c->ghost) tc__cache_free(c, 0, c->ghost);
+    for (unsigned p = 0; p < TC_INDEX_PARTS; p++) {
+        struct tc_index_part *part = &c->index.part[p];
+        if (part->slots) tc__cache_free(c, c->index.tier, part->slots);
+        if (part->ghost) tc__cache_free(c, c->ghost_tier, part->ghost);
+    }
+    unsigned tier = c->index.tier;
     memset(&c->index, 0, sizeof c->index);
-    c->ghost = NULL;
-    c->ghost_cap = 0;
+    c->index.tier = tier;
 }
 
 static void close_locked(tc_cache_t *c) {
     c->closed = true;
-    for (size_t i = 0; i < c->index.cap; i++)
-        if (c->index.slots[i]) tc__entry_free(c, c->index.slots[i]);
+    size_t pos = 0;
+    for (struct tc_entry *e; (e = tc__index_next(&c->index, &pos)); pos++) tc__entry_free(c, e);
     free_index(c);
-    tc__queue_release(c, &c->small);
-    for (size_t t = 0; t < c->ntiers; t++) tc__queue_release(c, &c->tiers[t].main);
+    for (unsigned t = 0; t < c->ntiers; t++) {
+        tc__queue_release(c, t, &c->tiers[t].small);
+        tc__queue_release(c, t, &c->tiers[t].main);
+    }
     tc__pins_free_spares(c);
 }
 
@@ -125,52 +134,62 @@ TC_API int tc_cache_destroy(tc_cache_t *c) {
     return TC_OK;
 }
 
-/* Grow (or clean) the index so that one more key fits; the ghost table follows its size
- * (fingerprints move to the slots their keys can have in the larger table).
- * Cleaning (same size) happens in place and keeps the ghost: under churn it is frequent, and
- * making room for a second copy of the arrays would evict entries by the thousand (with
- * slabs, evictions free memory only when slabs empty). */
-static int ensure_index(tc_cache_t *c) {
-    size_t cap = tc__index_wanted_cap(&c->index);
+/* The index may take at most this many fifths of its tier: past it, new keys evict old ones
+ * (a DRAM tier stays mostly for hot entries; see index_tier for the alternative). */
+#define INDEX_FIFTHS_MAX 4
+
+/* A part's ghost table follows its size (in the ghost tier's memory); failure keeps the old
+ * one, which only remembers less. */
+static void resize_ghost(tc_cache_t *c, struct tc_index_part *part) {
+    size_t cap = part->cap;
+    if (tc__make_room(c, c->ghost_tier, tc__cache_charge(cap * sizeof(uint16_t)))) return;
+    uint16_t *ghost = tc__cache_alloc(c, c->ghost_tier, cap * sizeof *ghost);
+    if (!ghost) return;
+    tc__ghost_move(part, ghost, cap);
+    if (part->ghost) tc__cache_free(c, c->ghost_tier, part->ghost);
+    part->ghost = ghost;
+    part->ghost_cap = (uint32_t)cap;
+    part->ghost_hand = 0;
+}
+
+/* Grow one part of the index, or clean it in place, so that one more key of hash h fits.
+ * Parts grow alone (a second copy of 1/64 of the index, not of all of it). When the index
+ * tier cannot give the part more room, or the index would pass INDEX_FIFTHS_MAX fifths of that tier,
+ * entries are evicted (policy order) until the part has room at its size. */
+static int ensure_index(tc_cache_t *c, uint64_t h) {
+    struct tc_index *ix = &c->index;
+    unsigned p = tc__index_part_of(h);
+    struct tc_index_part *part = &ix->part[p];
+    size_t cap = tc__index_wanted_cap(ix, p);
     if (!cap) return TC_OK;
-    if (cap == c->index.cap && tc__index_rehash(&c->index)) return TC_OK;
-    size_t need = tc__cache_charge(cap) + tc__cache_charge(cap * sizeof(struct tc_entry *)) +
-                  tc__cache_charge(cap * sizeof(uint16_t));
-    int err = tc__make_room(c, 0, need);
-    if (err) return TC_ERR_NOMEM;
-    uint8_t *tags = tc__cache_alloc(c, 0, true, cap);
-    struct tc_entry **slots = tc__cache_alloc(c, 0, true, cap * sizeof *slots);
-    uint16_t *ghost = tc__cache_alloc(c, 0, true, cap * sizeof *ghost);
-    if (!tags || !slots || !ghost) {
-        if (tags) tc__cache_free(c, 0, tags);
-        if (slots) tc__cache_free(c, 0, slots);
-        if (ghost) tc__cache_free(c, 0, ghost);
-        return TC_ERR_NOMEM;
+    if (cap == part->cap && tc__index_rehash(ix, p)) return TC_OK;
+    size_t bytes = tc__cache_charge(cap * sizeof(uint64_t));
+    struct tc_tier *tier = &c->tiers[ix->tier];
+    size_t index_bytes = (ix->cap + cap - part->cap) * sizeof(uint64_t);
+    uint64_t *slots = NULL;
+    if (cap > part->cap && index_bytes <= tier->budget / 5 * INDEX_FIFTHS_MAX &&
+        tc__make_room(c, ix->tier, bytes) == TC_OK)
+        slots = tc__cache_alloc(c, ix->tier, cap * sizeof *slots);
+    if (slots) {
+        memset(slots, 0, cap * sizeof *slots);
+        uint64_t *old = tc__index_rebuild(ix, p, slots, cap);
+        if (old) tc__cache_free(c, ix->tier, old);
+        resize_ghost(c, part);
+        return TC_OK;
     }
-    memset(slots, 0, cap * sizeof *slots);
-    tc__ghost_move(c, ghost, cap);
-    uint8_t *old_tags = c->index.tags;
-    struct tc_entry **old_slots = c->index.slots;
-    tc__index_rebuild(&c->index, tags, slots, cap);
-    if (old_tags) tc__cache_free(c, 0, old_tags);
-    if (old_slots) tc__cache_free(c, 0, old_slots);
-    if (c->ghost) tc__cache_free(c, 0, c->ghost);
-    c->ghost = ghost;
-    c->ghost_cap = cap;
+    /* At its size: evict until the part takes one more key once its tombstones are gone. */
+    while (!part->cap || ((size_t)part->count + 1) * 16 > (size_t)part->cap * 13)
+        if (!tc__evict_one(c)) return TC_ERR_NOMEM;
+    if (tc__index_wanted_cap(ix, p) && !tc__index_rehash(ix, p)) return TC_ERR_NOMEM;
     return TC_OK;
 }
 
-/* The first tier that can hold an entry of this size, or -1. Tier 0 takes at most half its
- * budget in one entry; values of large_threshold bytes or more start on the last tier. */
-static int place(const tc_cache_t *c, size_t klen, size_t vlen, bool ttl, size_t *on_tier,
-                 size_t *on_meta) {
+/* The first tier that can hold an entry of this size, or -1: one entry takes at most half a
+ * tier; values of large_threshold bytes or more start on the last tier. */
+static int place(const tc_cache_t *c, size_t klen, size_t vlen, bool ttl) {
     unsigned first = c->large_threshold && vlen >= c->large_threshold ? c->ntiers - 1 : 0;
-    for (unsigned t = first; t < c->ntiers; t++) {
-        tc__entry_need(c, t, klen, vlen, ttl, on_tier, on_meta);
-        size_t on_dram = *on_meta + (t ? 0 : *on_tier);
-        if (on_dram <= c->tiers[0].budget / 2 && (t == 0 || *on_tier <= c->tiers[t].budget))
-            return (int)t;
-    }
+    for (unsigned t = first; t < c->ntiers; t++)
+        if (tc__entry_need(c, t, klen, vlen, ttl) <= c->tiers[t].budget / 2) return (int)t;
     return -1;
 }
 
@@ -187,13 +206,13 @@ static void trim(tc_cache_t *c, struct tc_entry *keep) {
 static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
                       const void *value, size_t vlen, unsigned vtag, double ttl,
                       bool keep_existing) {
-    size_t on_tier, on_meta;
     uint64_t expiry = tc__expiry_for(ttl);
-    int t = place(c, klen, vlen, expiry != 0, &on_tier, &on_meta);
-    if (t < 0) return TC_ERR_TOOLARGE;
+    int placed = place(c, klen, vlen, expiry != 0);
+    if (placed < 0) return TC_ERR_TOOLARGE;
+    unsigned t = (unsigned)placed;
     uint64_t h = tc__key_hash(ktag, key, klen);
     size_t slot = tc__index_find(&c->index, h, ktag, key, klen);
-    struct tc_entry *old = slot == TC_INDEX_NONE ? NULL : c->index.slots[slot];
+    struct tc_entry *old = slot == TC_INDEX_NONE ? NULL : tc__index_at(&c->index, slot);
     if (old && tc__drop_if_expired(c, old, slot, true)) old = NULL;
     if (old && keep_existing) return KEY_PRESENT;
     bool to_main;
@@ -203,21 +222,20 @@ static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen
         tc__keep(c, old);
     } else {
         to_main = tc__ghost_take(c, h);
-        err = ensure_index(c);
+        err = ensure_index(c, h);
     }
-    if (!err && t) err = tc__make_room(c, (unsigned)t, on_tier);
     if (!err)
-        err = tc__make_room_entry(c, tc__entry_block((unsigned)t, klen, vlen, expiry != 0),
-                                  t ? 0 : on_tier);
+        err = tc__make_room_entry(c, t, tc__entry_block(klen, vlen, expiry != 0),
+                                  tc__entry_value_block(vlen));
     struct tc_entry *n = NULL;
     if (!err) {
-        n = tc__entry_new(c, (unsigned)t, ktag, key, klen, value, vlen, vtag, expiry);
+        n = tc__entry_new(c, t, ktag, key, klen, value, vlen, vtag, expiry);
         if (!n) err = TC_ERR_NOMEM;
     }
     if (!err) note_expiry(c, expiry);
-    if (t == 0 && !to_main && n) n->flags |= E_SMALL;
+    if (n && !to_main) n->flags |= E_SMALL;
     struct tc_queue *q = n ? tc__entry_queue(c, n) : NULL;
-    if (!err && tc__queue_reserve(c, q)) {
+    if (!err && tc__queue_reserve(c, t, q)) {
         tc__entry_free(c, n);
         err = TC_ERR_NOMEM;
     }
@@ -225,8 +243,8 @@ static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen
     if (err) return err == TC_ERR_TOOLARGE ? TC_ERR_NOMEM : err;
     if (old) {
         entry_set_freq(n, entry_freq(old));
-        c->index.slots[tc__index_find_entry(&c->index, old)] = n;
-        tc__queue_remove(tc__entry_queue(c, old), old);
+        tc__index_set_at(&c->index, tc__index_find_entry(&c->index, old), n);
+        tc__queue_remove(c, tc__entry_queue(c, old), old);
         tc__account(c, old, -1);
         tc__entry_free(c, old);
     } else {
@@ -270,18 +288,17 @@ static struct tc_entry *lookup(tc_cache_t *c, unsigned ktag, const void *key, si
                                size_t *slot) {
     *slot = tc__index_find(&c->index, tc__key_hash(ktag, key, klen), ktag, key, klen);
     if (*slot == TC_INDEX_NONE) return NULL;
-    struct tc_entry *e = c->index.slots[*slot];
+    struct tc_entry *e = tc__index_at(&c->index, *slot);
     if ((e->flags & E_TTL) && tc__drop_if_expired(c, e, *slot, true)) return NULL;
     return e;
 }
 
 /* A read of an entry on a lower tier: promote it once it was read promote_hits times. */
 static struct tc_entry *maybe_promote(tc_cache_t *c, struct tc_entry *e) {
-    size_t on_tier, on_meta;
     if (!c->promote_hits || entry_freq(e) < c->promote_hits) return e;
     if (c->large_threshold && e->vlen >= c->large_threshold) return e;
-    tc__entry_need(c, 0, e->klen - 1u, e->vlen, e->flags & E_TTL, &on_tier, &on_meta);
-    if (on_meta + on_tier > c->tiers[0].budget / 2) return e;
+    if (tc__entry_need(c, 0, e->klen - 1u, e->vlen, e->flags & E_TTL) > c->tiers[0].budget / 2)
+        return e;
     struct tc_entry *n = tc__move_to_tier(c, e, 0, true);
     if (!n) return e;
     entry_set_freq(n, 1);
@@ -394,24 +411,20 @@ static int retime(tc_cache_t *c, struct tc_entry *e, size_t slot, uint64_t expir
         return TC_OK;
     }
     if (!expiry) return TC_OK;
-    size_t on_tier, on_meta;
     unsigned t = entry_tier(e);
-    tc__entry_need(c, t, e->klen - 1u, e->vlen, true, &on_tier, &on_meta);
     tc__keep(c, e);
-    int err = t ? tc__make_room(c, t, on_tier) : TC_OK;
-    if (!err)
-        err = tc__make_room_entry(c, tc__entry_block(t, e->klen - 1u, e->vlen, true),
-                                  t ? 0 : on_tier);
+    int err = tc__make_room_entry(c, t, tc__entry_block(e->klen - 1u, e->vlen, true),
+                                  tc__entry_value_block(e->vlen));
     tc__unkeep(c);
     if (err) return TC_ERR_NOMEM;
     struct tc_entry *n = tc__entry_copy(c, e, t, expiry);
     if (!n) return TC_ERR_NOMEM;
-    c->index.slots[slot] = n; /* eviction leaves other entries' slots where they are */
+    tc__index_set_at(&c->index, slot, n); /* eviction leaves other entries' slots in place */
     struct tc_queue *q = tc__entry_queue(c, e);
     n->flags |= e->flags & E_SMALL;
     entry_set_freq(n, entry_freq(e));
     if (q->counts_bytes) q->bytes += tc__entry_charge(n) - tc__entry_charge(e);
-    q->ring[e->qpos] = n;
+    *tc__queue_slot(q, e->qpos) = n;
     n->qpos = e->qpos;
     tc__account(c, e, -1);
     tc__account(c, n, 1);

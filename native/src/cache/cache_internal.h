@@ -9,10 +9,13 @@
 #include "tiercache/cache.h"
 
 /* ---- entries ----
- * One DRAM block per entry (a slab slot when it is at most TC_SLAB_MAX bytes): this header, then [u64 expiry if E_TTL][value pointer if
- * E_EXTERNAL][key tag][key bytes][value bytes unless E_EXTERNAL]. Values on lower tiers and
- * values of TC_INLINE_MAX bytes or more are E_EXTERNAL: a block of the tier's kind. 12 bytes of header; the
- * optional fields cost only the entries that use them. */
+ * An entry lives whole on its tier: one block of the tier's kind (a slab slot when it is at most
+ * TC_SLAB_MAX bytes) holding this header, then [u64 expiry if E_TTL][value pointer if
+ * E_EXTERNAL][key tag][key bytes][value bytes unless E_EXTERNAL]. Values of TC_INLINE_MAX bytes
+ * or more are E_EXTERNAL: a second block of the same tier's kind, so that a big value's size
+ * class is not inflated by its header. DRAM keeps only the entry's index slot (8 bytes) unless
+ * the entry is on tier 0. 12 bytes of header; the optional fields cost only the entries that
+ * use them. */
 struct tc_entry {
     uint32_t qpos;  /* slot in its queue's ring */
     uint32_t vlen;
@@ -26,11 +29,11 @@ enum {
     E_EXTERNAL = 1, /* the value is a separate block on the entry's tier */
     E_TTL = 2,      /* an expiry time follows the header */
     E_PINNED = 4,   /* the value's block is pinned by a reader: never freed or moved */
-    E_SMALL = 8,    /* in tier 0's small FIFO (else the tier's main FIFO) */
-    E_SLAB = 0x80,  /* the entry's block is a slab slot (slab.c), not a jemalloc block */
+    E_SMALL = 8,    /* in its tier's small FIFO (else the tier's main FIFO) */
+    E_SLAB = 0x80,  /* the entry's block is a slab slot of its tier (slab.c) */
 };
 #define E_TIER_SHIFT 4
-#define TC_INLINE_MAX 2048 /* tier-0 values this large get a block of their own */
+#define TC_INLINE_MAX 2048 /* values this large get a block of their own */
 #define E_FREQ_MAX 3
 
 static inline unsigned entry_tier(const struct tc_entry *e) { return (e->flags >> 4) & 7; }
@@ -65,51 +68,99 @@ static inline void *entry_value_block(struct tc_entry *e) {
     return e->flags & E_EXTERNAL ? entry_external(e) : (void *)e;
 }
 
-/* ---- index.c: open addressing, linear probing, one tag byte per slot ---- */
-struct tc_index {
-    uint8_t *tags; /* 0 empty, 1 deleted, 2-255 live (from the hash's low byte) */
-    struct tc_entry **slots;
-    size_t cap, count, deleted;
-};
+/* ---- index.c: TC_INDEX_PARTS tables of 8-byte slots, linear probing ----
+ * A slot is 0 (empty), 1 (deleted) or a 16-bit tag from the key's hash above a 48-bit entry
+ * address. Each part grows on its own (by 1/8), so growing never needs a second copy of the
+ * whole index, and the load stays between about 72% and 81%: 10-11 bytes of index per entry.
+ * The index's memory is the index tier's (tier 0 unless configured). A slot handle is
+ * (part << 32 | position); TC_INDEX_NONE when there is none. */
+#define TC_INDEX_PARTS 64
 #define TC_INDEX_NONE SIZE_MAX
+struct tc_index_part {
+    uint64_t *slots;
+    uint32_t cap, count, deleted; /* cap: a multiple of 8 slots (one cache line) */
+    /* The ghost table of the part's keys (policy.c), sized with it, in the ghost tier: */
+    uint16_t *ghost;
+    uint32_t ghost_cap, ghost_hand; /* hand: the next slot an eviction clears */
+};
+struct tc_index {
+    struct tc_index_part part[TC_INDEX_PARTS];
+    size_t count;    /* live entries over all parts */
+    size_t cap;      /* slots over all parts */
+    unsigned tier;   /* whose kind holds the slot arrays */
+};
 uint64_t tc__key_hash(unsigned tag, const void *key, size_t klen); /* key without its tag */
 uint64_t tc__entry_hash(const struct tc_entry *e);
-uint8_t tc__index_tag(uint64_t h); /* the tag byte a live slot for hash h holds */
+static inline struct tc_entry *tc__slot_entry(uint64_t word) {
+    return (struct tc_entry *)(uintptr_t)(word & 0xffffffffffffull);
+}
+static inline uint64_t *tc__index_word(const struct tc_index *ix, size_t slot) {
+    return &ix->part[slot >> 32].slots[(uint32_t)slot];
+}
+/* The entry at a slot handle (which must be live). */
+static inline struct tc_entry *tc__index_at(const struct tc_index *ix, size_t slot) {
+    return tc__slot_entry(*tc__index_word(ix, slot));
+}
+/* Point a live slot at a moved or rebuilt copy of its entry (same key). */
+static inline void tc__index_set_at(struct tc_index *ix, size_t slot, struct tc_entry *e) {
+    uint64_t *w = tc__index_word(ix, slot);
+    *w = (*w & ~0xffffffffffffull) | (uint64_t)(uintptr_t)e;
+}
+/* The next live slot at or after *pos (a slot handle, 0 to begin): its entry, with *pos set
+ * to it; NULL at the end. */
+struct tc_entry *tc__index_next(const struct tc_index *ix, size_t *pos);
+/* Whether the slot handle at pos holds the expected tag for hash h (for check). */
+bool tc__index_tag_ok(const struct tc_index *ix, size_t slot, uint64_t h);
 /* Slot of the entry with this key, or TC_INDEX_NONE. */
 size_t tc__index_find(const struct tc_index *ix, uint64_t h, unsigned tag, const void *key,
                       size_t klen);
 /* Slot of this exact entry (found through its key), or TC_INDEX_NONE. */
 size_t tc__index_find_entry(const struct tc_index *ix, const struct tc_entry *e);
-/* Put e into a free slot for h; the caller made sure there is room (tc__index_room). */
+/* Put e into a free slot for h; the caller made sure there is room (tc__index_wanted_cap). */
 size_t tc__index_insert(struct tc_index *ix, uint64_t h, struct tc_entry *e);
 void tc__index_remove_at(struct tc_index *ix, size_t slot);
-/* Capacity needed so that one more entry keeps the load under the limit, or 0 if the current
- * table suffices. */
-size_t tc__index_wanted_cap(const struct tc_index *ix);
-/* Rebuild at the same size in place (drops the tombstones), through a scratch list in plain
- * heap memory that is freed at once (not charged). False when that list could not be had. */
-bool tc__index_rehash(struct tc_index *ix);
-/* Rebuild into fresh arrays of new_cap slots (allocated by the caller). */
-void tc__index_rebuild(struct tc_index *ix, uint8_t *tags, struct tc_entry **slots,
-                       size_t new_cap);
+/* The part a new key of hash h goes to, and the capacity it needs so that one more entry
+ * keeps its load under the limit (0 if it suffices as it is). */
+unsigned tc__index_part_of(uint64_t h);
+size_t tc__index_wanted_cap(const struct tc_index *ix, unsigned part);
+/* Rebuild a part at the same size in place (drops the tombstones), through a scratch list in
+ * plain heap memory that is freed at once (not charged). False when that list could not be
+ * had. */
+bool tc__index_rehash(struct tc_index *ix, unsigned part);
+/* Rebuild a part into a fresh zeroed array of new_cap slots (allocated by the caller); returns
+ * the old array for the caller to free. */
+uint64_t *tc__index_rebuild(struct tc_index *ix, unsigned part, uint64_t *slots,
+                            size_t new_cap);
 
-/* ---- queue.c: FIFO rings of entries, with holes for entries removed from the middle ---- */
+/* ---- queue.c: FIFO rings of entries in segments, with holes for entries removed from the
+ * middle ---- */
 struct tc_queue {
-    struct tc_entry **ring;
-    uint32_t cap; /* power of two, or 0 */
-    uint32_t head, tail; /* free-running counters */
+    struct tc_entry ***dir; /* segments by (position >> seg_shift) & (dir_cap - 1) */
+    struct tc_entry **spare; /* one free segment kept (charged) */
+    uint32_t dir_cap;       /* power of two, or 0 */
+    uint32_t lo, nsegs;     /* the first allocated segment's first position; segment count */
+    uint32_t head, tail;    /* free-running positions */
+    uint8_t seg_shift;      /* segments hold 2^seg_shift entries */
+    bool counts_bytes;      /* only the small FIFOs are sized in bytes: the others skip the sums */
     size_t live;
-    size_t bytes; /* DRAM + tier bytes charged by the live entries, if counts_bytes */
-    bool counts_bytes; /* only the small FIFO is sized in bytes: the others skip the sums */
+    size_t bytes;           /* bytes charged by the live entries, if counts_bytes */
 };
-/* Room for one more push: 0, or TC_ERR_NOMEM (the ring needed to grow and could not). */
-int tc__queue_reserve(struct tc_cache *c, struct tc_queue *q);
+static inline struct tc_entry **tc__queue_slot(const struct tc_queue *q, uint32_t pos) {
+    return &q->dir[(pos >> q->seg_shift) & (q->dir_cap - 1)][pos & ((1u << q->seg_shift) - 1)];
+}
+/* An empty queue for a tier of this budget. */
+void tc__queue_init(struct tc_queue *q, size_t budget, bool counts_bytes);
+/* Room for RESERVE (16) more pushes: 0, or TC_ERR_NOMEM (a segment could not be had). The
+ * segments live in tier t's memory (the tier the queue's entries are on). */
+int tc__queue_reserve(struct tc_cache *c, unsigned t, struct tc_queue *q);
 void tc__queue_push(struct tc_queue *q, struct tc_entry *e);
-struct tc_entry *tc__queue_pop(struct tc_queue *q);
-void tc__queue_remove(struct tc_queue *q, struct tc_entry *e);
-void tc__queue_release(struct tc_cache *c, struct tc_queue *q);
+struct tc_entry *tc__queue_pop(struct tc_cache *c, unsigned t, struct tc_queue *q);
+void tc__queue_remove(struct tc_cache *c, struct tc_queue *q, struct tc_entry *e);
+void tc__queue_release(struct tc_cache *c, unsigned t, struct tc_queue *q);
+/* Bytes the queue's segments and directory take (for check). */
+size_t tc__queue_memory(const struct tc_queue *q);
 
-/* ---- slab.c: tier-0 entry blocks at 4-byte granularity ---- */
+/* ---- slab.c: entry blocks at 4-byte granularity, per tier, in the tier's memory ---- */
 #define TC_SLAB_MAX 4096 /* larger entry blocks are jemalloc blocks */
 #define TC_SLAB_GRAIN 4  /* slot sizes are multiples of this */
 #define TC_SLAB_CLASSES (TC_SLAB_MAX / TC_SLAB_GRAIN)
@@ -128,32 +179,33 @@ struct tc_slabs {
     uint32_t *class_live;     /* entries of the class, in slabs or not */
     size_t count;                              /* slabs in existence */
     size_t free_bytes;                         /* free slots' bytes, over all slabs */
-    size_t max_pages; /* slabs are 4..max_pages pages (1/1024 of tier 0, up to 256 KiB; 0: none) */
+    size_t max_pages; /* slabs are 4..max_pages pages (1/1024 of the tier, up to 256 KiB; 0: none) */
     size_t align;     /* slabs' alignment: a slot masked with it gives its slab */
+    uint32_t sweep;   /* consolidation's position in the tier's main ring */
 };
-/* Set up slabs for a new cache (none under 16 MiB of tier 0, or when out of memory). */
-void tc__slabs_init(struct tc_cache *c);
-void tc__slabs_release(struct tc_cache *c);
+/* Set up tier t's slabs (none under 16 MiB of budget, or when out of memory). */
+void tc__slabs_init(struct tc_cache *c, unsigned t);
+void tc__slabs_release(struct tc_cache *c, unsigned t);
 /* The slot size a block of size bytes takes, or 0 when it is not slab-sized. */
 size_t tc__slab_slot(size_t size);
-/* Whether a new block of size bytes goes to a slab (its class has entries enough). */
-bool tc__slab_wanted(const struct tc_cache *c, size_t size);
-/* An entry block of size bytes came (sign 1) or went (-1), in a slab or not. */
-void tc__slab_count(struct tc_cache *c, size_t size, int sign);
-/* Tier-0 bytes allocating a block of size bytes adds now: 0 when its class has a free slot,
- * else a new slab (or, beyond TC_SLAB_MAX, the jemalloc block). */
-size_t tc__slab_need(const struct tc_cache *c, size_t size);
-/* A slot for size (<= TC_SLAB_MAX) bytes, a new slab charged to tier 0 if needed; or NULL. */
-void *tc__slab_alloc(struct tc_cache *c, size_t size);
-/* Free a slot; an emptied slab is freed. */
-void tc__slab_free(struct tc_cache *c, void *p);
-/* For compaction: p's contents moved to a fuller slab of its class (p freed), or NULL when
- * p's slab is more than quarters/4 used or no fuller slab has room. */
-void *tc__slab_move(struct tc_cache *c, void *p, unsigned quarters);
-size_t tc__slab_size_of(const struct tc_cache *c, const void *p); /* slot size of a slot */
-size_t tc__slab_live(const struct tc_cache *c, const void *p);    /* live slots of its slab */
-size_t tc__slab_usable(const struct tc_cache *c, const void *p);  /* charged bytes of its slab */
-const void *tc__slab_base(const struct tc_cache *c, const void *p);
+/* Whether a new block of size bytes on tier t goes to a slab (its class has entries enough). */
+bool tc__slab_wanted(const struct tc_cache *c, unsigned t, size_t size);
+/* An entry block of size bytes came (sign 1) or went (-1) on tier t, in a slab or not. */
+void tc__slab_count(struct tc_cache *c, unsigned t, size_t size, int sign);
+/* Bytes allocating a block of size bytes on tier t adds now: 0 when its class has a free
+ * slot, else a new slab (or, when not slab-sized, the jemalloc block). */
+size_t tc__slab_need(const struct tc_cache *c, unsigned t, size_t size);
+/* A slot for size (<= TC_SLAB_MAX) bytes on tier t, a new slab charged if needed; or NULL. */
+void *tc__slab_alloc(struct tc_cache *c, unsigned t, size_t size);
+/* Free a slot of tier t; an emptied slab is freed. */
+void tc__slab_free(struct tc_cache *c, unsigned t, void *p);
+/* For consolidation and compaction: p's contents moved to a fuller slab of its class (p
+ * freed), or NULL when p's slab is more than quarters/4 used or no fuller slab has room. */
+void *tc__slab_move(struct tc_cache *c, unsigned t, void *p, unsigned quarters);
+size_t tc__slab_size_of(const struct tc_slabs *s, const void *p); /* slot size of a slot */
+size_t tc__slab_live(const struct tc_slabs *s, const void *p);    /* live slots of its slab */
+size_t tc__slab_usable(const struct tc_slabs *s, const void *p);  /* charged bytes of its slab */
+const void *tc__slab_base(const struct tc_slabs *s, const void *p);
 
 /* ---- pins.c: blocks held by readers, by address ---- */
 #define PIN_ZOMBIE 0x80000000u /* in tc_pin.state: the entry let go, the record owns the block */
@@ -161,7 +213,7 @@ struct tc_pin {
     void *block;
     struct tc_entry *entry; /* owning entry, or NULL once the entry let go (a zombie) */
     size_t charged;         /* usable bytes still charged to the tier */
-    unsigned tier;
+    unsigned tier;          /* the tier the block is on (the entry's) */
     bool slab;              /* the block is a slab slot (charged with its slab) */
     _Atomic uint32_t state; /* readers holding the block, | PIN_ZOMBIE */
     struct tc_pin *next;
@@ -197,7 +249,10 @@ struct tc_tier {
     tc_kind_t *kind;
     size_t budget, used, value_bytes, items;
     uint64_t hits, promotions, demotions, evictions;
+    struct tc_queue small; /* new entries placed on this tier (tier 0, or large values) */
     struct tc_queue main;
+    size_t small_limit;    /* bytes the small FIFO holds before it passes entries on */
+    struct tc_slabs slabs;
 };
 
 struct tc_cache {
@@ -208,14 +263,10 @@ struct tc_cache {
     pthread_mutex_t lock;
     size_t ntiers;
     struct tc_tier tiers[TC_CACHE_MAX_TIERS];
-    struct tc_queue small; /* tier 0's small FIFO */
-    size_t small_limit;
     size_t large_threshold;
     unsigned promote_hits;
     struct tc_index index;
-    struct tc_slabs slabs;
-    uint16_t *ghost; /* fingerprints of keys recently evicted from the last tier */
-    size_t ghost_cap, ghost_hand; /* hand: the next slot an eviction clears */
+    unsigned ghost_tier; /* whose memory holds the ghost tables (in the index parts) */
     struct tc_pins pins;
     /* Entries that operations in progress work on (nested: set, then a demotion inside its
      * eviction, ...): eviction passes over them. */
@@ -238,22 +289,20 @@ void tc__cache_unlock(tc_cache_t *c);
 /* Absolute expiry for a ttl in seconds (0 = never; huge = UINT64_MAX). */
 uint64_t tc__expiry_for(double ttl);
 
-/* ---- memory.c: every block the cache allocates is charged to a tier ---- */
-/* tc_malloc from the tier's kind (tier 0 metadata: the DRAM kind); NULL when out of memory. */
-void *tc__cache_alloc(struct tc_cache *c, unsigned tier, bool meta, size_t size);
-void tc__cache_free(struct tc_cache *c, unsigned tier, void *p);
+/* ---- entry.c: memory. Every block the cache allocates is charged to a tier ---- */
+/* tc_malloc from tier t's kind; NULL when out of memory. */
+void *tc__cache_alloc(struct tc_cache *c, unsigned t, size_t size);
+void tc__cache_free(struct tc_cache *c, unsigned t, void *p);
 /* Bytes the block of this request will be charged (its size class). */
 size_t tc__cache_charge(size_t size);
 uint64_t tc__now_ns(void);
 
 /* ---- policy.c: eviction, demotion, promotion, the ghost table ---- */
-/* Evict or demote until tier 0 can take an entry block of block bytes plus extra bytes
- * (re-evaluated after each step: a freed slot of the block's class is enough). */
-int tc__make_room_entry(struct tc_cache *c, size_t block, size_t extra);
-/* Move entries (not kept, not held by readers) out of slabs at most quarters/4 used into
- * fuller ones, fixing index and queues, so that emptied slabs are freed; stops once tier 0
- * has need bytes free. */
-void tc__slabs_consolidate(struct tc_cache *c, unsigned quarters, size_t need);
+/* Evict or demote until tier t can take an entry block of block bytes plus extra bytes
+ * (re-evaluated after each step: a freed slot of the block's class is enough). Bounded work
+ * besides the evictions themselves. TC_ERR_TOOLARGE when the tier could never hold it,
+ * TC_ERR_NOMEM when nothing is left to evict. */
+int tc__make_room_entry(struct tc_cache *c, unsigned t, size_t block, size_t extra);
 /* Evict or demote until tier t has need more bytes free; kept entries are never chosen.
  * TC_ERR_NOMEM when nothing is left to evict. */
 int tc__make_room(struct tc_cache *c, unsigned t, size_t need);
@@ -262,6 +311,8 @@ int tc__make_room(struct tc_cache *c, unsigned t, size_t need);
 void tc__drop(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued);
 /* Drop e as expired (counted) when its time ran out; true if it was dropped. */
 bool tc__drop_if_expired(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued);
+/* Evict one entry from the last tier (the policy's choice): false when there is none. */
+bool tc__evict_one(struct tc_cache *c);
 /* Move e to tier t (promotion or demotion), into t's main FIFO; returns the new entry, or NULL
  * when it could not move (e is then untouched). */
 struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsigned t,
@@ -271,33 +322,35 @@ void tc__keep(struct tc_cache *c, struct tc_entry *e);
 void tc__unkeep(struct tc_cache *c);
 /* A key about to be inserted: true (and forgotten) if it was evicted recently. */
 bool tc__ghost_take(struct tc_cache *c, uint64_t h);
-/* Fill a new ghost table of cap slots (the index's new size) from the current one. */
-void tc__ghost_move(struct tc_cache *c, uint16_t *ghost, size_t cap);
+/* Fill a new ghost table of cap slots for an index part from its current one. */
+void tc__ghost_move(struct tc_index_part *part, uint16_t *ghost, size_t cap);
 /* The queue an entry belongs in. */
 static inline struct tc_queue *tc__entry_queue(struct tc_cache *c, const struct tc_entry *e) {
-    return e->flags & E_SMALL ? &c->small : &c->tiers[entry_tier(e)].main;
+    struct tc_tier *tier = &c->tiers[entry_tier(e)];
+    return e->flags & E_SMALL ? &tier->small : &tier->main;
 }
-/* Bytes an entry charges to its own tier's queue accounting. */
+/* Bytes an entry charges to its tier (its block or slot, and its value block). */
 size_t tc__entry_charge(const struct tc_entry *e);
 
 /* ---- entry.c: building, freeing and rebuilding entries ---- */
-/* Allocate and fill an entry for tier t: key (klen bytes, without its tag) and value copied
+/* Allocate and fill an entry on tier t: key (klen bytes, without its tag) and value copied
  * in, frequency 0, in no queue. NULL when out of memory. */
 struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, unsigned ktag, const void *key,
                                size_t klen, const void *value, size_t vlen, unsigned vtag,
                                uint64_t expiry);
-/* The same entry rebuilt for tier t with a new expiry (value and key copied). */
+/* The same entry rebuilt on tier t with a new expiry (value and key copied). */
 struct tc_entry *tc__entry_copy(struct tc_cache *c, const struct tc_entry *e, unsigned t,
                                 uint64_t expiry);
 /* Add (sign 1) or remove (sign -1) e from the item, key and value byte counts. */
 void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign);
 /* Free e's blocks (a pinned value block becomes a zombie instead). Not in index or queue. */
 void tc__entry_free(struct tc_cache *c, struct tc_entry *e);
-/* Bytes a new entry for tier t needs on tier t (its value block, if any) and on tier 0 (its
- * header block); for t = 0 both land on tier 0. klen without the tag. */
-void tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl,
-                    size_t *on_tier, size_t *on_meta);
-/* Bytes of the tier-0 block of such an entry (klen without the tag). */
-size_t tc__entry_block(unsigned t, size_t klen, size_t vlen, bool ttl);
+/* Bytes of the entry block of such an entry (klen without the tag), and the bytes of its
+ * separate value block (0 when the value is inline). */
+size_t tc__entry_block(size_t klen, size_t vlen, bool ttl);
+size_t tc__entry_value_block(size_t vlen);
+/* Bytes a new entry (klen without the tag) adds to tier t now: its slot or block, and its
+ * value block. */
+size_t tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl);
 
 #endif

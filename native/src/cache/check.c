@@ -1,8 +1,8 @@
 /*
  * tc_cache_check: recompute everything the cache keeps incrementally and compare. Index
- * (tags, reachability, counts), queues (positions, live counts, byte sums), per-tier item,
- * value and charged byte counts (from the allocator's usable sizes), pins, and which kind
- * each value block really lives in.
+ * (tags, reachability, counts, load), queues (positions, live counts, byte sums), per-tier
+ * item, value and charged byte counts (from the allocator's usable sizes), slabs, pins, and
+ * which kind each entry and value block really lives in (the entry's tier's).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,17 +13,18 @@
 struct totals {
     size_t used[TC_CACHE_MAX_TIERS], items[TC_CACHE_MAX_TIERS], values[TC_CACHE_MAX_TIERS];
     size_t keys;
-    const void **slots; /* every slab slot in use (entries and zombies), if allocated */
+    /* every slab slot in use (entries and zombies), if allocated, with its tier */
+    struct slot { const void *p; unsigned tier; } *slots;
     size_t nslots, slots_cap;
 };
 
-static void note_slot(struct totals *tot, const void *p) {
-    if (tot->slots && tot->nslots < tot->slots_cap) tot->slots[tot->nslots] = p;
+static void note_slot(struct totals *tot, const void *p, unsigned tier) {
+    if (tot->slots && tot->nslots < tot->slots_cap) tot->slots[tot->nslots] = (struct slot){p, tier};
     tot->nslots++;
 }
 
 static int by_address(const void *a, const void *b) {
-    uintptr_t x = (uintptr_t)*(const void *const *)a, y = (uintptr_t)*(const void *const *)b;
+    uintptr_t x = (uintptr_t)((const struct slot *)a)->p, y = (uintptr_t)((const struct slot *)b)->p;
     return x < y ? -1 : x > y;
 }
 
@@ -42,33 +43,39 @@ static size_t usable(const void *p) { return p ? tc_usable_size(NULL, p) : 0; }
 #define FAIL(...) return fail(msg, cap, __VA_ARGS__)
 
 static int check_entry(tc_cache_t *c, size_t i, struct totals *tot, char *msg, size_t cap) {
-    struct tc_entry *e = c->index.slots[i];
+    struct tc_entry *e = tc__index_at(&c->index, i);
     unsigned t = entry_tier(e);
-    if (t >= c->ntiers) FAIL("slot %zu: tier %u of %zu", i, t, c->ntiers);
-    if (c->index.tags[i] != tc__index_tag(tc__entry_hash(e))) FAIL("slot %zu: wrong tag", i);
-    if (tc__index_find_entry(&c->index, e) != i) FAIL("slot %zu: key not found there", i);
-    if (e->klen < 1) FAIL("slot %zu: empty key", i);
-    if ((e->flags & E_SMALL) && t) FAIL("slot %zu: small FIFO entry on tier %u", i, t);
-    if (t && !(e->flags & E_EXTERNAL)) FAIL("slot %zu: inline value on tier %u", i, t);
+    if ((uintptr_t)e >> 48) FAIL("slot %zx: entry address over 48 bits", i);
+    if (t >= c->ntiers) FAIL("slot %zx: tier %u of %zu", i, t, c->ntiers);
+    if (!tc__index_tag_ok(&c->index, i, tc__entry_hash(e))) FAIL("slot %zx: wrong tag or part", i);
+    if (tc__index_find_entry(&c->index, e) != i) FAIL("slot %zx: key not found there", i);
+    if (e->klen < 1) FAIL("slot %zx: empty key", i);
+    if ((e->flags & E_EXTERNAL) != (e->vlen >= TC_INLINE_MAX ? E_EXTERNAL : 0))
+        FAIL("slot %zx: value of %u bytes %s", i, e->vlen,
+             e->flags & E_EXTERNAL ? "in a block of its own" : "inline");
+    if (tc_detect_kind(e) != c->tiers[t].kind) FAIL("slot %zx: entry not in tier %u", i, t);
     struct tc_queue *q = tc__entry_queue(c, e);
-    if (e->qpos >= q->cap || q->ring[e->qpos] != e) FAIL("slot %zu: not at its queue slot", i);
+    if (e->qpos - q->head >= q->tail - q->head || *tc__queue_slot(q, e->qpos) != e)
+        FAIL("slot %zx: not at its queue slot", i);
     if ((e->flags & E_PINNED)) {
         struct tc_pin *r = tc__pin_find(&c->pins, entry_value_block(e));
-        if (!r || r->entry != e) FAIL("slot %zu: pinned without a pin record", i);
+        if (!r || r->entry != e) FAIL("slot %zx: pinned without a pin record", i);
     }
     if (e->flags & E_EXTERNAL) {
         void *v = entry_external(e);
-        if (tc_detect_kind(v) != c->tiers[t].kind) FAIL("slot %zu: value not in tier %u", i, t);
+        if (tc_detect_kind(v) != c->tiers[t].kind) FAIL("slot %zx: value not in tier %u", i, t);
         if (!(e->flags & E_PINNED)) tot->used[t] += usable(v);
-        if (usable(v) < e->vlen) FAIL("slot %zu: value block too small", i);
+        if (usable(v) < e->vlen) FAIL("slot %zx: value block too small", i);
     }
+    bool owns_block = !(e->flags & E_PINNED) || (e->flags & E_EXTERNAL);
     if (e->flags & E_SLAB) {
-        if (tc__slab_size_of(c, e) != tc__slab_slot(entry_header_size(e->flags) + e->klen +
-                                                 (e->flags & E_EXTERNAL ? 0 : e->vlen)))
-            FAIL("slot %zu: entry in a slab of the wrong class", i);
-        if (!(e->flags & E_PINNED) || (e->flags & E_EXTERNAL)) note_slot(tot, e);
-    } else if (!(e->flags & E_PINNED) || (e->flags & E_EXTERNAL)) {
-        tot->used[0] += usable(e);
+        if (tc__slab_size_of(&c->tiers[t].slabs, e) !=
+            tc__slab_slot(entry_header_size(e->flags) + e->klen +
+                          (e->flags & E_EXTERNAL ? 0 : e->vlen)))
+            FAIL("slot %zx: entry in a slab of the wrong class", i);
+        if (owns_block) note_slot(tot, e, t);
+    } else if (owns_block) {
+        tot->used[t] += usable(e);
     }
     tot->items[t]++;
     tot->values[t] += e->vlen;
@@ -78,12 +85,15 @@ static int check_entry(tc_cache_t *c, size_t i, struct totals *tot, char *msg, s
 
 static int check_queue(tc_cache_t *c, struct tc_queue *q, const char *name, size_t *live,
                        char *msg, size_t cap) {
-    if (q->cap && q->tail - q->head > q->cap) FAIL("%s: ring overfull", name);
+    if (q->nsegs > q->dir_cap) FAIL("%s: %u segments, directory of %u", name, q->nsegs, q->dir_cap);
+    if (q->head != q->tail &&
+        (q->head - q->lo >= q->nsegs << q->seg_shift || q->tail - q->lo > q->nsegs << q->seg_shift))
+        FAIL("%s: positions %u..%u outside its segments", name, q->head, q->tail);
     size_t n = 0, bytes = 0;
     for (uint32_t i = q->head; i != q->tail; i++) {
-        struct tc_entry *e = q->ring[i & (q->cap - 1)];
+        struct tc_entry *e = *tc__queue_slot(q, i);
         if (!e) continue;
-        if (e->qpos != (i & (q->cap - 1))) FAIL("%s: entry at %u says %u", name, i, e->qpos);
+        if (e->qpos != i) FAIL("%s: entry at %u says %u", name, i, e->qpos);
         if (tc__entry_queue(c, e) != q) FAIL("%s: entry belongs to another queue", name);
         if (tc__index_find_entry(&c->index, e) == TC_INDEX_NONE) FAIL("%s: entry not indexed", name);
         n++;
@@ -95,39 +105,61 @@ static int check_queue(tc_cache_t *c, struct tc_queue *q, const char *name, size
     return TC_OK;
 }
 
+/* The index's own structure: parts, counts and load. */
+static int check_index(tc_cache_t *c, char *msg, size_t cap) {
+    size_t count = 0, slots = 0;
+    for (unsigned p = 0; p < TC_INDEX_PARTS; p++) {
+        const struct tc_index_part *part = &c->index.part[p];
+        size_t live = 0, deleted = 0;
+        for (size_t i = 0; i < part->cap; i++) {
+            live += part->slots[i] > 1;
+            deleted += part->slots[i] == 1;
+        }
+        if (live != part->count || deleted != part->deleted)
+            FAIL("index part %u counts %u/%u, found %zu/%zu", p, part->count, part->deleted,
+                 live, deleted);
+        if (part->cap % 8) FAIL("index part %u: %u slots, not whole lines", p, part->cap);
+        if (((size_t)part->count + part->deleted) * 16 > (size_t)part->cap * 13)
+            FAIL("index part %u over its load limit", p);
+        count += live;
+        slots += part->cap;
+    }
+    if (count != c->index.count) FAIL("index counts %zu entries, found %zu", c->index.count, count);
+    if (slots != c->index.cap) FAIL("index counts %zu slots, found %zu", c->index.cap, slots);
+    return TC_OK;
+}
+
 static int check_locked(tc_cache_t *c, char *msg, size_t cap, struct totals *totp) {
     struct totals tot = *totp;
-    size_t count = 0, deleted = 0;
-    for (size_t i = 0; i < c->index.cap; i++) {
-        uint8_t tag = c->index.tags[i];
-        if (tag == 0 || tag == 1) {
-            if (c->index.slots[i]) FAIL("slot %zu: free slot holds an entry", i);
-            deleted += tag == 1;
-            continue;
-        }
-        if (!c->index.slots[i]) FAIL("slot %zu: live tag, no entry", i);
-        int err = check_entry(c, i, &tot, msg, cap);
-        if (err) return err;
-        count++;
-    }
-    if (count != c->index.count || deleted != c->index.deleted)
-        FAIL("index counts %zu/%zu, found %zu/%zu", c->index.count, c->index.deleted, count,
-             deleted);
-    if (c->index.cap && (c->index.count + c->index.deleted) * 8 > c->index.cap * 7)
-        FAIL("index over its load limit");
+    int err = check_index(c, msg, cap);
+    if (err) return err;
+    size_t pos = 0, count = 0;
+    for (struct tc_entry *e; (e = tc__index_next(&c->index, &pos)); pos++, count++)
+        if ((err = check_entry(c, pos, &tot, msg, cap))) return err;
     size_t live = 0;
-    int err = check_queue(c, &c->small, "small FIFO", &live, msg, cap);
-    for (size_t t = 0; !err && t < c->ntiers; t++)
-        err = check_queue(c, &c->tiers[t].main, "main FIFO", &live, msg, cap);
+    for (size_t t = 0; !err && t < c->ntiers; t++) {
+        err = check_queue(c, &c->tiers[t].small, "small FIFO", &live, msg, cap);
+        if (!err) err = check_queue(c, &c->tiers[t].main, "main FIFO", &live, msg, cap);
+        tot.used[t] += tc__queue_memory(&c->tiers[t].small) + tc__queue_memory(&c->tiers[t].main);
+        const struct tc_slabs *s = &c->tiers[t].slabs;
+        tot.used[t] += usable(s->classes) + usable(s->class_live);
+        for (size_t k = 0; s->classes && k < TC_SLAB_CLASSES; k++)
+            tot.used[t] += usable(s->classes[k].partial);
+    }
     if (err) return err;
     if (live != count) FAIL("queues hold %zu entries, index %zu", live, count);
-    /* Fixed metadata: the cache, index, ghost, rings, pin table and records. */
-    tot.used[0] += usable(c) + usable(c->index.tags) + usable(c->index.slots) +
-                   usable(c->ghost) + usable(c->small.ring) + usable(c->pins.buckets) +
-                   usable(c->slabs.classes) + usable(c->slabs.class_live);
-    for (size_t k = 0; c->slabs.classes && k < TC_SLAB_CLASSES; k++)
-        tot.used[0] += usable(c->slabs.classes[k].partial);
-    for (size_t t = 0; t < c->ntiers; t++) tot.used[0] += usable(c->tiers[t].main.ring);
+    /* Fixed metadata: the cache and pin table (tier 0), the index, the ghost table. */
+    tot.used[0] += usable(c) + usable(c->pins.buckets);
+    for (unsigned p = 0; p < TC_INDEX_PARTS; p++) {
+        const struct tc_index_part *part = &c->index.part[p];
+        tot.used[c->index.tier] += usable(part->slots);
+        tot.used[c->ghost_tier] += usable(part->ghost);
+        if (part->slots && tc_detect_kind(part->slots) != c->tiers[c->index.tier].kind)
+            FAIL("index part %u not in tier %u", p, c->index.tier);
+        if (part->ghost && tc_detect_kind(part->ghost) != c->tiers[c->ghost_tier].kind)
+            FAIL("ghost table %u not in tier %u", p, c->ghost_tier);
+        if (part->ghost_hand > part->ghost_cap) FAIL("ghost table %u: hand past its end", p);
+    }
     size_t pins = 0, zombies = 0;
     for (size_t b = 0; b < c->pins.nbuckets; b++) {
         for (struct tc_pin *r = c->pins.buckets[b]; r; r = r->next, pins++) {
@@ -139,12 +171,13 @@ static int check_locked(tc_cache_t *c, char *msg, size_t cap, struct totals *tot
             if (r->entry) {
                 if (!(r->entry->flags & E_PINNED) || entry_value_block(r->entry) != r->block)
                     FAIL("pin record does not match its entry");
+                if (r->tier != entry_tier(r->entry)) FAIL("pin record on the wrong tier");
                 if (r->entry->flags & E_EXTERNAL) tot.used[r->tier] += usable(r->block);
-                else if (r->slab) note_slot(&tot, r->block);
-                else tot.used[0] += usable(r->block);
+                else if (r->slab) note_slot(&tot, r->block, r->tier);
+                else tot.used[r->tier] += usable(r->block);
             } else {
                 tot.used[r->tier] += r->charged;
-                if (r->slab) note_slot(&tot, r->block);
+                if (r->slab) note_slot(&tot, r->block, r->tier);
                 zombies++;
             }
         }
@@ -155,17 +188,23 @@ static int check_locked(tc_cache_t *c, char *msg, size_t cap, struct totals *tot
     /* Slabs: each one's live count is the slots found in it, each is charged once. */
     if (!tot.slots || tot.nslots > tot.slots_cap) FAIL("slab slots: %zu, no room to sort them", tot.nslots);
     qsort(tot.slots, tot.nslots, sizeof *tot.slots, by_address);
-    size_t slabs = 0;
+    size_t slabs[TC_CACHE_MAX_TIERS] = {0};
     for (size_t i = 0, j; i < tot.nslots; i = j) {
-        const void *base = tc__slab_base(c, tot.slots[i]);
-        for (j = i; j < tot.nslots && tc__slab_base(c, tot.slots[j]) == base; j++)
-            if (j > i && tot.slots[j] == tot.slots[j - 1]) FAIL("a slab slot used twice");
-        if (tc__slab_live(c, tot.slots[i]) != j - i)
-            FAIL("slab %p: %zu live slots, counted %zu", base, j - i, tc__slab_live(c, tot.slots[i]));
-        tot.used[0] += tc__slab_usable(c, tot.slots[i]);
-        slabs++;
+        unsigned t = tot.slots[i].tier;
+        const struct tc_slabs *s = &c->tiers[t].slabs;
+        const void *base = tc__slab_base(s, tot.slots[i].p);
+        for (j = i; j < tot.nslots && tc__slab_base(s, tot.slots[j].p) == base; j++) {
+            if (j > i && tot.slots[j].p == tot.slots[j - 1].p) FAIL("a slab slot used twice");
+            if (tot.slots[j].tier != t) FAIL("a slab holds entries of two tiers");
+        }
+        if (tc__slab_live(s, tot.slots[i].p) != j - i)
+            FAIL("slab %p: %zu live slots, counted %zu", base, j - i, tc__slab_live(s, tot.slots[i].p));
+        tot.used[t] += tc__slab_usable(s, tot.slots[i].p);
+        slabs[t]++;
     }
-    if (slabs != c->slabs.count) FAIL("%zu slabs hold entries, counted %zu", slabs, c->slabs.count);
+    for (size_t t = 0; t < c->ntiers; t++)
+        if (slabs[t] != c->tiers[t].slabs.count)
+            FAIL("tier %zu: %zu slabs hold entries, counted %zu", t, slabs[t], c->tiers[t].slabs.count);
     if (pins != c->pins.count) FAIL("pin table counts %zu, found %zu", c->pins.count, pins);
     if (tot.keys != c->key_bytes) FAIL("key bytes %zu, counted %zu", tot.keys, c->key_bytes);
     for (size_t t = 0; t < c->ntiers; t++) {

@@ -1,7 +1,9 @@
 /*
  * Entries and the memory they take. Every block the cache allocates is charged to a tier at
- * its real usable size: metadata (entry headers with their keys and inline values, the index,
- * the queues) to tier 0 from the DRAM kind, external values to their own tier's kind.
+ * its real usable size. An entry is one block of its tier's kind (a slab slot when small
+ * enough) with its value inline, or two blocks of that kind when the value is TC_INLINE_MAX
+ * bytes or more; the index, the pin records and tier 0's queues are tier-0 (DRAM) memory, and
+ * a lower tier's queues are its own.
  */
 #include <time.h>
 
@@ -18,51 +20,42 @@ size_t tc__cache_charge(size_t size) {
     return n ? n : SIZE_MAX;
 }
 
-void *tc__cache_alloc(struct tc_cache *c, unsigned tier, bool meta, size_t size) {
-    tc_kind_t *kind = meta ? tc_kind_dram() : c->tiers[tier].kind;
-    void *p = tc_malloc(kind, size ? size : 1);
-    if (p) c->tiers[tier].used += tc_usable_size(NULL, p);
+void *tc__cache_alloc(struct tc_cache *c, unsigned t, size_t size) {
+    void *p = tc_malloc(c->tiers[t].kind, size ? size : 1);
+    if (p) c->tiers[t].used += tc_usable_size(NULL, p);
     return p;
 }
 
-void tc__cache_free(struct tc_cache *c, unsigned tier, void *p) {
-    c->tiers[tier].used -= tc_usable_size(NULL, p);
+void tc__cache_free(struct tc_cache *c, unsigned t, void *p) {
+    c->tiers[t].used -= tc_usable_size(NULL, p);
     tc_free(NULL, p); /* the NULL kind: the address says where the block belongs */
 }
 
-/* Values on lower tiers, and values of TC_INLINE_MAX bytes or more, are separate blocks:
- * headers then stay small and dense for lookups, and a big value's size class is not
- * inflated by its header. */
+/* Values of TC_INLINE_MAX bytes or more are separate blocks: entry blocks then stay small and
+ * dense for lookups, and a big value's size class is not inflated by its header. */
 static unsigned entry_flags(unsigned t, size_t vlen, bool ttl) {
-    bool external = t || vlen >= TC_INLINE_MAX;
-    return (ttl ? E_TTL : 0) | (external ? E_EXTERNAL : 0) | (t << E_TIER_SHIFT);
+    return (ttl ? E_TTL : 0) | (vlen >= TC_INLINE_MAX ? E_EXTERNAL : 0) | (t << E_TIER_SHIFT);
 }
 
 static size_t block_size(unsigned flags, size_t klen, size_t vlen) {
     return entry_header_size(flags) + klen + (flags & E_EXTERNAL ? 0 : vlen);
 }
 
-/* What a tier-0 block of this size is charged per entry: its slot, or its size class. */
-static size_t meta_charge(const struct tc_cache *c, size_t size) {
-    return tc__slab_wanted(c, size) ? tc__slab_slot(size) : tc__cache_charge(size);
-}
-static size_t entry_charge_of(const struct tc_entry *e, size_t size) {
-    return e->flags & E_SLAB ? tc__slab_slot(size) : tc__cache_charge(size);
+size_t tc__entry_block(size_t klen, size_t vlen, bool ttl) {
+    return block_size(entry_flags(0, vlen, ttl), klen + 1, vlen);
 }
 
-size_t tc__entry_block(unsigned t, size_t klen, size_t vlen, bool ttl) {
-    return block_size(entry_flags(t, vlen, ttl), klen + 1, vlen);
+size_t tc__entry_value_block(size_t vlen) {
+    return vlen >= TC_INLINE_MAX ? tc__cache_charge(vlen) : 0;
 }
 
-void tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl,
-                    size_t *on_tier, size_t *on_meta) {
-    unsigned flags = entry_flags(t, vlen, ttl);
-    *on_meta = meta_charge(c, block_size(flags, klen + 1, vlen));
-    *on_tier = flags & E_EXTERNAL ? tc__cache_charge(vlen) : 0;
+size_t tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl) {
+    return tc__slab_need(c, t, tc__entry_block(klen, vlen, ttl)) + tc__entry_value_block(vlen);
 }
 
 size_t tc__entry_charge(const struct tc_entry *e) {
-    size_t n = entry_charge_of(e, block_size(e->flags, e->klen, e->vlen));
+    size_t size = block_size(e->flags, e->klen, e->vlen);
+    size_t n = e->flags & E_SLAB ? tc__slab_slot(size) : tc__cache_charge(size);
     if (e->flags & E_EXTERNAL) n += tc__cache_charge(e->vlen);
     return n;
 }
@@ -74,22 +67,22 @@ struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, unsigned ktag, co
     klen++; /* the tag byte */
     void *vblock = NULL;
     if (flags & E_EXTERNAL) {
-        vblock = tc__cache_alloc(c, t, false, vlen);
+        vblock = tc__cache_alloc(c, t, vlen);
         if (!vblock) return NULL;
     }
     size_t bytes = block_size(flags, klen, vlen);
     struct tc_entry *e;
-    if (tc__slab_wanted(c, bytes)) {
-        e = tc__slab_alloc(c, bytes);
+    if (tc__slab_wanted(c, t, bytes)) {
+        e = tc__slab_alloc(c, t, bytes);
         flags |= E_SLAB;
     } else {
-        e = tc__cache_alloc(c, 0, true, bytes);
+        e = tc__cache_alloc(c, t, bytes);
     }
     if (!e) {
         if (vblock) tc__cache_free(c, t, vblock);
         return NULL;
     }
-    tc__slab_count(c, bytes, 1);
+    tc__slab_count(c, t, bytes, 1);
     e->qpos = 0;
     e->vlen = (uint32_t)vlen;
     e->klen = (uint16_t)klen;
@@ -127,13 +120,13 @@ void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign) {
 
 static void free_block(struct tc_cache *c, struct tc_entry *e) {
     if (e->flags & E_SLAB)
-        tc__slab_free(c, e);
+        tc__slab_free(c, entry_tier(e), e);
     else
-        tc__cache_free(c, 0, e);
+        tc__cache_free(c, entry_tier(e), e);
 }
 
 void tc__entry_free(struct tc_cache *c, struct tc_entry *e) {
-    tc__slab_count(c, block_size(e->flags, e->klen, e->vlen), -1);
+    tc__slab_count(c, entry_tier(e), block_size(e->flags, e->klen, e->vlen), -1);
     if ((e->flags & E_PINNED) && tc__pin_orphan(c, e)) {
         /* the pinned value block stays until its last reader */
         if (e->flags & E_EXTERNAL) free_block(c, e);

@@ -8,16 +8,15 @@
 static size_t drop_all(tc_cache_t *c, bool expired_only) {
     size_t n = 0;
     uint64_t now = expired_only ? tc__now_ns() : 0, next = UINT64_MAX;
-    for (size_t i = 0; i < c->index.cap; i++) {
-        struct tc_entry *e = c->index.slots[i];
-        if (!e) continue;
+    size_t pos = 0;
+    for (struct tc_entry *e; (e = tc__index_next(&c->index, &pos)); pos++) {
         if (expired_only && !(e->flags & E_TTL)) continue;
         uint64_t x = entry_expiry(e);
         if (expired_only && x > now) {
             if (x < next) next = x;
             continue;
         }
-        tc__drop(c, e, i, true);
+        tc__drop(c, e, pos, true); /* leaves a tombstone or an empty slot: pos stays valid */
         n++;
     }
     c->next_expiry = next;
@@ -57,9 +56,9 @@ TC_API int tc_cache_keys(tc_cache_t *c, void *buf, size_t cap, size_t *needed) {
     size_t total = 0, n = 0;
     for (int pass = 0; pass < 2; pass++) {
         unsigned char *out = buf;
-        for (size_t i = 0; i < c->index.cap; i++) {
-            struct tc_entry *e = c->index.slots[i];
-            if (!e || ((e->flags & E_TTL) && entry_expiry(e) <= now)) continue;
+        size_t pos = 0;
+        for (struct tc_entry *e; (e = tc__index_next(&c->index, &pos)); pos++) {
+            if ((e->flags & E_TTL) && entry_expiry(e) <= now) continue;
             size_t klen = e->klen - 1u;
             if (pass == 0) {
                 total += 3 + klen;
@@ -95,30 +94,44 @@ TC_API int tc_cache_compact(tc_cache_t *c, size_t *cursor, size_t max_entries,
     if (!cursor || !moved) return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
     if (err) return err;
-    size_t i = *cursor, seen = 0, count = 0;
-    for (; i < c->index.cap && (!max_entries || seen < max_entries); i++) {
-        struct tc_entry *e = c->index.slots[i];
-        if (!e) continue;
+    size_t pos = *cursor, seen = 0, count = 0;
+    struct tc_entry *e;
+    for (; (!max_entries || seen < max_entries) && (e = tc__index_next(&c->index, &pos)); pos++) {
         seen++;
         if ((e->flags & E_PINNED) && !tc__pin_drop_idle(c, e)) continue; /* held */
+        unsigned t = entry_tier(e);
         if (e->flags & E_EXTERNAL) {
-            void *v = move_block(c, entry_tier(e), entry_external(e));
+            void *v = move_block(c, t, entry_external(e));
             if (v) {
                 entry_set_external(e, v);
                 count++;
             }
         }
-        struct tc_entry *n = e->flags & E_SLAB ? tc__slab_move(c, e, 1) : move_block(c, 0, e);
+        struct tc_entry *n = e->flags & E_SLAB ? tc__slab_move(c, t, e, 1) : move_block(c, t, e);
         if (n) {
-            c->index.slots[i] = n;
-            tc__entry_queue(c, n)->ring[n->qpos] = n;
+            tc__index_set_at(&c->index, pos, n);
+            *tc__queue_slot(tc__entry_queue(c, n), n->qpos) = n;
             count++;
         }
     }
-    *cursor = i >= c->index.cap ? 0 : i;
+    *cursor = e ? pos : 0;
     *moved = count;
     tc__cache_unlock(c);
     return TC_OK;
+}
+
+/* Tier-0 bytes each tier's items cost: a lower tier's items their share of a tier-0 index
+ * (every entry has one slot), tier 0's items the rest of tier 0. */
+static void dram_shares(const tc_cache_t *c, tc_cache_stats_t *out) {
+    size_t index_dram = c->index.tier == 0 ? out->index_bytes : 0, lower = 0;
+    for (size_t t = 1; t < c->ntiers; t++) {
+        size_t items = c->tiers[t].items;
+        size_t share = c->index.count ? (size_t)((unsigned __int128)index_dram * items /
+                                                 c->index.count) : 0;
+        out->tiers[t].dram_bytes = share;
+        lower += share;
+    }
+    out->tiers[0].dram_bytes = c->tiers[0].used - lower;
 }
 
 TC_API int tc_cache_stats(tc_cache_t *c, tc_cache_stats_t *out) {
@@ -134,9 +147,12 @@ TC_API int tc_cache_stats(tc_cache_t *c, tc_cache_stats_t *out) {
     out->expirations = c->expirations;
     out->items = c->index.count;
     out->key_bytes = c->key_bytes;
-    out->meta_bytes = c->tiers[0].used - c->tiers[0].value_bytes - c->key_bytes;
     out->pinned = tc__pins_held(c);
     out->ntiers = c->ntiers;
+    out->index_tier = c->index.tier;
+    for (unsigned p = 0; p < TC_INDEX_PARTS; p++)
+        if (c->index.part[p].slots) out->index_bytes += tc_usable_size(NULL, c->index.part[p].slots);
+    size_t used = 0, values = 0;
     for (size_t t = 0; t < c->ntiers; t++) {
         const struct tc_tier *tier = &c->tiers[t];
         tc_cache_tier_stats_t *s = &out->tiers[t];
@@ -150,7 +166,11 @@ TC_API int tc_cache_stats(tc_cache_t *c, tc_cache_stats_t *out) {
         s->evictions = tier->evictions;
         out->promotions += tier->promotions;
         out->demotions += tier->demotions;
+        used += tier->used;
+        values += tier->value_bytes;
     }
+    out->meta_bytes = used - values - c->key_bytes;
+    dram_shares(c, out);
     tc__cache_unlock(c);
     return TC_OK;
 }

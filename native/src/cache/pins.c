@@ -49,7 +49,7 @@ static void maybe_grow(struct tc_cache *c) {
     struct tc_pins *p = &c->pins;
     size_t n = grown_buckets(p);
     if (!n) return;
-    struct tc_pin **b = tc__cache_alloc(c, 0, true, n * sizeof *b);
+    struct tc_pin **b = tc__cache_alloc(c, 0, n * sizeof *b);
     if (!b) return;
     memset(b, 0, n * sizeof *b);
     struct tc_pins fresh = *p;
@@ -128,12 +128,12 @@ int tc__pin(struct tc_cache *c, struct tc_entry *e, struct tc_pin **out) {
     if ((r = c->pins.spares)) {
         c->pins.spares = r->next;
         c->pins.nspares--;
-    } else if (!(r = tc__cache_alloc(c, 0, true, sizeof *r))) {
+    } else if (!(r = tc__cache_alloc(c, 0, sizeof *r))) {
         return TC_ERR_NOMEM;
     }
     r->block = block;
     r->entry = e;
-    r->tier = e->flags & E_EXTERNAL ? entry_tier(e) : 0;
+    r->tier = entry_tier(e);
     r->slab = !(e->flags & E_EXTERNAL) && (e->flags & E_SLAB);
     r->charged = r->slab ? 0 : tc_usable_size(NULL, block);
     atomic_init(&r->state, 1);
@@ -154,7 +154,7 @@ bool tc__unpin(struct tc_pin *r) {
 void tc__pin_free_zombie(struct tc_cache *c, struct tc_pin *r) {
     unlink_record(&c->pins, r);
     if (r->slab)
-        tc__slab_free(c, r->block);
+        tc__slab_free(c, r->tier, r->block);
     else
         tc__cache_free(c, r->tier, r->block);
     retire_record(c, r);

@@ -1,23 +1,30 @@
 /*
- * Placement policy: S3-FIFO over the tiers.
+ * Placement policy: S3-FIFO over the tiers as a whole.
  *
- * Tier 0 has a small FIFO (small_limit bytes) and a main FIFO; every lower tier has one FIFO.
- * - Small: a victim that was read since insertion moves to main; one that was not leaves
- *   tier 0 (demoted, or evicted when there is no lower tier). One-hit wonders and scans pass
- *   through small without disturbing main.
- * - Main and lower tiers (CLOCK): a victim read since its last pass is reinserted with its
- *   count lowered; the others leave the tier: demoted to the next one, evicted from the last.
- * - Demotion admits an entry to the next tier only when moving its value frees at least half
- *   of its tier-0 block (the header and key stay in DRAM); otherwise it is evicted.
+ * Every tier has a small FIFO (small_percent of its budget) and a main FIFO. New keys enter
+ * tier 0's small FIFO, values of large_threshold bytes or more the last tier's.
+ * - Small: a victim that was read since insertion moves to its tier's main FIFO; one that was
+ *   not leaves the tier, into the next tier's small FIFO (or out of the cache from the last).
+ *   Together the small FIFOs are small_percent of the cache, as in S3-FIFO: one-hit wonders
+ *   and scans pass through them without disturbing the main FIFOs.
+ * - Main (CLOCK): a victim read since its last pass is reinserted with its count lowered; the
+ *   others leave the tier: demoted into the next tier's main FIFO, evicted from the last.
+ * - Entries move whole (header, key and value are copied into a block of the other tier's
+ *   kind); DRAM keeps only the index slot of a lower-tier entry.
  * - Evicted keys leave a 16-bit fingerprint in a direct-mapped ghost table (2 bytes a slot,
- *   as many slots as the index); a key found there on insertion goes straight to main.
+ *   one table per index part with as many slots, in the last tier's memory); a key found
+ *   there on insertion goes straight to its tier's main FIFO.
+ * - Making room does bounded work besides the evictions it needs: at most CONSOLIDATE_SLOTS
+ *   ring slots are looked at to pack sparse slabs per call.
  */
 #include "cache_internal.h"
+
+#define CONSOLIDATE_SLOTS 64
 
 void tc__drop(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued) {
     if (slot == TC_INDEX_NONE) slot = tc__index_find_entry(&c->index, e);
     tc__index_remove_at(&c->index, slot);
-    if (queued) tc__queue_remove(tc__entry_queue(c, e), e);
+    if (queued) tc__queue_remove(c, tc__entry_queue(c, e), e);
     tc__account(c, e, -1);
     tc__entry_free(c, e);
 }
@@ -29,39 +36,44 @@ bool tc__drop_if_expired(struct tc_cache *c, struct tc_entry *e, size_t slot, bo
     return true;
 }
 
-/* ---- ghost ---- */
+/* ---- ghost: one table per index part, as many slots as the part ---- */
 
-static size_t ghost_slot(const struct tc_cache *c, uint64_t h) {
-    return (size_t)(((unsigned __int128)(h * 0x9E3779B97F4A7C15ull) * c->ghost_cap) >> 64);
+static struct tc_index_part *ghost_part(struct tc_cache *c, uint64_t h) {
+    return &c->index.part[tc__index_part_of(h)];
 }
-static uint16_t ghost_print(uint64_t h) { return (uint16_t)((h >> 48) | 1); }
+static size_t ghost_slot(const struct tc_index_part *part, uint64_t h) {
+    return (size_t)(((unsigned __int128)(h * 0x9E3779B97F4A7C15ull) * part->ghost_cap) >> 64);
+}
+static uint16_t ghost_print(uint64_t h) { return (uint16_t)((h >> 32) | 1); }
 
-/* Each eviction also clears the slot under a hand that sweeps the table, so a fingerprint
- * lives for at most ghost_cap evictions (about the cache's item count): S3-FIFO's ghost
- * remembers as many evictions as the cache holds entries, not arbitrarily old ones. */
+/* Each eviction also clears the slot under a hand that sweeps the part's table, so a
+ * fingerprint lives for at most about as many evictions as the cache holds entries: S3-FIFO's
+ * ghost remembers that many evictions, not arbitrarily old ones. */
 static void ghost_put(struct tc_cache *c, uint64_t h) {
-    if (!c->ghost_cap) return;
-    if (c->ghost_hand >= c->ghost_cap) c->ghost_hand = 0;
-    c->ghost[c->ghost_hand++] = 0;
-    c->ghost[ghost_slot(c, h)] = ghost_print(h);
+    struct tc_index_part *part = ghost_part(c, h);
+    if (!part->ghost_cap) return;
+    if (part->ghost_hand >= part->ghost_cap) part->ghost_hand = 0;
+    part->ghost[part->ghost_hand++] = 0;
+    part->ghost[ghost_slot(part, h)] = ghost_print(h);
 }
 
-void tc__ghost_move(struct tc_cache *c, uint16_t *ghost, size_t cap) {
+void tc__ghost_move(struct tc_index_part *part, uint16_t *ghost, size_t cap) {
     memset(ghost, 0, cap * sizeof *ghost);
     /* A key in old slot i has x = h' / 2^64 in [i/old, (i+1)/old): its new slot floor(x*cap)
-     * is one of a few (1-3 for a 1.5x growth). Its fingerprint goes to all of them; the wrong
-     * ones match another key with odds of 2^-15 and are overwritten as keys are evicted. */
-    for (size_t i = 0, old = c->ghost_cap; i < old; i++) {
-        if (!c->ghost[i]) continue;
+     * is one of a few. Its fingerprint goes to all of them; the wrong ones match another key
+     * with odds of 2^-15 and are overwritten as keys are evicted. */
+    for (size_t i = 0, old = part->ghost_cap; i < old; i++) {
+        if (!part->ghost[i]) continue;
         size_t lo = (size_t)((unsigned __int128)i * cap / old);
         size_t hi = (size_t)(((unsigned __int128)(i + 1) * cap + old - 1) / old);
-        for (size_t j = lo; j < hi && j < cap; j++) ghost[j] = c->ghost[i];
+        for (size_t j = lo; j < hi && j < cap; j++) ghost[j] = part->ghost[i];
     }
 }
 
 bool tc__ghost_take(struct tc_cache *c, uint64_t h) {
-    if (!c->ghost_cap) return false;
-    uint16_t *g = &c->ghost[ghost_slot(c, h)];
+    struct tc_index_part *part = ghost_part(c, h);
+    if (!part->ghost_cap) return false;
+    uint16_t *g = &part->ghost[ghost_slot(part, h)];
     if (*g != ghost_print(h)) return false;
     *g = 0;
     return true;
@@ -78,18 +90,12 @@ static void evict(struct tc_cache *c, struct tc_entry *e, bool queued) {
     tc__drop(c, e, TC_INDEX_NONE, queued);
 }
 
-static bool worth_demoting(const struct tc_cache *c, const struct tc_entry *e) {
-    if (entry_tier(e) + 1u >= c->ntiers) return false;
-    if (e->flags & E_EXTERNAL) return true;
-    size_t now = tc__entry_charge(e), on_tier, on_meta;
-    tc__entry_need(c, 1, e->klen - 1u, e->vlen, e->flags & E_TTL, &on_tier, &on_meta);
-    return on_meta * 2 <= now;
-}
-
-/* e (popped from its queue) leaves its tier: down one tier, or out of the cache. */
+/* e (popped from its queue) leaves its tier: into the next tier's FIFO of the same kind (small
+ * or main), or out of the cache. */
 static void leave_tier(struct tc_cache *c, struct tc_entry *e) {
     if (tc__drop_if_expired(c, e, TC_INDEX_NONE, false)) return;
-    if (worth_demoting(c, e) && tc__move_to_tier(c, e, entry_tier(e) + 1, false)) return;
+    unsigned t = entry_tier(e);
+    if (t + 1u < c->ntiers && tc__move_to_tier(c, e, t + 1, false)) return;
     evict(c, e, false);
 }
 
@@ -102,19 +108,22 @@ static bool kept(const struct tc_cache *c, const struct tc_entry *e) {
     return false;
 }
 
-/* Pop the oldest entry that is not kept (kept ones go back to the tail). */
-static struct tc_entry *pop_victim(struct tc_cache *c, struct tc_queue *q) {
+/* Pop the oldest entry of tier t's queue q that is not kept (kept ones go back to the tail:
+ * the caller reserved room for them, at most TC_CACHE_MAX_TIERS + 2). */
+static struct tc_entry *pop_victim(struct tc_cache *c, unsigned t, struct tc_queue *q) {
     for (size_t tries = q->live; tries; tries--) {
-        struct tc_entry *e = tc__queue_pop(q);
+        struct tc_entry *e = tc__queue_pop(c, t, q);
         if (!kept(c, e)) return e;
-        tc__queue_push(q, e); /* the pop made room */
+        tc__queue_push(q, e);
     }
     return NULL;
 }
 
-/* One step of CLOCK on a main FIFO: reinsert a read entry or let the oldest go. */
-static bool clock_step(struct tc_cache *c, struct tc_queue *q) {
-    struct tc_entry *e = pop_victim(c, q);
+/* One step of CLOCK on tier t's main FIFO: reinsert a read entry or let the oldest go. */
+static bool clock_step(struct tc_cache *c, unsigned t) {
+    struct tc_queue *q = &c->tiers[t].main;
+    if (!q->live || tc__queue_reserve(c, t, q)) return false;
+    struct tc_entry *e = pop_victim(c, t, q);
     if (!e) return false;
     unsigned f = entry_freq(e);
     if (f && !((e->flags & E_TTL) && entry_expiry(e) <= tc__now_ns())) {
@@ -126,116 +135,115 @@ static bool clock_step(struct tc_cache *c, struct tc_queue *q) {
     return true;
 }
 
-/* One step of the small FIFO: to main if read, else out of tier 0. */
-static bool small_step(struct tc_cache *c) {
-    if (tc__queue_reserve(c, &c->tiers[0].main)) return false;
-    struct tc_entry *e = pop_victim(c, &c->small);
+/* One step of tier t's small FIFO: to the tier's main FIFO if read, else out of the tier. */
+static bool small_step(struct tc_cache *c, unsigned t) {
+    struct tc_tier *tier = &c->tiers[t];
+    if (!tier->small.live || tc__queue_reserve(c, t, &tier->main) ||
+        tc__queue_reserve(c, t, &tier->small))
+        return false;
+    struct tc_entry *e = pop_victim(c, t, &tier->small);
     if (!e) return false;
     if (entry_freq(e)) {
         e->flags &= (uint8_t)~E_SMALL;
         entry_set_freq(e, 0);
-        tc__queue_push(&c->tiers[0].main, e);
+        tc__queue_push(&tier->main, e);
     } else {
         leave_tier(c, e);
     }
     return true;
 }
 
-static bool tier0_step(struct tc_cache *c) {
-    bool small_first = c->small.bytes > c->small_limit || !c->tiers[0].main.live;
-    if (small_first && small_step(c)) return true;
-    if (clock_step(c, &c->tiers[0].main)) return true;
-    if (!small_first && small_step(c)) return true;
-    /* Tier 0 holds only metadata of lower-tier entries: evict from the last tier. */
-    for (size_t t = c->ntiers; t-- > 1;)
-        if (clock_step(c, &c->tiers[t].main)) return true;
+/* One eviction or demotion step on tier t: false when the tier holds nothing it may let go. */
+static bool tier_step(struct tc_cache *c, unsigned t) {
+    struct tc_tier *tier = &c->tiers[t];
+    bool small_first = tier->small.bytes > tier->small_limit || !tier->main.live;
+    if (small_first && small_step(c, t)) return true;
+    if (clock_step(c, t)) return true;
+    if (!small_first && small_step(c, t)) return true;
     return false;
 }
 
-static bool kept(const struct tc_cache *c, const struct tc_entry *e);
+bool tc__evict_one(struct tc_cache *c) {
+    size_t before = c->index.count;
+    while (c->index.count >= before) {
+        bool progress = false;
+        for (size_t t = c->ntiers; t-- > 0 && !progress;) progress = tier_step(c, (unsigned)t);
+        if (!progress) return false;
+    }
+    return true;
+}
 
-void tc__slabs_consolidate(struct tc_cache *c, unsigned quarters, size_t need) {
-    struct tc_tier *tier = &c->tiers[0];
-    for (size_t i = 0; i < c->index.cap && tier->used + need > tier->budget; i++) {
-        struct tc_entry *e = c->index.slots[i];
+/* Tier t is short while its slabs hold at least as many bytes in free slots (evictions left
+ * them scattered): move entries of its main FIFO out of slabs at most half used into fuller
+ * ones, so that emptied slabs are freed. Looks at most *budget ring slots, from where the last
+ * call stopped. */
+static void consolidate(struct tc_cache *c, unsigned t, size_t need, unsigned *budget) {
+    struct tc_tier *tier = &c->tiers[t];
+    struct tc_slabs *s = &tier->slabs;
+    struct tc_queue *q = &tier->main;
+    if (!s->count || !q->live || tier->used + need <= tier->budget) return;
+    if (s->free_bytes < tier->used + need - tier->budget + 2 * TC_SLAB_ALIGN) return;
+    while (*budget && tier->used + need > tier->budget) {
+        (*budget)--;
+        if (s->sweep - q->head >= q->tail - q->head) s->sweep = q->head;
+        struct tc_entry *e = *tc__queue_slot(q, s->sweep++);
         if (!e || !(e->flags & E_SLAB) || kept(c, e)) continue;
         if ((e->flags & E_PINNED) && !tc__pin_drop_idle(c, e)) continue;
-        struct tc_entry *n = tc__slab_move(c, e, quarters);
+        size_t slot = tc__index_find_entry(&c->index, e);
+        struct tc_entry *n = tc__slab_move(c, t, e, 2);
         if (!n) continue;
-        c->index.slots[i] = n;
-        tc__entry_queue(c, n)->ring[n->qpos] = n;
+        tc__index_set_at(&c->index, slot, n);
+        *tc__queue_slot(q, n->qpos) = n;
     }
 }
 
-/* Tier 0 is short of deficit bytes while slabs hold as many in free slots (left by
- * evictions scattered over them): move entries together rather than evict more. A pass costs
- * a walk over the index, so after one the free slots must grow by the deficit again before
- * the next (*retry_at). */
-static void consolidate_if_worth(struct tc_cache *c, size_t need, size_t *retry_at) {
-    struct tc_tier *tier = &c->tiers[0];
-    if (!c->slabs.count || tier->used + need <= tier->budget) return;
-    size_t deficit = tier->used + need - tier->budget;
-    size_t want = deficit + 2 * TC_SLAB_ALIGN;
-    if (c->slabs.free_bytes < want || c->slabs.free_bytes < *retry_at) return;
-    for (unsigned q = 1; q <= 4 && tier->used + need > tier->budget; q++)
-        tc__slabs_consolidate(c, q, need);
-    *retry_at = c->slabs.free_bytes + deficit;
-}
-
-int tc__make_room_entry(struct tc_cache *c, size_t block, size_t extra) {
-    struct tc_tier *tier = &c->tiers[0];
-    size_t retry_at = 0;
+/* Make tier t able to take a block of block bytes (0: none) plus extra bytes. */
+static int room(struct tc_cache *c, unsigned t, size_t block, size_t extra) {
+    struct tc_tier *tier = &c->tiers[t];
+    unsigned budget = CONSOLIDATE_SLOTS;
     for (;;) {
-        size_t need = extra + tc__slab_need(c, block);
+        size_t need = extra + (block ? tc__slab_need(c, t, block) : 0);
         if (need > tier->budget) return TC_ERR_TOOLARGE;
         if (tier->used + need <= tier->budget) return TC_OK;
-        consolidate_if_worth(c, need, &retry_at);
-        need = extra + tc__slab_need(c, block);
-        if (tier->used + need <= tier->budget) return TC_OK;
-        if (!tier0_step(c)) return TC_ERR_NOMEM;
+        if (budget) {
+            consolidate(c, t, need, &budget);
+            need = extra + (block ? tc__slab_need(c, t, block) : 0);
+            if (tier->used + need <= tier->budget) return TC_OK;
+        }
+        if (!tier_step(c, t)) return TC_ERR_NOMEM;
     }
 }
 
-int tc__make_room(struct tc_cache *c, unsigned t, size_t need) {
-    struct tc_tier *tier = &c->tiers[t];
-    if (need > tier->budget) return TC_ERR_TOOLARGE;
-    size_t retry_at = 0;
-    while (tier->used + need > tier->budget) {
-        if (t == 0) {
-            consolidate_if_worth(c, need, &retry_at);
-            if (tier->used + need <= tier->budget) break;
-        }
-        bool progress = t == 0 ? tier0_step(c) : clock_step(c, &tier->main);
-        if (!progress) return TC_ERR_NOMEM;
-    }
-    return TC_OK;
+int tc__make_room_entry(struct tc_cache *c, unsigned t, size_t block, size_t extra) {
+    return room(c, t, block, extra);
 }
+
+int tc__make_room(struct tc_cache *c, unsigned t, size_t need) { return room(c, t, 0, need); }
 
 struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsigned t,
                                   bool queued) {
     unsigned from = entry_tier(e);
-    size_t on_tier, on_meta;
-    tc__entry_need(c, t, e->klen - 1u, e->vlen, e->flags & E_TTL, &on_tier, &on_meta);
-    /* A demotion frees more tier-0 bytes than its new header takes; a promotion needs them. */
+    bool small = (e->flags & E_SMALL) && t > from;
     tc__keep(c, e);
-    size_t block = tc__entry_block(t, e->klen - 1u, e->vlen, e->flags & E_TTL);
-    int err = t > from ? tc__make_room(c, t, on_tier) : tc__make_room_entry(c, block, on_tier);
+    int err = room(c, t, tc__entry_block(e->klen - 1u, e->vlen, e->flags & E_TTL),
+                   tc__entry_value_block(e->vlen));
     tc__unkeep(c);
     if (err) return NULL;
     struct tc_entry *n = tc__entry_copy(c, e, t, entry_expiry(e));
     if (!n) return NULL;
-    /* Reserve last: eviction above may have filled the ring. Reserving never evicts. */
-    if (tc__queue_reserve(c, &c->tiers[t].main)) {
+    if (small) n->flags |= E_SMALL;
+    struct tc_queue *q = tc__entry_queue(c, n);
+    /* Reserve last: making room above may have filled the ring. Reserving never evicts. */
+    if (tc__queue_reserve(c, t, q)) {
         tc__entry_free(c, n);
         return NULL;
     }
-    size_t slot = tc__index_find_entry(&c->index, e);
-    c->index.slots[slot] = n;
-    if (queued) tc__queue_remove(tc__entry_queue(c, e), e);
+    tc__index_set_at(&c->index, tc__index_find_entry(&c->index, e), n);
+    if (queued) tc__queue_remove(c, tc__entry_queue(c, e), e);
     tc__account(c, e, -1);
     tc__account(c, n, 1);
     tc__entry_free(c, e);
-    tc__queue_push(&c->tiers[t].main, n);
+    tc__queue_push(q, n);
     if (t > from)
         c->tiers[t].demotions++;
     else

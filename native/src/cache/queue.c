@@ -1,94 +1,151 @@
 /*
- * FIFO queues of entries as rings of pointers. Each entry knows its ring slot (qpos), so it
- * can leave from the middle by leaving a hole; pops skip holes. A full ring is compacted in
- * place when at most half of it is live, else doubled. 8 bytes per queued entry.
+ * FIFO queues of entries: rings of entry pointers built from segments (a segment is 1/2048 of
+ * the tier's budget, 16 to 4096 pointers), in the memory of the tier whose entries the queue
+ * holds, so that a lower tier's queues cost no DRAM. Positions are free-running 32-bit
+ * counters; each entry knows its position (qpos), so it can leave from the middle by leaving a
+ * hole, and pops skip holes. Growing adds one segment at a time (and doubles a small directory
+ * of segment pointers now and then): no step ever needs a second copy of the whole ring, so
+ * the tier never has to shed megabytes at once. When holes make up over half the span, the
+ * live entries are moved together in place. 8 bytes per queued entry.
  */
 #include <stdlib.h>
 
 #include "cache_internal.h"
 
-#define MIN_RING 64
+#define RESERVE 16     /* free slots after the tail that tc__queue_reserve guarantees */
+#define MIN_DIR 4
 
-static void relayout(struct tc_queue *q, struct tc_entry **ring, uint32_t cap) {
-    uint32_t n = 0;
-    for (uint32_t i = q->head; i != q->tail; i++) {
-        struct tc_entry *e = q->ring[i & (q->cap - 1)];
-        if (!e) continue;
-        ring[n] = e;
-        e->qpos = n++;
-    }
-    q->ring = ring;
-    q->cap = cap;
-    q->head = 0;
-    q->tail = n;
+static inline uint32_t seg_slots(const struct tc_queue *q) { return 1u << q->seg_shift; }
+
+static void drop_segment(struct tc_cache *c, unsigned t, struct tc_queue *q, struct tc_entry **seg) {
+    if (!q->spare)
+        q->spare = seg;
+    else
+        tc__cache_free(c, t, seg);
 }
 
-int tc__queue_reserve(struct tc_cache *c, struct tc_queue *q) {
-    if (q->cap && q->tail - q->head < q->cap) return TC_OK;
-    if (q->cap && q->live <= q->cap / 2) {
-        /* Compact through a scratch copy in plain heap memory, not charged: it is freed at
-         * once. */
-        struct tc_entry **tmp = malloc((size_t)q->cap * sizeof *tmp);
-        if (!tmp) return TC_ERR_NOMEM;
-        struct tc_entry **old = q->ring;
-        relayout(q, tmp, q->cap);
-        memcpy(old, tmp, (size_t)q->tail * sizeof *tmp);
-        q->ring = old;
-        free(tmp);
-        return TC_OK;
+/* Free the segments wholly before head (the queue's first ones). */
+static void free_passed(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+    while (q->nsegs && q->head - q->lo >= seg_slots(q)) {
+        struct tc_entry ***d = &q->dir[(q->lo >> q->seg_shift) & (q->dir_cap - 1)];
+        drop_segment(c, t, q, *d);
+        *d = NULL;
+        q->lo += seg_slots(q);
+        q->nsegs--;
     }
-    uint32_t cap = q->cap ? q->cap * 2 : MIN_RING;
-    if (cap == 0) return TC_ERR_NOMEM; /* 2^32 entries: cannot grow further */
-    /* Charged to tier 0 without making room first (eviction itself moves entries between
-     * queues): callers reserve before tc__make_room, which then counts the ring. */
-    size_t bytes = (size_t)cap * sizeof(struct tc_entry *);
-    struct tc_entry **ring = tc__cache_alloc(c, 0, true, bytes);
-    if (!ring) return TC_ERR_NOMEM;
-    struct tc_entry **old = q->ring;
-    if (old) {
-        relayout(q, ring, cap);
-        tc__cache_free(c, 0, old);
-    } else {
-        q->ring = ring;
-        q->cap = cap;
+    if (!q->nsegs) q->lo = q->head & ~(seg_slots(q) - 1);
+}
+
+/* Move the live entries together, from head on, and free the segments left past the tail. */
+static void squeeze(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+    uint32_t w = q->head;
+    for (uint32_t p = q->head; p != q->tail; p++) {
+        struct tc_entry *e = *tc__queue_slot(q, p);
+        if (!e) continue;
+        *tc__queue_slot(q, w) = e;
+        e->qpos = w++;
     }
+    q->tail = w;
+    uint32_t hi = q->lo + q->nsegs * seg_slots(q);
+    while (q->nsegs > 1 && hi - q->tail > seg_slots(q) + RESERVE) {
+        hi -= seg_slots(q);
+        struct tc_entry ***d = &q->dir[(hi >> q->seg_shift) & (q->dir_cap - 1)];
+        drop_segment(c, t, q, *d);
+        *d = NULL;
+        q->nsegs--;
+    }
+}
+
+/* Room in the directory for one more segment: 0 or TC_ERR_NOMEM. */
+static int grow_dir(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+    if (q->nsegs < q->dir_cap) return TC_OK;
+    uint32_t cap = q->dir_cap ? q->dir_cap * 2 : MIN_DIR;
+    if (cap > (1u << (32 - q->seg_shift))) return TC_ERR_NOMEM; /* 2^32 entries */
+    struct tc_entry ***dir = tc__cache_alloc(c, t, cap * sizeof *dir);
+    if (!dir) return TC_ERR_NOMEM;
+    memset(dir, 0, cap * sizeof *dir);
+    for (uint32_t i = 0, pos = q->lo; i < q->nsegs; i++, pos += seg_slots(q))
+        dir[(pos >> q->seg_shift) & (cap - 1)] = q->dir[(pos >> q->seg_shift) & (q->dir_cap - 1)];
+    if (q->dir) tc__cache_free(c, t, q->dir);
+    q->dir = dir;
+    q->dir_cap = cap;
     return TC_OK;
 }
 
+void tc__queue_init(struct tc_queue *q, size_t budget, bool counts_bytes) {
+    memset(q, 0, sizeof *q);
+    unsigned shift = 4;
+    while (shift < 12 && ((size_t)8 << (shift + 1)) <= budget / 2048) shift++;
+    q->seg_shift = (uint8_t)shift;
+    q->counts_bytes = counts_bytes;
+}
+
+int tc__queue_reserve(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+    if (q->tail - q->head >= 2 * (uint32_t)q->live + 2 * seg_slots(q)) squeeze(c, t, q);
+    for (;;) {
+        uint32_t hi = q->lo + q->nsegs * seg_slots(q);
+        if (q->nsegs && hi - q->tail >= RESERVE) return TC_OK;
+        if (grow_dir(c, t, q)) return TC_ERR_NOMEM;
+        struct tc_entry **seg = q->spare;
+        if (seg)
+            q->spare = NULL;
+        else if (!(seg = tc__cache_alloc(c, t, seg_slots(q) * sizeof *seg)))
+            return TC_ERR_NOMEM;
+        if (!q->nsegs) q->lo = hi = q->tail & ~(seg_slots(q) - 1);
+        q->dir[(hi >> q->seg_shift) & (q->dir_cap - 1)] = seg;
+        q->nsegs++;
+    }
+}
+
 void tc__queue_push(struct tc_queue *q, struct tc_entry *e) {
-    uint32_t pos = q->tail & (q->cap - 1);
-    q->ring[pos] = e;
-    e->qpos = pos;
-    q->tail++;
+    *tc__queue_slot(q, q->tail) = e;
+    e->qpos = q->tail++;
     q->live++;
     if (q->counts_bytes) q->bytes += tc__entry_charge(e);
 }
 
-struct tc_entry *tc__queue_pop(struct tc_queue *q) {
-    while (q->head != q->tail) {
-        struct tc_entry *e = q->ring[q->head & (q->cap - 1)];
+struct tc_entry *tc__queue_pop(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+    struct tc_entry *found = NULL;
+    while (q->head != q->tail && !found) {
+        found = *tc__queue_slot(q, q->head);
         q->head++;
-        if (e) {
-            q->live--;
-            if (q->counts_bytes) q->bytes -= tc__entry_charge(e);
-            return e;
-        }
     }
-    return NULL;
+    free_passed(c, t, q);
+    if (found) {
+        q->live--;
+        if (q->counts_bytes) q->bytes -= tc__entry_charge(found);
+    }
+    return found;
 }
 
-void tc__queue_remove(struct tc_queue *q, struct tc_entry *e) {
-    q->ring[e->qpos] = NULL;
+void tc__queue_remove(struct tc_cache *c, struct tc_queue *q, struct tc_entry *e) {
+    unsigned t = entry_tier(e);
+    *tc__queue_slot(q, e->qpos) = NULL;
     q->live--;
     if (q->counts_bytes) q->bytes -= tc__entry_charge(e);
     /* Trim holes at both ends so that an emptied queue is really empty. */
-    while (q->head != q->tail && !q->ring[q->head & (q->cap - 1)]) q->head++;
-    while (q->head != q->tail && !q->ring[(q->tail - 1) & (q->cap - 1)]) q->tail--;
+    while (q->head != q->tail && !*tc__queue_slot(q, q->head)) q->head++;
+    while (q->head != q->tail && !*tc__queue_slot(q, q->tail - 1)) q->tail--;
+    free_passed(c, t, q);
 }
 
-void tc__queue_release(struct tc_cache *c, struct tc_queue *q) {
-    if (q->ring) tc__cache_free(c, 0, q->ring);
+void tc__queue_release(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+    for (uint32_t i = 0, pos = q->lo; i < q->nsegs; i++, pos += seg_slots(q))
+        tc__cache_free(c, t, q->dir[(pos >> q->seg_shift) & (q->dir_cap - 1)]);
+    if (q->spare) tc__cache_free(c, t, q->spare);
+    if (q->dir) tc__cache_free(c, t, q->dir);
+    uint8_t shift = q->seg_shift;
     bool counts_bytes = q->counts_bytes;
     memset(q, 0, sizeof *q);
+    q->seg_shift = shift;
     q->counts_bytes = counts_bytes;
+}
+
+size_t tc__queue_memory(const struct tc_queue *q) {
+    size_t n = 0;
+    for (uint32_t i = 0, pos = q->lo; i < q->nsegs; i++, pos += seg_slots(q))
+        n += tc_usable_size(NULL, q->dir[(pos >> q->seg_shift) & (q->dir_cap - 1)]);
+    if (q->spare) n += tc_usable_size(NULL, q->spare);
+    if (q->dir) n += tc_usable_size(NULL, q->dir);
+    return n;
 }

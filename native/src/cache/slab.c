@@ -1,12 +1,13 @@
 /*
- * Slabs: tier-0 entry blocks of up to TC_SLAB_MAX bytes carved at 4-byte granularity.
+ * Slabs: entry blocks of up to TC_SLAB_MAX bytes carved at 4-byte granularity, per tier, from
+ * the tier's own kind (a lower tier's entries cost it no DRAM).
  *
  * jemalloc's size classes are 4 per doubling, so a block of 129 bytes costs 160 and one of
  * 529 costs 640: up to 25% of an entry lost to rounding, more than the header, key tag and
- * index together. Here each 4-byte class has its own slabs (16 KiB to 1/1024 of tier 0, up
+ * index together. Here each 4-byte class has its own slabs (16 KiB to 1/1024 of the tier, up
  * to 256 KiB: whichever jemalloc size class leaves the least tail per slot), all aligned to
  * the power of two at or above the largest, so that a slot finds its slab by masking.
- * - A slab is charged to tier 0 at its usable size while it exists: free slots are an
+ * - A slab is charged to its tier at its usable size while it exists: free slots are an
  *   honest cost. Eviction frees memory only when a slab empties, hence the small slabs.
  * - A slab's header is 16 bytes (no pointers: slot indices, and its index in its class's
  *   array of slabs with free slots), so that e.g. 129 slots of 2032 bytes fill 256 KiB.
@@ -21,8 +22,8 @@
 #define HEADER_BYTES sizeof(struct tc_slab)
 #define NOT_LISTED UINT32_MAX
 #define PAGE 4096u
-/* A slab is at most this fraction of tier 0's budget, and at least MIN_PAGES (jemalloc gives
- * an aligned block of no less than 16 KiB): caches under 16 MiB use none. */
+/* A slab is at most this fraction of its tier's budget, and at least MIN_PAGES (jemalloc gives
+ * an aligned block of no less than 16 KiB): tiers under 16 MiB use none. */
 #define SLAB_SHARE 1024
 #define MIN_PAGES 4
 
@@ -98,26 +99,28 @@ static uint32_t cap_for_one_more(const struct tc_slab_class *k) {
 /* Entries a class must have before it gets slabs: enough for 4 slabs of the largest size. */
 #define FILL_SLABS 4
 
-bool tc__slab_wanted(const struct tc_cache *c, size_t size) {
-    if (!size || size > TC_SLAB_MAX || !c->slabs.max_pages) return false;
-    const struct tc_slabs *s = &c->slabs;
+bool tc__slab_wanted(const struct tc_cache *c, unsigned t, size_t size) {
+    const struct tc_slabs *s = &c->tiers[t].slabs;
+    if (!size || size > TC_SLAB_MAX || !s->max_pages) return false;
     unsigned cls = class_of(size);
     return s->classes[cls].npartial ||
            s->class_live[cls] >= FILL_SLABS * (s->max_pages * PAGE / slot_of(cls) + 1);
 }
 
-void tc__slab_count(struct tc_cache *c, size_t size, int sign) {
-    if (c->slabs.class_live && size && size <= TC_SLAB_MAX)
-        c->slabs.class_live[class_of(size)] += (uint32_t)sign;
+void tc__slab_count(struct tc_cache *c, unsigned t, size_t size, int sign) {
+    struct tc_slabs *s = &c->tiers[t].slabs;
+    if (s->class_live && size && size <= TC_SLAB_MAX)
+        s->class_live[class_of(size)] += (uint32_t)sign;
 }
 
-size_t tc__slab_need(const struct tc_cache *c, size_t size) {
-    if (!tc__slab_wanted(c, size)) return tc__cache_charge(size);
+size_t tc__slab_need(const struct tc_cache *c, unsigned t, size_t size) {
+    if (!tc__slab_wanted(c, t, size)) return tc__cache_charge(size);
+    const struct tc_slabs *s = &c->tiers[t].slabs;
     unsigned cls = class_of(size);
-    const struct tc_slab_class *k = &c->slabs.classes[cls];
+    const struct tc_slab_class *k = &s->classes[cls];
     if (k->npartial) return 0;
     size_t cap = cap_for_one_more(k);
-    return tc__cache_charge(slab_bytes(&c->slabs, slot_of(cls))) +
+    return tc__cache_charge(slab_bytes(s, slot_of(cls))) +
            (cap != k->cap ? tc__cache_charge(cap * sizeof *k->partial) : 0);
 }
 
@@ -135,14 +138,14 @@ static void *take_slot(struct tc_slabs *s, struct tc_slab *sl) {
     return p;
 }
 
-void tc__slabs_init(struct tc_cache *c) {
-    struct tc_slabs *s = &c->slabs;
-    size_t pages = c->tiers[0].budget / SLAB_SHARE / PAGE;
+void tc__slabs_init(struct tc_cache *c, unsigned t) {
+    struct tc_slabs *s = &c->tiers[t].slabs;
+    size_t pages = c->tiers[t].budget / SLAB_SHARE / PAGE;
     if (pages < MIN_PAGES) return;
-    s->classes = tc__cache_alloc(c, 0, true, TC_SLAB_CLASSES * sizeof *s->classes);
-    s->class_live = tc__cache_alloc(c, 0, true, TC_SLAB_CLASSES * sizeof *s->class_live);
+    s->classes = tc__cache_alloc(c, t, TC_SLAB_CLASSES * sizeof *s->classes);
+    s->class_live = tc__cache_alloc(c, t, TC_SLAB_CLASSES * sizeof *s->class_live);
     if (!s->classes || !s->class_live) {
-        tc__slabs_release(c);
+        tc__slabs_release(c, t);
         return;
     }
     memset(s->classes, 0, TC_SLAB_CLASSES * sizeof *s->classes);
@@ -152,21 +155,21 @@ void tc__slabs_init(struct tc_cache *c) {
     while (s->align < s->max_pages * PAGE) s->align *= 2;
 }
 
-void tc__slabs_release(struct tc_cache *c) {
-    struct tc_slabs *s = &c->slabs;
+void tc__slabs_release(struct tc_cache *c, unsigned t) {
+    struct tc_slabs *s = &c->tiers[t].slabs;
     if (s->classes) {
         for (size_t k = 0; k < TC_SLAB_CLASSES; k++)
-            if (s->classes[k].partial) tc__cache_free(c, 0, s->classes[k].partial);
-        tc__cache_free(c, 0, s->classes);
+            if (s->classes[k].partial) tc__cache_free(c, t, s->classes[k].partial);
+        tc__cache_free(c, t, s->classes);
     }
-    if (s->class_live) tc__cache_free(c, 0, s->class_live);
+    if (s->class_live) tc__cache_free(c, t, s->class_live);
     s->classes = NULL;
     s->class_live = NULL;
     s->max_pages = 0;
 }
 
-void *tc__slab_alloc(struct tc_cache *c, size_t size) {
-    struct tc_slabs *s = &c->slabs;
+void *tc__slab_alloc(struct tc_cache *c, unsigned t, size_t size) {
+    struct tc_slabs *s = &c->tiers[t].slabs;
     unsigned cls = class_of(size);
     struct tc_slab_class *k = &s->classes[cls];
     struct tc_slab *sl;
@@ -175,19 +178,19 @@ void *tc__slab_alloc(struct tc_cache *c, size_t size) {
     } else {
         uint32_t cap = cap_for_one_more(k);
         if (cap != k->cap) {
-            struct tc_slab **grown = tc__cache_alloc(c, 0, true, cap * sizeof *grown);
+            struct tc_slab **grown = tc__cache_alloc(c, t, cap * sizeof *grown);
             if (!grown) return NULL;
             if (k->partial) {
                 memcpy(grown, k->partial, k->npartial * sizeof *grown);
-                tc__cache_free(c, 0, k->partial);
+                tc__cache_free(c, t, k->partial);
             }
             k->partial = grown;
             k->cap = cap;
         }
         size_t slot = slot_of(cls), bytes = slab_bytes(s, slot);
         void *mem = NULL;
-        if (tc_posix_memalign(tc_kind_dram(), &mem, s->align, bytes)) return NULL;
-        c->tiers[0].used += tc_usable_size(NULL, mem);
+        if (tc_posix_memalign(c->tiers[t].kind, &mem, s->align, bytes)) return NULL;
+        c->tiers[t].used += tc_usable_size(NULL, mem);
         sl = mem;
         sl->cls = (uint16_t)cls;
         sl->nslots = (uint16_t)((bytes - HEADER_BYTES) / slot);
@@ -200,8 +203,8 @@ void *tc__slab_alloc(struct tc_cache *c, size_t size) {
     return take_slot(s, sl);
 }
 
-void tc__slab_free(struct tc_cache *c, void *p) {
-    struct tc_slabs *s = &c->slabs;
+void tc__slab_free(struct tc_cache *c, unsigned t, void *p) {
+    struct tc_slabs *s = &c->tiers[t].slabs;
     struct tc_slab *sl = slab_of(s, p);
     size_t slot = slot_of(sl->cls);
     memcpy(p, &sl->free, sizeof sl->free);
@@ -212,9 +215,9 @@ void tc__slab_free(struct tc_cache *c, void *p) {
         if (sl->pos != NOT_LISTED) list_remove(s, sl);
         s->count--;
         s->free_bytes -= (size_t)sl->nslots * slot;
-        tc__cache_free(c, 0, sl);
+        tc__cache_free(c, t, sl);
         if (--k->slabs == 0) { /* the class's last slab: its array goes too */
-            tc__cache_free(c, 0, k->partial);
+            tc__cache_free(c, t, k->partial);
             k->partial = NULL;
             k->cap = 0;
         }
@@ -223,12 +226,12 @@ void tc__slab_free(struct tc_cache *c, void *p) {
     if (sl->pos == NOT_LISTED) list_add(s, sl);
 }
 
-size_t tc__slab_size_of(const struct tc_cache *c, const void *p) {
-    return slot_of(slab_of(&c->slabs, p)->cls);
+size_t tc__slab_size_of(const struct tc_slabs *s, const void *p) {
+    return slot_of(slab_of(s, p)->cls);
 }
 
-void *tc__slab_move(struct tc_cache *c, void *p, unsigned quarters) {
-    struct tc_slabs *s = &c->slabs;
+void *tc__slab_move(struct tc_cache *c, unsigned t, void *p, unsigned quarters) {
+    struct tc_slabs *s = &c->tiers[t].slabs;
     struct tc_slab *from = slab_of(s, p);
     if ((size_t)from->live * 4 > (size_t)from->nslots * quarters) return NULL;
     const struct tc_slab_class *k = &s->classes[from->cls];
@@ -241,16 +244,12 @@ void *tc__slab_move(struct tc_cache *c, void *p, unsigned quarters) {
     if (!to) return NULL;
     void *n = take_slot(s, to);
     memcpy(n, p, slot_of(from->cls));
-    tc__slab_free(c, p);
+    tc__slab_free(c, t, p);
     return n;
 }
 
-size_t tc__slab_live(const struct tc_cache *c, const void *p) {
-    return slab_of(&c->slabs, p)->live;
+size_t tc__slab_live(const struct tc_slabs *s, const void *p) { return slab_of(s, p)->live; }
+size_t tc__slab_usable(const struct tc_slabs *s, const void *p) {
+    return tc_usable_size(NULL, slab_of(s, p));
 }
-size_t tc__slab_usable(const struct tc_cache *c, const void *p) {
-    return tc_usable_size(NULL, slab_of(&c->slabs, p));
-}
-const void *tc__slab_base(const struct tc_cache *c, const void *p) {
-    return slab_of(&c->slabs, p);
-}
+const void *tc__slab_base(const struct tc_slabs *s, const void *p) { return slab_of(s, p); }
