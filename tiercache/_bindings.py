@@ -380,7 +380,9 @@ def unavailable_kind(name: str) -> TierCacheError:
     )
 
 
-def cache_create(tiers: list[tuple[Handle, int]], large_threshold: int, promote_hits: int) -> Any:
+def cache_create(
+    tiers: list[tuple[Handle, int]], large_threshold: int, promote_hits: int, index_tier: int = 0
+) -> Any:
     if not 1 <= len(tiers) <= lib.TC_CACHE_MAX_TIERS:
         raise InvalidArgumentError(
             f"a cache has 1 to {lib.TC_CACHE_MAX_TIERS} tiers, not {len(tiers)}"
@@ -392,6 +394,12 @@ def cache_create(tiers: list[tuple[Handle, int]], large_threshold: int, promote_
         cfg.tiers[i].budget = _size(budget, "budget")
     cfg.large_threshold = _size(large_threshold, "large_value_bytes")
     cfg.promote_hits = promote_hits
+    if not 0 <= index_tier < len(tiers):
+        raise InvalidArgumentError(
+            f"index_tier must name one of the {len(tiers)} tiers (0 to {len(tiers) - 1}), "
+            f"not {index_tier}"
+        )
+    cfg.index_tier = index_tier
     out = ffi.new("tc_cache_t **")
     check(lib.tc_cache_create(cfg, out), "cannot create the cache")
     return out[0]
@@ -500,6 +508,10 @@ _STAT_FIELDS = (
     "items",
     "key_bytes",
     "meta_bytes",
+    "index_bytes",
+    "index_tier",
+    "ghost_bytes",
+    "ghost_tier",
     "pinned",
 )
 _TIER_FIELDS = (
@@ -507,6 +519,7 @@ _TIER_FIELDS = (
     "used",
     "value_bytes",
     "items",
+    "dram_bytes",
     "hits",
     "promotions",
     "demotions",

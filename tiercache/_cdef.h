@@ -199,6 +199,8 @@ typedef struct tc_cache_stats {
     size_t meta_bytes;
     size_t index_bytes;
     unsigned index_tier;
+    size_t ghost_bytes;
+    unsigned ghost_tier;
     size_t pinned;
     size_t ntiers;
     tc_cache_tier_stats_t tiers[...];

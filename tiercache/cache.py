@@ -139,6 +139,11 @@ class TierCache(MutableMapping):
     Placement: values below ``large_value_bytes`` start in DRAM, larger ones on the last tier.
     When DRAM is full, cold entries are demoted (S3-FIFO decides which); an entry read
     ``promote_hits`` times on a lower tier returns to DRAM. ``ttl`` is in seconds.
+
+    An entry lives whole on one tier (key, value and header, read in place there); DRAM keeps
+    only the index, about 10-11 bytes per item whatever tier the item is on.
+    ``index_tier=1`` puts the index on the capacity tier too, for machines whose DRAM cannot
+    hold even that (lookups then read the index there).
     """
 
     def __init__(
@@ -151,6 +156,7 @@ class TierCache(MutableMapping):
         promote_hits: int = 2,
         serializer: str = "msgpack",
         compact_interval: float | None = None,
+        index_tier: int = 0,
     ) -> None:
         dram_mb = _positive_mb(dram_mb, "dram_mb")
         tiers = [Tier.dram(dram_mb)]
@@ -159,7 +165,9 @@ class TierCache(MutableMapping):
             tiers.append(Tier.file(pmem_dir, pmem_mb))
         elif pmem_mb is not None:
             raise ValueError("pmem_mb needs a pmem_dir")
-        self._setup(tiers, large_value_bytes, promote_hits, serializer, compact_interval)
+        self._setup(
+            tiers, large_value_bytes, promote_hits, serializer, compact_interval, index_tier
+        )
 
     @classmethod
     def from_tiers(
@@ -170,8 +178,10 @@ class TierCache(MutableMapping):
         promote_hits: int = 2,
         serializer: str = "msgpack",
         compact_interval: float | None = None,
+        index_tier: int = 0,
     ) -> TierCache:
-        """A cache over tiers, fastest first; the first holds the index and metadata."""
+        """A cache over tiers, fastest first; the index is on tier ``index_tier`` (the first
+        unless told otherwise)."""
         tiers = list(tiers)
         if not tiers:
             raise ValueError("a cache needs at least one tier")
@@ -180,7 +190,9 @@ class TierCache(MutableMapping):
                 raise TypeError(f"tiers[{i}] must be a Tier, not {type(tier).__name__}")
             _positive_mb(tier.mb, f"tiers[{i}].mb")
         self = cls.__new__(cls)
-        self._setup(tiers, large_value_bytes, promote_hits, serializer, compact_interval)
+        self._setup(
+            tiers, large_value_bytes, promote_hits, serializer, compact_interval, index_tier
+        )
         return self
 
     def _setup(
@@ -190,10 +202,12 @@ class TierCache(MutableMapping):
         promote_hits: int,
         serializer: str,
         compact_interval: float | None,
+        index_tier: int,
     ) -> None:
         for name, value in (
             ("large_value_bytes", large_value_bytes),
             ("promote_hits", promote_hits),
+            ("index_tier", index_tier),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an int >= 0, not {value!r}")
@@ -201,8 +215,18 @@ class TierCache(MutableMapping):
         self._dumps = self._serializer.dumps
         self._loads = self._serializer.loads
         self._tiers = tuple(tiers)
+        if index_tier >= len(tiers):
+            raise ValueError(
+                f"index_tier must name one of the {len(tiers)} tiers (0 to {len(tiers) - 1}), "
+                f"not {index_tier}"
+            )
         self._native = _Native(
-            tiers, {"large_threshold": large_value_bytes, "promote_hits": promote_hits}
+            tiers,
+            {
+                "large_threshold": large_value_bytes,
+                "promote_hits": promote_hits,
+                "index_tier": index_tier,
+            },
         )
         self._h = self._native.handle
         self._addr = _b.cache_address(self._h)
@@ -396,13 +420,16 @@ class TierCache(MutableMapping):
 
     def stats(self) -> dict[str, Any]:
         """Counters and sizes: hits, misses, hit_ratio, items, bytes, evictions, promotions,
-        demotions, and per tier its budget, used bytes (real usable sizes, metadata counted
-        on the first tier) and value bytes."""
+        demotions, index_bytes and index_tier, and per tier its budget, used bytes (real
+        usable sizes of everything the tier holds), value bytes, items, and dram_bytes with
+        dram_bytes_per_item: the first tier's bytes its items cost (a lower tier's items:
+        their share of the index when it is on the first tier)."""
         s = _b.cache_stats(self._h)
         lookups = s["hits"] + s["misses"]
         s["hit_ratio"] = s["hits"] / lookups if lookups else 0.0
         s["meta_bytes_per_item"] = s["meta_bytes"] / s["items"] if s["items"] else 0.0
         for tier, spec, kind in zip(s["tiers"], self._tiers, self._native.kinds):
+            tier["dram_bytes_per_item"] = tier["dram_bytes"] / tier["items"] if tier["items"] else 0.0
             tier["name"] = spec.kind
             tier["kind"] = kind.name
             if spec.path:

@@ -88,6 +88,8 @@ typedef struct tc_cache_stats {
                          * queues, ghost table, pins, rounding */
     size_t index_bytes; /* the index's slot arrays (on tier index_tier) */
     unsigned index_tier;
+    size_t ghost_bytes; /* the ghost tables of recently evicted keys (on tier ghost_tier) */
+    unsigned ghost_tier;
     size_t pinned;      /* values pinned by readers */
     size_t ntiers;
     tc_cache_tier_stats_t tiers[TC_CACHE_MAX_TIERS];

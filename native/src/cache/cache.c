@@ -80,7 +80,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
 /* Free what is left of a closed cache once no pin holds it (lock not held). */
 static void release_cache(tc_cache_t *c) {
     tc__pins_release(c);
-    for (unsigned t = 0; t < c->ntiers; t++) tc__slabs_release(c, t);
+    for (unsigned t = 0; t < c->ntiers; t++) tc__slabs_release(c, t); /* if close left them */
     pthread_mutex_destroy(&c->lock);
     c->magic = 0;
     tc_free(NULL, c);
@@ -107,6 +107,9 @@ static void close_locked(tc_cache_t *c) {
         tc__queue_release(c, t, &c->tiers[t].main);
     }
     tc__pins_free_spares(c);
+    /* Zombie pins may still hold slab slots: the slabs' tables go with the last of them. */
+    if (!c->pins.count)
+        for (unsigned t = 0; t < c->ntiers; t++) tc__slabs_release(c, t);
 }
 
 TC_API int tc_cache_close(tc_cache_t *c) {
@@ -152,35 +155,40 @@ static void resize_ghost(tc_cache_t *c, struct tc_index_part *part) {
     part->ghost_hand = 0;
 }
 
-/* Grow one part of the index, or clean it in place, so that one more key of hash h fits.
- * Parts grow alone (a second copy of 1/64 of the index, not of all of it). When the index
- * tier cannot give the part more room, or the index would pass INDEX_FIFTHS_MAX fifths of that tier,
- * entries are evicted (policy order) until the part has room at its size. */
+/* Grow one part of the index so that one more key of hash h fits. Parts grow alone (a second
+ * copy of 1/64 of the index, not of all of it). When the index tier cannot give the part more
+ * room, or the index would pass INDEX_FIFTHS_MAX fifths of that tier, entries are evicted
+ * (policy order) until the part takes the key at its size. */
 static int ensure_index(tc_cache_t *c, uint64_t h) {
     struct tc_index *ix = &c->index;
     unsigned p = tc__index_part_of(h);
     struct tc_index_part *part = &ix->part[p];
-    size_t cap = tc__index_wanted_cap(ix, p);
-    if (!cap) return TC_OK;
-    if (cap == part->cap && tc__index_rehash(ix, p)) return TC_OK;
-    size_t bytes = tc__cache_charge(cap * sizeof(uint64_t));
     struct tc_tier *tier = &c->tiers[ix->tier];
-    size_t index_bytes = (ix->cap + cap - part->cap) * sizeof(uint64_t);
-    uint64_t *slots = NULL;
-    if (cap > part->cap && index_bytes <= tier->budget / 5 * INDEX_FIFTHS_MAX &&
-        tc__make_room(c, ix->tier, bytes) == TC_OK)
-        slots = tc__cache_alloc(c, ix->tier, cap * sizeof *slots);
-    if (slots) {
+    size_t cap = tc__index_wanted_cap(ix, p, h);
+    while (cap) {
+        size_t index_bytes = (ix->cap + cap - part->cap) * sizeof(uint64_t);
+        uint64_t *slots = NULL;
+        if (index_bytes <= tier->budget / 5 * INDEX_FIFTHS_MAX &&
+            tc__make_room(c, ix->tier, tc__cache_charge(cap * sizeof *slots)) == TC_OK)
+            slots = tc__cache_alloc(c, ix->tier, cap * sizeof *slots);
+        if (!slots) {
+            /* At its size: evict until the part takes the key. */
+            if (!part->cap || !tc__evict_one(c)) return TC_ERR_NOMEM;
+            cap = tc__index_wanted_cap(ix, p, h);
+            continue;
+        }
+        cap = tc_usable_size(NULL, slots) / sizeof *slots; /* the size class's room is free */
         memset(slots, 0, cap * sizeof *slots);
         uint64_t *old = tc__index_rebuild(ix, p, slots, cap);
+        if (part->slots != slots) { /* a distance too long at this size: try larger */
+            tc__cache_free(c, ix->tier, slots);
+            cap += cap / 2;
+            continue;
+        }
         if (old) tc__cache_free(c, ix->tier, old);
         resize_ghost(c, part);
-        return TC_OK;
+        cap = tc__index_wanted_cap(ix, p, h);
     }
-    /* At its size: evict until the part takes one more key once its tombstones are gone. */
-    while (!part->cap || ((size_t)part->count + 1) * 16 > (size_t)part->cap * 13)
-        if (!tc__evict_one(c)) return TC_ERR_NOMEM;
-    if (tc__index_wanted_cap(ix, p) && !tc__index_rehash(ix, p)) return TC_ERR_NOMEM;
     return TC_OK;
 }
 
@@ -193,10 +201,15 @@ static int place(const tc_cache_t *c, size_t klen, size_t vlen, bool ttl) {
     return -1;
 }
 
-/* Bring every tier back within budget after a step that may have grown a queue ring. */
+/* Bring every tier back within budget after a step that may have grown a queue, and let
+ * emptied queues give their memory back. */
 static void trim(tc_cache_t *c, struct tc_entry *keep) {
     tc__keep(c, keep);
-    for (unsigned t = 0; t < c->ntiers; t++) tc__make_room(c, t, 0);
+    for (unsigned t = 0; t < c->ntiers; t++) {
+        tc__make_room(c, t, 0);
+        tc__queue_tidy(c, t, &c->tiers[t].small);
+        tc__queue_tidy(c, t, &c->tiers[t].main);
+    }
     tc__unkeep(c);
 }
 
@@ -404,7 +417,7 @@ TC_API int tc_cache_delete(tc_cache_t *c, unsigned ktag, const void *key, size_t
 }
 
 /* Give e a new expiry; an entry without an expiry field is rebuilt with one. */
-static int retime(tc_cache_t *c, struct tc_entry *e, size_t slot, uint64_t expiry) {
+static int retime(tc_cache_t *c, struct tc_entry *e, uint64_t expiry) {
     if (e->flags & E_TTL) {
         uint64_t x = expiry ? expiry : UINT64_MAX;
         memcpy(e->tail, &x, 8);
@@ -419,7 +432,8 @@ static int retime(tc_cache_t *c, struct tc_entry *e, size_t slot, uint64_t expir
     if (err) return TC_ERR_NOMEM;
     struct tc_entry *n = tc__entry_copy(c, e, t, expiry);
     if (!n) return TC_ERR_NOMEM;
-    tc__index_set_at(&c->index, slot, n); /* eviction leaves other entries' slots in place */
+    /* Eviction above may have moved e's slot. */
+    tc__index_set_at(&c->index, tc__index_find_entry(&c->index, e), n);
     struct tc_queue *q = tc__entry_queue(c, e);
     n->flags |= e->flags & E_SMALL;
     entry_set_freq(n, entry_freq(e));
@@ -441,7 +455,7 @@ TC_API int tc_cache_touch(tc_cache_t *c, unsigned ktag, const void *key, size_t 
     size_t slot;
     struct tc_entry *e = lookup(c, ktag, key, klen, &slot);
     uint64_t expiry = tc__expiry_for(ttl);
-    if (e) err = retime(c, e, slot, expiry);
+    if (e) err = retime(c, e, expiry);
     if (e && !err) note_expiry(c, expiry);
     tc__cache_unlock(c);
     return err ? err : e != NULL;

@@ -68,17 +68,19 @@ static inline void *entry_value_block(struct tc_entry *e) {
     return e->flags & E_EXTERNAL ? entry_external(e) : (void *)e;
 }
 
-/* ---- index.c: TC_INDEX_PARTS tables of 8-byte slots, linear probing ----
- * A slot is 0 (empty), 1 (deleted) or a 16-bit tag from the key's hash above a 48-bit entry
- * address. Each part grows on its own (by 1/8), so growing never needs a second copy of the
- * whole index, and the load stays between about 72% and 81%: 10-11 bytes of index per entry.
- * The index's memory is the index tier's (tier 0 unless configured). A slot handle is
- * (part << 32 | position); TC_INDEX_NONE when there is none. */
+/* ---- index.c: TC_INDEX_PARTS Robin Hood tables of 8-byte slots ----
+ * A slot is 0 (empty) or a 12-bit tag from the key's hash, its distance from its home (6 bits)
+ * and the entry's address / 4 (46 bits). Each part grows on its own (by 1/4), so growing never
+ * needs a second copy of the whole index, and the load stays between 70% and 88%: 9-11.4
+ * bytes of index per entry. The index's memory is the index tier's (tier 0 unless configured). A
+ * slot handle is (part << 32 | position); TC_INDEX_NONE when there is none. Removing an entry
+ * moves the slots after it: a handle is good until the next removal or insertion. */
 #define TC_INDEX_PARTS 64
 #define TC_INDEX_NONE SIZE_MAX
+#define TC_SLOT_ADDR ((1ull << 46) - 1)
 struct tc_index_part {
     uint64_t *slots;
-    uint32_t cap, count, deleted; /* cap: a multiple of 8 slots (one cache line) */
+    uint32_t cap, count;
     /* The ghost table of the part's keys (policy.c), sized with it, in the ghost tier: */
     uint16_t *ghost;
     uint32_t ghost_cap, ghost_hand; /* hand: the next slot an eviction clears */
@@ -92,7 +94,7 @@ struct tc_index {
 uint64_t tc__key_hash(unsigned tag, const void *key, size_t klen); /* key without its tag */
 uint64_t tc__entry_hash(const struct tc_entry *e);
 static inline struct tc_entry *tc__slot_entry(uint64_t word) {
-    return (struct tc_entry *)(uintptr_t)(word & 0xffffffffffffull);
+    return (struct tc_entry *)(uintptr_t)((word & TC_SLOT_ADDR) << 2);
 }
 static inline uint64_t *tc__index_word(const struct tc_index *ix, size_t slot) {
     return &ix->part[slot >> 32].slots[(uint32_t)slot];
@@ -104,31 +106,30 @@ static inline struct tc_entry *tc__index_at(const struct tc_index *ix, size_t sl
 /* Point a live slot at a moved or rebuilt copy of its entry (same key). */
 static inline void tc__index_set_at(struct tc_index *ix, size_t slot, struct tc_entry *e) {
     uint64_t *w = tc__index_word(ix, slot);
-    *w = (*w & ~0xffffffffffffull) | (uint64_t)(uintptr_t)e;
+    *w = (*w & ~TC_SLOT_ADDR) | (uint64_t)(uintptr_t)e >> 2;
 }
 /* The next live slot at or after *pos (a slot handle, 0 to begin): its entry, with *pos set
  * to it; NULL at the end. */
 struct tc_entry *tc__index_next(const struct tc_index *ix, size_t *pos);
-/* Whether the slot handle at pos holds the expected tag for hash h (for check). */
-bool tc__index_tag_ok(const struct tc_index *ix, size_t slot, uint64_t h);
+/* Whether a live slot has the part, tag and distance a key of hash h gets (for check). */
+bool tc__index_slot_ok(const struct tc_index *ix, size_t slot, uint64_t h);
 /* Slot of the entry with this key, or TC_INDEX_NONE. */
 size_t tc__index_find(const struct tc_index *ix, uint64_t h, unsigned tag, const void *key,
                       size_t klen);
-/* Slot of this exact entry (found through its key), or TC_INDEX_NONE. */
+/* Slot of this exact entry (found through its key, whose hash is h), or TC_INDEX_NONE. */
 size_t tc__index_find_entry(const struct tc_index *ix, const struct tc_entry *e);
-/* Put e into a free slot for h; the caller made sure there is room (tc__index_wanted_cap). */
+size_t tc__index_find_hashed(const struct tc_index *ix, const struct tc_entry *e, uint64_t h);
+/* Put e (4-byte aligned) in for hash h; the caller made sure it fits (tc__index_wanted_cap
+ * said 0). */
 size_t tc__index_insert(struct tc_index *ix, uint64_t h, struct tc_entry *e);
 void tc__index_remove_at(struct tc_index *ix, size_t slot);
-/* The part a new key of hash h goes to, and the capacity it needs so that one more entry
- * keeps its load under the limit (0 if it suffices as it is). */
+/* The part a key of hash h belongs to, and the capacity that part needs so that the key can
+ * be inserted within the load and distance limits (0 if it can be now). */
 unsigned tc__index_part_of(uint64_t h);
-size_t tc__index_wanted_cap(const struct tc_index *ix, unsigned part);
-/* Rebuild a part at the same size in place (drops the tombstones), through a scratch list in
- * plain heap memory that is freed at once (not charged). False when that list could not be
- * had. */
-bool tc__index_rehash(struct tc_index *ix, unsigned part);
-/* Rebuild a part into a fresh zeroed array of new_cap slots (allocated by the caller); returns
- * the old array for the caller to free. */
+size_t tc__index_wanted_cap(const struct tc_index *ix, unsigned part, uint64_t h);
+/* Rebuild a part into a fresh zeroed array of new_cap slots (allocated by the caller; its
+ * entries are read for their hashes); returns the old array for the caller to free, or NULL
+ * (nothing changed) when a distance would pass its limit at that size. */
 uint64_t *tc__index_rebuild(struct tc_index *ix, unsigned part, uint64_t *slots,
                             size_t new_cap);
 
@@ -157,6 +158,8 @@ void tc__queue_push(struct tc_queue *q, struct tc_entry *e);
 struct tc_entry *tc__queue_pop(struct tc_cache *c, unsigned t, struct tc_queue *q);
 void tc__queue_remove(struct tc_cache *c, struct tc_queue *q, struct tc_entry *e);
 void tc__queue_release(struct tc_cache *c, unsigned t, struct tc_queue *q);
+/* An empty queue gives its memory back (not between a reserve and its pushes). */
+void tc__queue_tidy(struct tc_cache *c, unsigned t, struct tc_queue *q);
 /* Bytes the queue's segments and directory take (for check). */
 size_t tc__queue_memory(const struct tc_queue *q);
 
@@ -172,18 +175,21 @@ struct tc_slab_class {
     struct tc_slab **partial; /* [npartial], the latest to gain a free slot last */
     uint32_t npartial, cap;   /* cap: room in partial (at least slabs) */
     uint32_t slabs;           /* slabs of the class in existence */
+    uint32_t slab_bytes;      /* the size of the class's slabs, once computed (0 before) */
 };
 struct tc_slabs {
     /* Per class (TC_SLAB_GRAIN bytes apart), allocated only when slabs are used: */
     struct tc_slab_class *classes;
     uint32_t *class_live;     /* entries of the class, in slabs or not */
+    size_t entries;           /* entries of slab sizes, in slabs or not */
     size_t count;                              /* slabs in existence */
     size_t free_bytes;                         /* free slots' bytes, over all slabs */
     size_t max_pages; /* slabs are 4..max_pages pages (1/1024 of the tier, up to 256 KiB; 0: none) */
     size_t align;     /* slabs' alignment: a slot masked with it gives its slab */
     uint32_t sweep;   /* consolidation's position in the tier's main ring */
 };
-/* Set up tier t's slabs (none under 16 MiB of budget, or when out of memory). */
+/* Set up tier t's slabs (none under 16 MiB of budget); their tables come with the tier's
+ * first entry and go with its last. */
 void tc__slabs_init(struct tc_cache *c, unsigned t);
 void tc__slabs_release(struct tc_cache *c, unsigned t);
 /* The slot size a block of size bytes takes, or 0 when it is not slab-sized. */

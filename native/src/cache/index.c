@@ -1,30 +1,33 @@
 /*
- * The cache index: TC_INDEX_PARTS open-addressing tables of 8-byte slots (a 16-bit tag over a
- * 48-bit entry address), linear probing from a cache-line-aligned home. The top 6 bits of a
- * key's hash choose the part, the next bits the home line (the high half of hash * lines, so a
- * part may have any number of lines), the low 16 bits the tag: a lookup reads the entry (on
- * whatever tier it lives) only on a tag match, 1 in 65536 for another key.
+ * The cache index: TC_INDEX_PARTS Robin Hood hash tables of 8-byte slots. A slot is 0 (empty)
+ * or a 12-bit tag from the key's hash, the slot's distance from its home (6 bits) and the
+ * entry's address (4-byte aligned, 46 bits). The top 6 bits of the hash choose the part, the
+ * next ones the home (the high half of hash * capacity, so a part may have any size), the low
+ * 12 bits the tag: a lookup reads the entry (on whatever tier it lives) only on a tag match,
+ * 1 in 4096 for another key, and stops at the first slot closer to its home than the key
+ * would be.
  *
- * Each part grows alone, by 1/8 once live entries plus tombstones pass 13/16 of it: the load
- * stays within 72-81% (9.9-11.1 bytes of DRAM per entry), and growing needs a second copy of
- * only one part, 1/64 of the index. Deletion leaves a tombstone unless the next slot is empty.
+ * Deletion shifts the following slots back (their distances say where they may go), so there
+ * are no tombstones and no rebuilds under churn: an entry is read from its tier only when its
+ * part grows. Each part grows alone, by 1/4 once it is 7/8 full (or a distance would pass
+ * 63): the load stays within 70-88%, 9.1-11.4 bytes of DRAM per entry, and growing needs a
+ * second copy of only one part, 1/64 of the index (each entry is reinserted 4 times on
+ * average while the index grows to its size).
  */
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include <stdlib.h>
-
 #include "cache_internal.h"
 
-#define SLOT_EMPTY 0
-#define SLOT_DELETED 1
-#define LINE 8 /* slots per cache line */
-#define MIN_CAP LINE
 #define PART_SHIFT 58 /* 64 - log2(TC_INDEX_PARTS) */
-#define ADDR_MASK 0xffffffffffffull
+#define TAG_SHIFT 52
+#define DIST_SHIFT 46
+#define DIST_ONE (1ull << DIST_SHIFT)
+#define DIST_MAX 63
+#define MIN_CAP 8
 
 _Static_assert(TC_INDEX_PARTS == 1u << (64 - PART_SHIFT), "part bits");
-_Static_assert(sizeof(void *) == 8, "48-bit entry addresses in 64-bit slots");
+_Static_assert(sizeof(void *) == 8, "entry addresses in 64-bit slots");
 
 uint64_t tc__key_hash(unsigned tag, const void *key, size_t klen) {
     return XXH3_64bits_withSeed(key, klen, tag);
@@ -37,10 +40,11 @@ uint64_t tc__entry_hash(const struct tc_entry *e) {
 
 unsigned tc__index_part_of(uint64_t h) { return (unsigned)(h >> PART_SHIFT); }
 
-static inline uint64_t tag_of(uint64_t h) { return (h & 0xffff) << 48; }
+static inline uint64_t tag_of(uint64_t h) { return h & 0xfff; }
+static inline unsigned dist_of(uint64_t w) { return (unsigned)(w >> DIST_SHIFT) & DIST_MAX; }
 
 static inline size_t home_of(uint64_t h, size_t cap) {
-    return (size_t)(((unsigned __int128)(h << (64 - PART_SHIFT)) * (cap / LINE)) >> 64) * LINE;
+    return (size_t)(((unsigned __int128)(h << (64 - PART_SHIFT)) * cap) >> 64);
 }
 
 static inline bool key_equal(const struct tc_entry *e, unsigned tag, const void *key,
@@ -55,34 +59,61 @@ size_t tc__index_find(const struct tc_index *ix, uint64_t h, unsigned ktag, cons
                       size_t klen) {
     unsigned p = tc__index_part_of(h);
     const struct tc_index_part *part = &ix->part[p];
-    if (!part->cap) return TC_INDEX_NONE;
+    if (!part->count) return TC_INDEX_NONE;
     uint64_t tag = tag_of(h);
     size_t i = home_of(h, part->cap);
-    for (size_t n = 0; n < part->cap; n++) {
+    for (unsigned d = 0; d <= DIST_MAX; d++) {
         uint64_t w = part->slots[i];
-        if (w == SLOT_EMPTY) return TC_INDEX_NONE;
-        if ((w & ~ADDR_MASK) == tag && w != SLOT_DELETED &&
-            key_equal(tc__slot_entry(w), ktag, key, klen))
+        if (!w || dist_of(w) < d) return TC_INDEX_NONE;
+        if (w >> TAG_SHIFT == tag && key_equal(tc__slot_entry(w), ktag, key, klen))
             return handle(p, i);
         if (++i == part->cap) i = 0;
     }
     return TC_INDEX_NONE;
 }
 
-size_t tc__index_find_entry(const struct tc_index *ix, const struct tc_entry *e) {
+size_t tc__index_find_hashed(const struct tc_index *ix, const struct tc_entry *e, uint64_t h) {
     const unsigned char *key = entry_key(e);
-    size_t slot = tc__index_find(ix, tc__entry_hash(e), key[0], key + 1, e->klen - 1u);
+    size_t slot = tc__index_find(ix, h, key[0], key + 1, e->klen - 1u);
     return slot != TC_INDEX_NONE && tc__index_at(ix, slot) == e ? slot : TC_INDEX_NONE;
 }
 
-static size_t part_insert(struct tc_index_part *part, uint64_t h, struct tc_entry *e) {
+size_t tc__index_find_entry(const struct tc_index *ix, const struct tc_entry *e) {
+    return tc__index_find_hashed(ix, e, tc__entry_hash(e));
+}
+
+/* Whether an insertion of hash h keeps every distance within DIST_MAX (a dry run of the
+ * Robin Hood displacements). */
+static bool fits(const struct tc_index_part *part, uint64_t h) {
+    if (part->count + 1u > part->cap) return false;
     size_t i = home_of(h, part->cap);
-    while (part->slots[i] > SLOT_DELETED)
+    unsigned carried = 0;
+    for (;;) {
+        uint64_t w = part->slots[i];
+        if (!w) return true;
+        if (dist_of(w) < carried) carried = dist_of(w); /* the carried slot changes hands */
+        if (++carried > DIST_MAX) return false;
         if (++i == part->cap) i = 0;
-    if (part->slots[i] == SLOT_DELETED) part->deleted--;
-    part->slots[i] = tag_of(h) | (uint64_t)(uintptr_t)e;
+    }
+}
+
+/* Robin Hood insertion (the caller checked fits): returns the position e landed at. */
+static size_t part_insert(struct tc_index_part *part, uint64_t h, struct tc_entry *e) {
+    size_t i = home_of(h, part->cap), at = SIZE_MAX;
+    uint64_t cur = tag_of(h) << TAG_SHIFT | (uint64_t)(uintptr_t)e >> 2;
+    for (;;) {
+        uint64_t w = part->slots[i];
+        if (!w || dist_of(w) < dist_of(cur)) {
+            part->slots[i] = cur;
+            if (at == SIZE_MAX) at = i;
+            if (!w) break;
+            cur = w;
+        }
+        cur += DIST_ONE;
+        if (++i == part->cap) i = 0;
+    }
     part->count++;
-    return i;
+    return at;
 }
 
 size_t tc__index_insert(struct tc_index *ix, uint64_t h, struct tc_entry *e) {
@@ -93,14 +124,15 @@ size_t tc__index_insert(struct tc_index *ix, uint64_t h, struct tc_entry *e) {
 
 void tc__index_remove_at(struct tc_index *ix, size_t slot) {
     struct tc_index_part *part = &ix->part[slot >> 32];
-    size_t i = (uint32_t)slot, next = i + 1 == part->cap ? 0 : i + 1;
-    /* A slot followed by an empty one ends no probe chain: it can become empty again. */
-    if (part->slots[next] == SLOT_EMPTY) {
-        part->slots[i] = SLOT_EMPTY;
-    } else {
-        part->slots[i] = SLOT_DELETED;
-        part->deleted++;
+    size_t i = (uint32_t)slot;
+    for (;;) {
+        size_t j = i + 1 == part->cap ? 0 : i + 1;
+        uint64_t w = part->slots[j];
+        if (!w || !dist_of(w)) break;
+        part->slots[i] = w - DIST_ONE;
+        i = j;
     }
+    part->slots[i] = 0;
     part->count--;
     ix->count--;
 }
@@ -109,7 +141,7 @@ struct tc_entry *tc__index_next(const struct tc_index *ix, size_t *pos) {
     for (size_t p = *pos >> 32, i = (uint32_t)*pos; p < TC_INDEX_PARTS; p++, i = 0) {
         const struct tc_index_part *part = &ix->part[p];
         for (; i < part->cap; i++) {
-            if (part->slots[i] > SLOT_DELETED) {
+            if (part->slots[i]) {
                 *pos = handle((unsigned)p, i);
                 return tc__slot_entry(part->slots[i]);
             }
@@ -119,40 +151,23 @@ struct tc_entry *tc__index_next(const struct tc_index *ix, size_t *pos) {
     return NULL;
 }
 
-bool tc__index_tag_ok(const struct tc_index *ix, size_t slot, uint64_t h) {
-    return (slot >> 32) == tc__index_part_of(h) &&
-           (*tc__index_word(ix, slot) & ~ADDR_MASK) == tag_of(h);
+bool tc__index_slot_ok(const struct tc_index *ix, size_t slot, uint64_t h) {
+    const struct tc_index_part *part = &ix->part[slot >> 32];
+    uint64_t w = part->slots[(uint32_t)slot];
+    size_t home = home_of(h, part->cap), i = (uint32_t)slot;
+    size_t dist = i >= home ? i - home : i + part->cap - home;
+    return (slot >> 32) == tc__index_part_of(h) && w >> TAG_SHIFT == tag_of(h) &&
+           dist == dist_of(w);
 }
 
-size_t tc__index_wanted_cap(const struct tc_index *ix, unsigned p) {
+size_t tc__index_wanted_cap(const struct tc_index *ix, unsigned p, uint64_t h) {
     const struct tc_index_part *part = &ix->part[p];
-    size_t used = (size_t)part->count + part->deleted + 1;
-    if (part->cap && used * 16 <= (size_t)part->cap * 13) return 0;
-    /* Mostly tombstones: rebuilding at the same size is enough. */
-    if (part->cap && ((size_t)part->count + 1) * 16 <= (size_t)part->cap * 11) return part->cap;
-    size_t want = part->cap + part->cap / 8;
-    size_t least = ((size_t)part->count + 1) * 16 / 12 + 1;
+    if (((size_t)part->count + 1) * 8 <= (size_t)part->cap * 7 && fits(part, h)) return 0;
+    size_t want = part->cap + part->cap / 4;
+    size_t least = ((size_t)part->count + 1) * 8 / 7 + 1;
     if (want < least) want = least;
     if (want < MIN_CAP) want = MIN_CAP;
-    want = (want + LINE - 1) / LINE * LINE;
     return want > UINT32_MAX / 2 ? 0 : want;
-}
-
-bool tc__index_rehash(struct tc_index *ix, unsigned p) {
-    struct tc_index_part *part = &ix->part[p];
-    uint64_t *live = malloc((part->count ? part->count : 1) * sizeof *live);
-    if (!live) return false;
-    size_t n = 0;
-    for (size_t i = 0; i < part->cap; i++)
-        if (part->slots[i] > SLOT_DELETED) live[n++] = part->slots[i];
-    memset(part->slots, 0, part->cap * sizeof *part->slots);
-    part->count = part->deleted = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct tc_entry *e = tc__slot_entry(live[i]);
-        part_insert(part, tc__entry_hash(e), e);
-    }
-    free(live);
-    return true;
 }
 
 uint64_t *tc__index_rebuild(struct tc_index *ix, unsigned p, uint64_t *slots, size_t new_cap) {
@@ -160,11 +175,13 @@ uint64_t *tc__index_rebuild(struct tc_index *ix, unsigned p, uint64_t *slots, si
     struct tc_index_part fresh = *part;
     fresh.slots = slots;
     fresh.cap = (uint32_t)new_cap;
-    fresh.count = fresh.deleted = 0;
+    fresh.count = 0;
     for (size_t i = 0; i < part->cap; i++) {
-        if (part->slots[i] <= SLOT_DELETED) continue;
+        if (!part->slots[i]) continue;
         struct tc_entry *e = tc__slot_entry(part->slots[i]);
-        part_insert(&fresh, tc__entry_hash(e), e);
+        uint64_t h = tc__entry_hash(e);
+        if (!fits(&fresh, h)) return NULL; /* (never seen at 70% load: the caller tries larger) */
+        part_insert(&fresh, h, e);
     }
     uint64_t *old = part->slots;
     ix->cap += new_cap - part->cap;

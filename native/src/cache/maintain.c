@@ -9,14 +9,14 @@ static size_t drop_all(tc_cache_t *c, bool expired_only) {
     size_t n = 0;
     uint64_t now = expired_only ? tc__now_ns() : 0, next = UINT64_MAX;
     size_t pos = 0;
-    for (struct tc_entry *e; (e = tc__index_next(&c->index, &pos)); pos++) {
-        if (expired_only && !(e->flags & E_TTL)) continue;
+    for (struct tc_entry *e; (e = tc__index_next(&c->index, &pos));) {
         uint64_t x = entry_expiry(e);
-        if (expired_only && x > now) {
-            if (x < next) next = x;
+        if (expired_only && (!(e->flags & E_TTL) || x > now)) {
+            if (x && x < next) next = x;
+            pos++;
             continue;
         }
-        tc__drop(c, e, pos, true); /* leaves a tombstone or an empty slot: pos stays valid */
+        tc__drop(c, e, pos, true); /* the next slot's entry may move to pos: look again */
         n++;
     }
     c->next_expiry = next;
@@ -150,8 +150,12 @@ TC_API int tc_cache_stats(tc_cache_t *c, tc_cache_stats_t *out) {
     out->pinned = tc__pins_held(c);
     out->ntiers = c->ntiers;
     out->index_tier = c->index.tier;
-    for (unsigned p = 0; p < TC_INDEX_PARTS; p++)
-        if (c->index.part[p].slots) out->index_bytes += tc_usable_size(NULL, c->index.part[p].slots);
+    out->ghost_tier = c->ghost_tier;
+    for (unsigned p = 0; p < TC_INDEX_PARTS; p++) {
+        const struct tc_index_part *part = &c->index.part[p];
+        if (part->slots) out->index_bytes += tc_usable_size(NULL, part->slots);
+        if (part->ghost) out->ghost_bytes += tc_usable_size(NULL, part->ghost);
+    }
     size_t used = 0, values = 0;
     for (size_t t = 0; t < c->ntiers; t++) {
         const struct tc_tier *tier = &c->tiers[t];

@@ -24,9 +24,12 @@
 void tc__drop(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued) {
     if (slot == TC_INDEX_NONE) slot = tc__index_find_entry(&c->index, e);
     tc__index_remove_at(&c->index, slot);
-    if (queued) tc__queue_remove(c, tc__entry_queue(c, e), e);
+    struct tc_queue *q = queued ? tc__entry_queue(c, e) : NULL;
+    if (q) tc__queue_remove(c, q, e);
+    unsigned t = entry_tier(e);
     tc__account(c, e, -1);
     tc__entry_free(c, e);
+    if (q) tc__queue_tidy(c, t, q);
 }
 
 bool tc__drop_if_expired(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued) {
@@ -84,10 +87,11 @@ bool tc__ghost_take(struct tc_cache *c, uint64_t h) {
 static void evict(struct tc_cache *c, struct tc_entry *e, bool queued) {
     unsigned t = entry_tier(e);
     if (tc__drop_if_expired(c, e, TC_INDEX_NONE, queued)) return;
-    ghost_put(c, tc__entry_hash(e));
+    uint64_t h = tc__entry_hash(e);
+    ghost_put(c, h);
     c->tiers[t].evictions++;
     c->evictions++;
-    tc__drop(c, e, TC_INDEX_NONE, queued);
+    tc__drop(c, e, tc__index_find_hashed(&c->index, e, h), queued);
 }
 
 /* e (popped from its queue) leaves its tier: into the next tier's FIFO of the same kind (small

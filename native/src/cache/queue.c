@@ -129,16 +129,24 @@ void tc__queue_remove(struct tc_cache *c, struct tc_queue *q, struct tc_entry *e
     free_passed(c, t, q);
 }
 
-void tc__queue_release(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+static void release(struct tc_cache *c, unsigned t, struct tc_queue *q) {
     for (uint32_t i = 0, pos = q->lo; i < q->nsegs; i++, pos += seg_slots(q))
         tc__cache_free(c, t, q->dir[(pos >> q->seg_shift) & (q->dir_cap - 1)]);
     if (q->spare) tc__cache_free(c, t, q->spare);
     if (q->dir) tc__cache_free(c, t, q->dir);
-    uint8_t shift = q->seg_shift;
-    bool counts_bytes = q->counts_bytes;
-    memset(q, 0, sizeof *q);
-    q->seg_shift = shift;
-    q->counts_bytes = counts_bytes;
+    q->dir = NULL;
+    q->spare = NULL;
+    q->dir_cap = q->nsegs = 0;
+    q->lo = q->head = q->tail;
+}
+
+void tc__queue_tidy(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+    if (!q->live) release(c, t, q);
+}
+
+void tc__queue_release(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+    release(c, t, q);
+    q->live = q->bytes = 0;
 }
 
 size_t tc__queue_memory(const struct tc_queue *q) {

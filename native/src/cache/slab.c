@@ -101,16 +101,51 @@ static uint32_t cap_for_one_more(const struct tc_slab_class *k) {
 
 bool tc__slab_wanted(const struct tc_cache *c, unsigned t, size_t size) {
     const struct tc_slabs *s = &c->tiers[t].slabs;
-    if (!size || size > TC_SLAB_MAX || !s->max_pages) return false;
+    if (!size || size > TC_SLAB_MAX || !s->class_live) return false;
     unsigned cls = class_of(size);
     return s->classes[cls].npartial ||
            s->class_live[cls] >= FILL_SLABS * (s->max_pages * PAGE / slot_of(cls) + 1);
 }
 
+/* The per-class tables, made when the tier gets its first entry and freed with its last
+ * (an empty tier holds nothing). False when they could not be had: no slabs for now. */
+static bool tables(struct tc_cache *c, unsigned t) {
+    struct tc_slabs *s = &c->tiers[t].slabs;
+    if (s->classes) return true;
+    s->classes = tc__cache_alloc(c, t, TC_SLAB_CLASSES * sizeof *s->classes);
+    s->class_live = tc__cache_alloc(c, t, TC_SLAB_CLASSES * sizeof *s->class_live);
+    if (!s->classes || !s->class_live) {
+        if (s->classes) tc__cache_free(c, t, s->classes);
+        if (s->class_live) tc__cache_free(c, t, s->class_live);
+        s->classes = NULL;
+        s->class_live = NULL;
+        return false;
+    }
+    memset(s->classes, 0, TC_SLAB_CLASSES * sizeof *s->classes);
+    memset(s->class_live, 0, TC_SLAB_CLASSES * sizeof *s->class_live);
+    return true;
+}
+
+static void free_tables(struct tc_cache *c, unsigned t) {
+    struct tc_slabs *s = &c->tiers[t].slabs;
+    if (s->classes) {
+        for (size_t k = 0; k < TC_SLAB_CLASSES; k++)
+            if (s->classes[k].partial) tc__cache_free(c, t, s->classes[k].partial);
+        tc__cache_free(c, t, s->classes);
+    }
+    if (s->class_live) tc__cache_free(c, t, s->class_live);
+    s->classes = NULL;
+    s->class_live = NULL;
+}
+
 void tc__slab_count(struct tc_cache *c, unsigned t, size_t size, int sign) {
     struct tc_slabs *s = &c->tiers[t].slabs;
-    if (s->class_live && size && size <= TC_SLAB_MAX)
-        s->class_live[class_of(size)] += (uint32_t)sign;
+    if (!size || size > TC_SLAB_MAX || !s->max_pages) return;
+    if (sign > 0 && !tables(c, t)) return;
+    if (!s->class_live) return;
+    s->class_live[class_of(size)] += (uint32_t)sign;
+    s->entries += (size_t)(ptrdiff_t)sign;
+    if (!s->entries && !s->count) free_tables(c, t);
 }
 
 size_t tc__slab_need(const struct tc_cache *c, unsigned t, size_t size) {
@@ -120,7 +155,7 @@ size_t tc__slab_need(const struct tc_cache *c, unsigned t, size_t size) {
     const struct tc_slab_class *k = &s->classes[cls];
     if (k->npartial) return 0;
     size_t cap = cap_for_one_more(k);
-    return tc__cache_charge(slab_bytes(s, slot_of(cls))) +
+    return (k->slab_bytes ? k->slab_bytes : slab_bytes(s, slot_of(cls))) +
            (cap != k->cap ? tc__cache_charge(cap * sizeof *k->partial) : 0);
 }
 
@@ -142,30 +177,14 @@ void tc__slabs_init(struct tc_cache *c, unsigned t) {
     struct tc_slabs *s = &c->tiers[t].slabs;
     size_t pages = c->tiers[t].budget / SLAB_SHARE / PAGE;
     if (pages < MIN_PAGES) return;
-    s->classes = tc__cache_alloc(c, t, TC_SLAB_CLASSES * sizeof *s->classes);
-    s->class_live = tc__cache_alloc(c, t, TC_SLAB_CLASSES * sizeof *s->class_live);
-    if (!s->classes || !s->class_live) {
-        tc__slabs_release(c, t);
-        return;
-    }
-    memset(s->classes, 0, TC_SLAB_CLASSES * sizeof *s->classes);
-    memset(s->class_live, 0, TC_SLAB_CLASSES * sizeof *s->class_live);
     s->max_pages = pages > TC_SLAB_ALIGN / PAGE ? TC_SLAB_ALIGN / PAGE : pages;
     s->align = MIN_PAGES * PAGE;
     while (s->align < s->max_pages * PAGE) s->align *= 2;
 }
 
 void tc__slabs_release(struct tc_cache *c, unsigned t) {
-    struct tc_slabs *s = &c->tiers[t].slabs;
-    if (s->classes) {
-        for (size_t k = 0; k < TC_SLAB_CLASSES; k++)
-            if (s->classes[k].partial) tc__cache_free(c, t, s->classes[k].partial);
-        tc__cache_free(c, t, s->classes);
-    }
-    if (s->class_live) tc__cache_free(c, t, s->class_live);
-    s->classes = NULL;
-    s->class_live = NULL;
-    s->max_pages = 0;
+    free_tables(c, t);
+    c->tiers[t].slabs.max_pages = 0;
 }
 
 void *tc__slab_alloc(struct tc_cache *c, unsigned t, size_t size) {
@@ -187,7 +206,9 @@ void *tc__slab_alloc(struct tc_cache *c, unsigned t, size_t size) {
             k->partial = grown;
             k->cap = cap;
         }
-        size_t slot = slot_of(cls), bytes = slab_bytes(s, slot);
+        size_t slot = slot_of(cls);
+        if (!k->slab_bytes) k->slab_bytes = (uint32_t)slab_bytes(s, slot);
+        size_t bytes = k->slab_bytes;
         void *mem = NULL;
         if (tc_posix_memalign(c->tiers[t].kind, &mem, s->align, bytes)) return NULL;
         c->tiers[t].used += tc_usable_size(NULL, mem);
@@ -221,6 +242,7 @@ void tc__slab_free(struct tc_cache *c, unsigned t, void *p) {
             k->partial = NULL;
             k->cap = 0;
         }
+        if (!s->entries && !s->count) free_tables(c, t); /* a zombie's slot was the last */
         return;
     }
     if (sl->pos == NOT_LISTED) list_add(s, sl);
