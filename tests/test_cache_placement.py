@@ -14,6 +14,7 @@ from helpers import mapping_of
 from tiercache import CacheClosedError, TierCache
 
 KiB = 1 << 10
+MiB = 1 << 20
 HEADER = 12  # bytes of an entry header (native/src/cache/cache_internal.h)
 
 
@@ -389,6 +390,74 @@ def test_view_is_unchanged_after_demotion_and_eviction_from_the_capacity_tier(sh
         cache.check()
         del view
         cache.check()
+
+
+def test_small_value_demoted_to_the_capacity_tier_is_read_in_place_and_survives_eviction(
+    shm_dir,
+):
+    """A demoted 100 B entry lives whole on the file tier: a zero-copy view of it points into
+    that tier's memory, and stays unchanged after the entry is evicted."""
+    with TierCache(dram_mb=0.25, pmem_dir=shm_dir, pmem_mb=1, promote_hits=0) as cache:
+        cache["first"] = value_for(0, 100)
+        for i in range(4000):  # 400 kB through 256 KiB of DRAM: "first" is demoted
+            cache[i] = value_for(i, 100)
+        assert cache.stats()["tiers"][1]["items"] > 1000
+        view = cache.get("first", copy=False)
+        assert isinstance(view, memoryview) and view == value_for(0, 100)
+        before = cache._native.kinds[1].stats().allocated
+        for i in range(4000, 40_000):  # 4 MB more, each read once as "first" was: evicted
+            cache[i] = value_for(i, 100)
+            cache.get(i)
+        assert "first" not in cache
+        assert cache.stats()["tiers"][1]["evictions"] > 0
+        assert before > 0
+        assert view == value_for(0, 100)
+        assert cache.stats()["pinned"] == 1
+        cache.check()
+        del view
+        assert cache.stats()["pinned"] == 0
+        assert_within_budgets(cache)
+        cache.check()
+
+
+def test_capacity_items_cost_dram_only_their_index_slot_at_scale(shm_dir):
+    """Issue 11's figure: 400k entries of 100 B through a 4 + 32 MiB cache fill the capacity
+    tier, at most 12 bytes of DRAM for each entry there; the rest of DRAM holds hot entries."""
+    with TierCache(dram_mb=4, pmem_dir=shm_dir, pmem_mb=32) as cache:
+        value = b"v" * 100
+        for i in range(400_000):
+            cache[b"k%015d" % i] = value
+        stats = cache.stats()
+        dram, capacity = stats["tiers"]
+        print(f"{capacity['items']} capacity items, {capacity['dram_bytes_per_item']:.2f} B each")
+        assert capacity["items"] > 150_000
+        assert capacity["dram_bytes_per_item"] <= 12
+        assert capacity["used"] > 0.95 * capacity["budget"]
+        assert stats["index_bytes"] <= 12 * stats["items"]
+        cache.check()
+
+
+def test_index_on_the_capacity_tier_leaves_dram_to_hot_entries(shm_dir):
+    with TierCache(dram_mb=1, pmem_dir=shm_dir, pmem_mb=16, index_tier=1) as cache:
+        for i in range(50_000):
+            cache[i] = value_for(i, 100)
+        stats = cache.stats()
+        dram, capacity = stats["tiers"]
+        assert stats["index_tier"] == 1
+        assert capacity["items"] > 40_000
+        assert capacity["dram_bytes"] == 0
+        assert dram["used"] < 1 * MiB
+        assert capacity["used"] >= stats["index_bytes"] + capacity["value_bytes"]
+        assert all(cache[i] == value_for(i, 100) for i in range(0, 50_000, 97))
+        cache.check()
+
+
+@pytest.mark.parametrize("index_tier", [-1, 2, True, 1.0])
+def test_index_tier_must_name_a_tier(shm_dir, index_tier):
+    with pytest.raises(ValueError, match="index_tier"):
+        TierCache(dram_mb=1, pmem_dir=shm_dir, pmem_mb=4, index_tier=index_tier)
+    with pytest.raises(ValueError, match="index_tier"):
+        TierCache(dram_mb=1, index_tier=1)
 
 
 def test_view_stays_valid_after_close(tiered):

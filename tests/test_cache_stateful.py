@@ -22,7 +22,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from tiercache import TierCache
+from tiercache import Tier, TierCache
 
 # ---- strategies ----
 
@@ -365,6 +365,29 @@ SmallCacheOnlyForgetsByEviction.TestCase.settings = settings(stateful_step_count
 TestSmallCacheOnlyForgetsByEviction = SmallCacheOnlyForgetsByEviction.TestCase
 
 
+def three_tiers(directory: str) -> TierCache:
+    """64 KiB of DRAM over two 64 KiB file tiers, the index on the middle one: entries move
+    whole through every tier, each small FIFO passes unread entries to the next tier's."""
+    return TierCache.from_tiers(
+        [Tier.dram(0.0625), Tier.file(directory, 0.0625), Tier.file(directory, 0.0625)],
+        large_value_bytes=12288,
+        index_tier=1,
+    )
+
+
+class ThreeTiersOnlyForgetByEviction(SmallCacheOnlyForgetsByEviction):
+    """The same model over three tiers with the index off DRAM."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cache.close()
+        self.cache = three_tiers(self.dir)
+
+
+ThreeTiersOnlyForgetByEviction.TestCase.settings = settings(stateful_step_count=60)
+TestThreeTiersOnlyForgetByEviction = ThreeTiersOnlyForgetByEviction.TestCase
+
+
 def test_the_small_machine_really_evicts_demotes_and_promotes():
     """The small budgets are small enough for the second machine's rules to matter."""
     directory = tempfile.mkdtemp(prefix="tiercache-stateful-", dir="/dev/shm")
@@ -380,6 +403,16 @@ def test_the_small_machine_really_evicts_demotes_and_promotes():
             assert stats["evictions"] > 0
             assert stats["demotions"] > 0
             assert stats["promotions"] > 0
+            cache.check()
+        with three_tiers(directory) as cache:
+            for i in range(200):
+                cache[i] = bytes([i]) * 2000
+                cache.get(i // 2)
+                cache.get(i // 2)
+            stats = cache.stats()
+            assert stats["index_tier"] == 1
+            assert [t["demotions"] > 0 for t in stats["tiers"]] == [False, True, True]
+            assert stats["promotions"] > 0 and stats["evictions"] > 0
             cache.check()
     finally:
         shutil.rmtree(directory, ignore_errors=True)

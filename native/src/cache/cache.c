@@ -192,12 +192,15 @@ static int ensure_index(tc_cache_t *c, uint64_t h) {
     return TC_OK;
 }
 
-/* The first tier that can hold an entry of this size, or -1: one entry takes at most half a
- * tier; values of large_threshold bytes or more start on the last tier. */
+/* The first tier that can hold an entry of this size, or -1: one entry takes at most half of
+ * tier 0, or a whole lower tier; values of large_threshold bytes or more start on the last
+ * tier. */
 static int place(const tc_cache_t *c, size_t klen, size_t vlen, bool ttl) {
     unsigned first = c->large_threshold && vlen >= c->large_threshold ? c->ntiers - 1 : 0;
-    for (unsigned t = first; t < c->ntiers; t++)
-        if (tc__entry_need(c, t, klen, vlen, ttl) <= c->tiers[t].budget / 2) return (int)t;
+    for (unsigned t = first; t < c->ntiers; t++) {
+        size_t most = t ? c->tiers[t].budget : c->tiers[t].budget / 2;
+        if (tc__entry_need(c, t, klen, vlen, ttl) <= most) return (int)t;
+    }
     return -1;
 }
 
