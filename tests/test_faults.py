@@ -63,6 +63,9 @@ def test_the_workload_reaches_every_tier_path(shm_dir):
     stats = cache.stats()
     cache.close()
     assert stats["promotions"] > 0 and stats["demotions"] > 0
+    # Entries (headers and keys with their values), queue segments and ghost tables are
+    # allocated on the file tier: its allocation points are swept too.
+    assert stats["tiers"][1]["items"] > 0 and stats["ghost_bytes"] > 0
 
 
 def test_verify_reports_a_value_lost_without_an_eviction(shm_dir):

@@ -28,6 +28,8 @@ enum tc_error {
     TC_ERR_TOOLARGE = -15,
     TC_ERR_CORRUPT = -16,
     TC_ERR_CLOSED = -17,
+    TC_ERR_NOTNUMBER = -18,
+    TC_ERR_RANGE = -19,
 };
 
 typedef enum tc_file_policy {
@@ -181,7 +183,52 @@ typedef struct tc_cache_value {
     size_t len;
     unsigned tag;
     void *pin;
+    uint64_t cas;
+    uint32_t flags;
+    double ttl;
 } tc_cache_value_t;
+
+#define TC_GET_PEEK ...
+#define TC_GET_TOUCH ...
+#define TC_GET_CAS ...
+
+typedef enum tc_cache_mode {
+    TC_STORE_SET,
+    TC_STORE_ADD,
+    TC_STORE_REPLACE,
+    TC_STORE_APPEND,
+    TC_STORE_PREPEND,
+    TC_STORE_CAS,
+} tc_cache_mode_t;
+
+#define TC_CACHE_NOT_STORED ...
+#define TC_CACHE_STORED ...
+#define TC_CACHE_EXISTS ...
+#define TC_CACHE_NOT_FOUND ...
+
+typedef struct tc_cache_item {
+    unsigned ktag;
+    const void *key;
+    size_t klen;
+    const void *value;
+    size_t vlen;
+    unsigned vtag;
+    uint32_t flags;
+    double ttl;
+    uint64_t cas;
+    bool with_cas;
+} tc_cache_item_t;
+
+typedef struct tc_cache_incr {
+    uint64_t delta;
+    bool decrement;
+    bool is_signed;
+    bool create;
+    uint64_t initial;
+    unsigned vtag;
+    double ttl;
+    bool with_cas;
+} tc_cache_incr_t;
 
 typedef struct tc_cache_tier_stats {
     size_t budget;
@@ -213,6 +260,18 @@ int tc_cache_set(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                  const void *value, size_t vlen, unsigned vtag, double ttl);
 int tc_cache_get(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                  void *buf, size_t cap, tc_cache_value_t *out);
+int tc_cache_get_ex(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                    unsigned options, double ttl, void *buf, size_t cap, tc_cache_value_t *out);
+int tc_cache_store(tc_cache_t *cache, tc_cache_mode_t mode, const tc_cache_item_t *item,
+                   uint64_t *cas_out);
+int tc_cache_incr(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                  const tc_cache_incr_t *op, uint64_t *value, uint64_t *cas_out);
+int tc_cache_delete_cas(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                        uint64_t cas);
+int tc_cache_pop_victim(tc_cache_t *cache, void *kbuf, size_t kcap, size_t *klen_out,
+                        tc_cache_value_t *out);
+int tc_cache_keys_from(tc_cache_t *cache, size_t *cursor, void *buf, size_t cap,
+                       size_t *written);
 int tc_cache_add(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                  const void *value, size_t vlen, unsigned vtag, double ttl);
 int tc_cache_take(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,

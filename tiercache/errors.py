@@ -21,6 +21,8 @@ __all__ = [
     "KindUnavailableError",
     "LimitReachedError",
     "MapFailedError",
+    "NotANumberError",
+    "NumberRangeError",
     "OutOfMemoryError",
     "SystemCallError",
     "TierCacheError",
@@ -145,6 +147,18 @@ class CacheClosedError(TierCacheError, ValueError):
     code_name = "TC_ERR_CLOSED"
 
 
+class NotANumberError(TierCacheError, TypeError):
+    """incr or decr of a value that is not a decimal number (TC_ERR_NOTNUMBER)."""
+
+    code_name = "TC_ERR_NOTNUMBER"
+
+
+class NumberRangeError(TierCacheError, OverflowError):
+    """incr or decr whose result leaves the signed 64-bit range (TC_ERR_RANGE)."""
+
+    code_name = "TC_ERR_RANGE"
+
+
 #: Every class that stands for one TC_ERR_* code.
 CODE_CLASSES: tuple[type[TierCacheError], ...] = (
     InvalidArgumentError,
@@ -164,4 +178,6 @@ CODE_CLASSES: tuple[type[TierCacheError], ...] = (
     EntryTooLargeError,
     CacheCorruptError,
     CacheClosedError,
+    NotANumberError,
+    NumberRangeError,
 )

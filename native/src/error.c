@@ -21,6 +21,8 @@ TC_API const char *tc_strerror(int err) {
     case TC_ERR_TOOLARGE: return "entry is larger than any tier of the cache";
     case TC_ERR_CORRUPT: return "cache invariant broken";
     case TC_ERR_CLOSED: return "cache is closed";
+    case TC_ERR_NOTNUMBER: return "cannot increment or decrement a non-numeric value";
+    case TC_ERR_RANGE: return "increment or decrement out of the 64-bit range";
     default: return "unknown error";
     }
 }

@@ -31,6 +31,7 @@
 #ifndef TIERCACHE_CACHE_H
 #define TIERCACHE_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,8 +67,60 @@ typedef struct tc_cache_value {
     const void *data; /* the caller's buffer, or the pinned value */
     size_t len;
     unsigned tag;
-    void *pin; /* non-NULL when pinned: pass to tc_cache_unpin exactly once */
+    void *pin;        /* non-NULL when pinned: pass to tc_cache_unpin exactly once */
+    uint64_t cas;     /* the item's CAS token (never 0); 0 unless TC_GET_CAS was asked for or
+                       * the item already had one */
+    uint32_t flags;   /* the client flags stored with the item (memcached's), 0 if none */
+    double ttl;       /* seconds until the item expires; 0 when it never does */
 } tc_cache_value_t;
+
+/* Options of tc_cache_get_ex (or-ed). */
+#define TC_GET_PEEK 1u  /* no hit or miss counted, no read recorded: eviction is unaffected */
+#define TC_GET_TOUCH 2u /* give the item the new ttl (memcached's gat) */
+#define TC_GET_CAS 4u   /* fill out->cas, giving the item a token if it had none */
+
+/* How tc_cache_store stores. */
+typedef enum tc_cache_mode {
+    TC_STORE_SET,     /* always */
+    TC_STORE_ADD,     /* only when the key is absent (or expired) */
+    TC_STORE_REPLACE, /* only when the key is present */
+    TC_STORE_APPEND,  /* the bytes after the present value (its tag, flags and ttl kept) */
+    TC_STORE_PREPEND, /* the bytes before the present value (likewise) */
+    TC_STORE_CAS,     /* only when the present item's CAS token is item->cas */
+} tc_cache_mode_t;
+
+/* Results of tc_cache_store and tc_cache_delete_cas. */
+#define TC_CACHE_NOT_STORED 0 /* add: present; replace, append, prepend: absent */
+#define TC_CACHE_STORED 1
+#define TC_CACHE_EXISTS 2     /* cas: the item changed since its token was read */
+#define TC_CACHE_NOT_FOUND 3  /* cas: no such item (or it expired) */
+
+typedef struct tc_cache_item {
+    unsigned ktag;
+    const void *key;
+    size_t klen;
+    const void *value;
+    size_t vlen;
+    unsigned vtag;  /* 0..15; append and prepend keep the present one */
+    uint32_t flags; /* client flags; append and prepend keep the present ones */
+    double ttl;     /* seconds, 0 = never expires; append and prepend keep the present one */
+    uint64_t cas;   /* TC_STORE_CAS: the token the item must still have */
+    bool with_cas;  /* give the stored item a CAS token (a server stores every item so) */
+} tc_cache_item_t;
+
+/* An increment or decrement of a value that is a decimal number in ASCII. */
+typedef struct tc_cache_incr {
+    uint64_t delta;
+    bool decrement;
+    bool is_signed;   /* false: memcached's rule (unsigned 64-bit digits, an increment wraps,
+                       * a decrement stops at 0); true: a signed 64-bit number, and a result
+                       * out of that range is TC_ERR_RANGE */
+    bool create;      /* when the key is absent: store initial (not changed by delta) */
+    uint64_t initial; /* the number to create (as int64_t when is_signed) */
+    unsigned vtag;    /* the value tag and ttl of a created item */
+    double ttl;
+    bool with_cas;    /* give the item a CAS token */
+} tc_cache_incr_t;
 
 typedef struct tc_cache_tier_stats {
     size_t budget;
@@ -114,10 +167,35 @@ TC_API int tc_cache_set(tc_cache_t *cache, unsigned ktag, const void *key, size_
  * there (left as it is). Errors as tc_cache_set. */
 TC_API int tc_cache_add(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                         const void *value, size_t vlen, unsigned vtag, double ttl);
+/* Store as mode says, in one step under the cache's lock: TC_CACHE_STORED, NOT_STORED,
+ * EXISTS or NOT_FOUND (see above), or an error as tc_cache_set (the present value is kept on
+ * any error). *cas_out (may be NULL) gets the stored item's CAS token, 0 when it has none. */
+TC_API int tc_cache_store(tc_cache_t *cache, tc_cache_mode_t mode, const tc_cache_item_t *item,
+                          uint64_t *cas_out);
+/* Add op->delta to (or take it from) the number stored under the key, in one step: 1 with the
+ * new number in *value (may be NULL) when applied or created, 0 when absent (and not
+ * created), TC_ERR_NOTNUMBER when the value is not a decimal number (digits, and a leading
+ * '-' when signed, at most 20 characters), TC_ERR_RANGE (signed only). The value's tag,
+ * flags and ttl are kept. */
+TC_API int tc_cache_incr(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                         const tc_cache_incr_t *op, uint64_t *value, uint64_t *cas_out);
 /* Look up. Returns 1 and fills *out when found, 0 when absent or expired. A value of at most
  * cap bytes is copied into buf; a longer one (or any, with cap 0) is pinned in place. */
 TC_API int tc_cache_get(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                         void *buf, size_t cap, tc_cache_value_t *out);
+/* tc_cache_get with TC_GET_* options; ttl is the new ttl for TC_GET_TOUCH. */
+TC_API int tc_cache_get_ex(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                           unsigned options, double ttl, void *buf, size_t cap,
+                           tc_cache_value_t *out);
+/* Delete only when the item's CAS token is cas (cas 0: whatever it is): TC_CACHE_STORED (1)
+ * when deleted, TC_CACHE_EXISTS when the token differs, TC_CACHE_NOT_FOUND when absent. */
+TC_API int tc_cache_delete_cas(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
+                               uint64_t cas);
+/* The entry the policy would evict next, removed and returned like tc_cache_take (key
+ * written as for tc_cache_keys into kbuf, *klen_out its length): 1, or 0 when the cache is
+ * empty, TC_ERR_NOMEM when kbuf is too small (nothing removed). */
+TC_API int tc_cache_pop_victim(tc_cache_t *cache, void *kbuf, size_t kcap, size_t *klen_out,
+                               tc_cache_value_t *out);
 /* Remove and return in one step: 1 and *out (always pinned: unpin it) when the key was
  * there, 0 when absent. */
 TC_API int tc_cache_take(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
@@ -142,6 +220,12 @@ TC_API int tc_cache_clear(tc_cache_t *cache);
  * the bytes all keys take; returns the number of keys written, or TC_ERR_NOMEM if cap was
  * too small (nothing useful written: retry with *needed). */
 TC_API int tc_cache_keys(tc_cache_t *cache, void *buf, size_t cap, size_t *needed);
+/* Keys in pieces: like tc_cache_keys, from *cursor (0 to begin) until buf is full or the index
+ * ends; *cursor is 0 again at the end. Returns the number of keys written (0 at the end), or
+ * TC_ERR_NOMEM when not even one key fits. Keys set or deleted meanwhile may or may not be
+ * listed; the others are listed once. */
+TC_API int tc_cache_keys_from(tc_cache_t *cache, size_t *cursor, void *buf, size_t cap,
+                              size_t *written);
 /* Move up to max_entries entries (0 = all) whose blocks defrag_reallocate wants to move,
  * starting at *cursor (0 to begin). *cursor is 0 again when a pass completed. *moved gets the
  * number of blocks moved. Pinned entries are left in place. */

@@ -49,6 +49,8 @@ enum tc_error {
     TC_ERR_TOOLARGE = -15,   /* a cache entry is larger than any tier's budget */
     TC_ERR_CORRUPT = -16,    /* tc_cache_check found a broken invariant */
     TC_ERR_CLOSED = -17,     /* the cache was destroyed */
+    TC_ERR_NOTNUMBER = -18,  /* incr/decr of a value that is not a decimal number */
+    TC_ERR_RANGE = -19,      /* a signed incr/decr would leave the 64-bit range */
 };
 
 /* Usage policy of a file-backed kind. */

@@ -22,7 +22,7 @@ int tc__cache_lock(tc_cache_t *c) {
 
 void tc__cache_unlock(tc_cache_t *c) { pthread_mutex_unlock(&c->lock); }
 
-static bool bad_key(unsigned ktag, const void *key, size_t klen) {
+bool tc__bad_key(unsigned ktag, const void *key, size_t klen) {
     return ktag > 255 || klen > TC_CACHE_MAX_KEY || (!key && klen);
 }
 
@@ -30,11 +30,6 @@ uint64_t tc__expiry_for(double ttl) {
     if (ttl <= 0) return 0;
     if (ttl >= MAX_TTL_SECONDS) return UINT64_MAX;
     return tc__now_ns() + (uint64_t)(ttl * 1e9);
-}
-
-/* Remember the earliest expiry, so that counting knows when a sweep is due. */
-static void note_expiry(tc_cache_t *c, uint64_t expiry) {
-    if (expiry && expiry < c->next_expiry) c->next_expiry = expiry;
 }
 
 TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
@@ -137,168 +132,6 @@ TC_API int tc_cache_destroy(tc_cache_t *c) {
     return TC_OK;
 }
 
-/* The index may take at most this many fifths of its tier: past it, new keys evict old ones
- * (a DRAM tier stays mostly for hot entries; see index_tier for the alternative). */
-#define INDEX_FIFTHS_MAX 4
-
-/* A part's ghost table follows its size (in the ghost tier's memory); failure keeps the old
- * one, which only remembers less. */
-static void resize_ghost(tc_cache_t *c, struct tc_index_part *part) {
-    size_t cap = part->cap;
-    if (tc__make_room(c, c->ghost_tier, tc__cache_charge(cap * sizeof(uint16_t)))) return;
-    uint16_t *ghost = tc__cache_alloc(c, c->ghost_tier, cap * sizeof *ghost);
-    if (!ghost) return;
-    tc__ghost_move(part, ghost, cap);
-    if (part->ghost) tc__cache_free(c, c->ghost_tier, part->ghost);
-    part->ghost = ghost;
-    part->ghost_cap = (uint32_t)cap;
-    part->ghost_hand = 0;
-}
-
-/* Grow one part of the index so that one more key of hash h fits. Parts grow alone (a second
- * copy of 1/64 of the index, not of all of it). When the index tier cannot give the part more
- * room, or the index would pass INDEX_FIFTHS_MAX fifths of that tier, entries are evicted
- * (policy order) until the part takes the key at its size. */
-static int ensure_index(tc_cache_t *c, uint64_t h) {
-    struct tc_index *ix = &c->index;
-    unsigned p = tc__index_part_of(h);
-    struct tc_index_part *part = &ix->part[p];
-    struct tc_tier *tier = &c->tiers[ix->tier];
-    size_t cap = tc__index_wanted_cap(ix, p, h);
-    while (cap) {
-        size_t index_bytes = (ix->cap + cap - part->cap) * sizeof(uint64_t);
-        uint64_t *slots = NULL;
-        if (index_bytes <= tier->budget / 5 * INDEX_FIFTHS_MAX &&
-            tc__make_room(c, ix->tier, tc__cache_charge(cap * sizeof *slots)) == TC_OK)
-            slots = tc__cache_alloc(c, ix->tier, cap * sizeof *slots);
-        if (!slots) {
-            /* At its size: evict until the part takes the key. */
-            if (!part->cap || !tc__evict_one(c)) return TC_ERR_NOMEM;
-            cap = tc__index_wanted_cap(ix, p, h);
-            continue;
-        }
-        cap = tc_usable_size(NULL, slots) / sizeof *slots; /* the size class's room is free */
-        memset(slots, 0, cap * sizeof *slots);
-        uint64_t *old = tc__index_rebuild(ix, p, slots, cap);
-        if (part->slots != slots) { /* a distance too long at this size: try larger */
-            tc__cache_free(c, ix->tier, slots);
-            cap += cap / 2;
-            continue;
-        }
-        if (old) tc__cache_free(c, ix->tier, old);
-        resize_ghost(c, part);
-        cap = tc__index_wanted_cap(ix, p, h);
-    }
-    return TC_OK;
-}
-
-/* The first tier that can hold an entry of this size, or -1: one entry takes at most half of
- * tier 0, or a whole lower tier; values of large_threshold bytes or more start on the last
- * tier. */
-static int place(const tc_cache_t *c, size_t klen, size_t vlen, bool ttl) {
-    unsigned first = c->large_threshold && vlen >= c->large_threshold ? c->ntiers - 1 : 0;
-    for (unsigned t = first; t < c->ntiers; t++) {
-        size_t most = t ? c->tiers[t].budget : c->tiers[t].budget / 2;
-        if (tc__entry_need(c, t, klen, vlen, ttl) <= most) return (int)t;
-    }
-    return -1;
-}
-
-/* Bring every tier back within budget after a step that may have grown a queue, and let
- * emptied queues give their memory back. */
-static void trim(tc_cache_t *c, struct tc_entry *keep) {
-    tc__keep(c, keep);
-    for (unsigned t = 0; t < c->ntiers; t++) {
-        tc__make_room(c, t, 0);
-        tc__queue_tidy(c, t, &c->tiers[t].small);
-        tc__queue_tidy(c, t, &c->tiers[t].main);
-    }
-    tc__unkeep(c);
-}
-
-/* What set_locked returns when keep_existing found the key (TC_OK when it stored). */
-#define KEY_PRESENT 1
-
-static int set_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                      const void *value, size_t vlen, unsigned vtag, double ttl,
-                      bool keep_existing) {
-    uint64_t expiry = tc__expiry_for(ttl);
-    int placed = place(c, klen, vlen, expiry != 0);
-    if (placed < 0) return TC_ERR_TOOLARGE;
-    unsigned t = (unsigned)placed;
-    uint64_t h = tc__key_hash(ktag, key, klen);
-    size_t slot = tc__index_find(&c->index, h, ktag, key, klen);
-    struct tc_entry *old = slot == TC_INDEX_NONE ? NULL : tc__index_at(&c->index, slot);
-    if (old && tc__drop_if_expired(c, old, slot, true)) old = NULL;
-    if (old && keep_existing) return KEY_PRESENT;
-    bool to_main;
-    int err = TC_OK;
-    if (old) {
-        to_main = !(old->flags & E_SMALL);
-        tc__keep(c, old);
-    } else {
-        to_main = tc__ghost_take(c, h);
-        err = ensure_index(c, h);
-    }
-    if (!err)
-        err = tc__make_room_entry(c, t, tc__entry_block(klen, vlen, expiry != 0),
-                                  tc__entry_value_block(vlen));
-    struct tc_entry *n = NULL;
-    if (!err) {
-        n = tc__entry_new(c, t, ktag, key, klen, value, vlen, vtag, expiry);
-        if (!n) err = TC_ERR_NOMEM;
-    }
-    if (!err) note_expiry(c, expiry);
-    if (n && !to_main) n->flags |= E_SMALL;
-    struct tc_queue *q = n ? tc__entry_queue(c, n) : NULL;
-    if (!err && tc__queue_reserve(c, t, q)) {
-        tc__entry_free(c, n);
-        err = TC_ERR_NOMEM;
-    }
-    if (old) tc__unkeep(c);
-    if (err) return err == TC_ERR_TOOLARGE ? TC_ERR_NOMEM : err;
-    if (old) {
-        entry_set_freq(n, entry_freq(old));
-        tc__index_set_at(&c->index, tc__index_find_entry(&c->index, old), n);
-        tc__queue_remove(c, tc__entry_queue(c, old), old);
-        tc__account(c, old, -1);
-        tc__entry_free(c, old);
-    } else {
-        tc__index_insert(&c->index, h, n);
-    }
-    tc__account(c, n, 1);
-    tc__queue_push(q, n);
-    c->sets++;
-    trim(c, n);
-    return TC_OK;
-}
-
-/* tc_cache_set (only_if_absent false) and tc_cache_add: checks the arguments, then
- * set_locked under the cache lock. */
-static int store(tc_cache_t *c, unsigned ktag, const void *key, size_t klen, const void *value,
-                 size_t vlen, unsigned vtag, double ttl, bool only_if_absent) {
-    if (bad_key(ktag, key, klen) || (!value && vlen) || vlen > TC_CACHE_MAX_VALUE ||
-        vtag >= TC_CACHE_VALUE_TAGS || !(ttl >= 0))
-        return TC_ERR_INVALID;
-    int err = tc__cache_lock(c);
-    if (err) return err;
-    err = set_locked(c, ktag, key, klen, value, vlen, vtag, ttl, only_if_absent);
-    tc__cache_unlock(c);
-    return err;
-}
-
-TC_API int tc_cache_set(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                        const void *value, size_t vlen, unsigned vtag, double ttl) {
-    return store(c, ktag, key, klen, value, vlen, vtag, ttl, false);
-}
-
-TC_API int tc_cache_add(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                        const void *value, size_t vlen, unsigned vtag, double ttl) {
-    int err = store(c, ktag, key, klen, value, vlen, vtag, ttl, true);
-    if (err < 0) return err;
-    return err == KEY_PRESENT ? 0 : 1;
-}
-
 /* The live entry for a key (expired ones are dropped on the way), with its slot. */
 static struct tc_entry *lookup(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
                                size_t *slot) {
@@ -309,51 +142,116 @@ static struct tc_entry *lookup(tc_cache_t *c, unsigned ktag, const void *key, si
     return e;
 }
 
+struct tc_entry *tc__lookup_hashed(tc_cache_t *c, uint64_t h, unsigned ktag, const void *key,
+                                   size_t klen) {
+    size_t slot = tc__index_find(&c->index, h, ktag, key, klen);
+    if (slot == TC_INDEX_NONE) return NULL;
+    struct tc_entry *e = tc__index_at(&c->index, slot);
+    if ((e->flags & E_TTL) && tc__drop_if_expired(c, e, slot, true)) return NULL;
+    return e;
+}
+
 /* A read of an entry on a lower tier: promote it once it was read promote_hits times. */
 static struct tc_entry *maybe_promote(tc_cache_t *c, struct tc_entry *e) {
     if (!c->promote_hits || entry_freq(e) < c->promote_hits) return e;
     if (c->large_threshold && e->vlen >= c->large_threshold) return e;
-    if (tc__entry_need(c, 0, e->klen - 1u, e->vlen, e->flags & E_TTL) > c->tiers[0].budget / 2)
-        return e;
+    struct tc_entry_spec s = tc__entry_spec_of(e);
+    if (tc__entry_need(c, 0, &s) > c->tiers[0].budget / 2) return e;
     struct tc_entry *n = tc__move_to_tier(c, e, 0, true);
     if (!n) return e;
     entry_set_freq(n, 1);
-    trim(c, n);
+    tc__cache_trim(c, n);
     return n;
 }
 
-TC_API int tc_cache_get(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                        void *buf, size_t cap, tc_cache_value_t *out) {
-    if (bad_key(ktag, key, klen) || !out || (!buf && cap)) return TC_ERR_INVALID;
-    int err = tc__cache_lock(c);
-    if (err) return err;
+/* Seconds until e expires (0: never; a tiny figure once due). */
+static double ttl_left(const struct tc_entry *e) {
+    uint64_t x = entry_expiry(e), now = tc__now_ns();
+    if (!x || x == UINT64_MAX) return 0;
+    return x > now ? (double)(x - now) / 1e9 : 1e-9;
+}
+
+/* Give e a new expiry (0: none), rebuilding it when it has no expiry field. NULL when out of
+ * memory (e untouched). */
+static struct tc_entry *retime(tc_cache_t *c, struct tc_entry *e, uint64_t expiry) {
+    if (e->flags & E_TTL) {
+        uint64_t x = expiry ? expiry : UINT64_MAX;
+        memcpy(e->tail, &x, 8);
+        tc__note_expiry(c, expiry);
+        return e;
+    }
+    if (!expiry) return e;
+    struct tc_entry_spec s = tc__entry_spec_of(e);
+    s.expiry = expiry;
+    return tc__entry_rebuild(c, e, &s);
+}
+
+/* Give e a CAS token if it has none. NULL when out of memory (e untouched). */
+static struct tc_entry *with_token(tc_cache_t *c, struct tc_entry *e) {
+    if (e->meta & M_CAS) return e;
+    struct tc_entry_spec s = tc__entry_spec_of(e);
+    s.cas = tc__next_cas(c);
+    return tc__entry_rebuild(c, e, &s);
+}
+
+static void describe(const struct tc_entry *e, tc_cache_value_t *out) {
+    out->len = e->vlen;
+    out->tag = entry_vtag(e);
+    out->cas = entry_cas(e);
+    out->flags = entry_client_flags(e);
+    out->ttl = ttl_left(e);
+}
+
+static int get_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
+                      unsigned options, double ttl, void *buf, size_t cap,
+                      tc_cache_value_t *out) {
     size_t slot;
     struct tc_entry *e = lookup(c, ktag, key, klen, &slot);
+    bool peek = options & TC_GET_PEEK;
     if (!e) {
-        c->misses++;
-        tc__cache_unlock(c);
+        if (!peek) c->misses++;
         return 0;
     }
-    c->hits++;
-    unsigned t = entry_tier(e), f = entry_freq(e);
-    c->tiers[t].hits++;
-    if (f < E_FREQ_MAX) entry_set_freq(e, f + 1);
-    if (t) e = maybe_promote(c, e);
-    out->len = e->vlen;
-    out->tag = e->meta & 15u;
+    if ((options & TC_GET_TOUCH) && !(e = retime(c, e, tc__expiry_for(ttl)))) return TC_ERR_NOMEM;
+    if ((options & TC_GET_CAS) && !(e = with_token(c, e))) return TC_ERR_NOMEM;
+    if (!peek) {
+        c->hits++;
+        unsigned t = entry_tier(e), f = entry_freq(e);
+        c->tiers[t].hits++;
+        if (f < E_FREQ_MAX) entry_set_freq(e, f + 1);
+        if (t) e = maybe_promote(c, e);
+    }
+    describe(e, out);
     if (cap && e->vlen <= cap) {
         memcpy(buf, entry_value(e), e->vlen);
         out->data = buf;
         out->pin = NULL;
-    } else {
-        struct tc_pin *pin;
-        if ((err = tc__pin(c, e, &pin)) == TC_OK) {
-            out->data = entry_value(e);
-            out->pin = pin;
-        }
+        return 1;
     }
+    struct tc_pin *pin;
+    int err = tc__pin(c, e, &pin);
+    if (err) return err;
+    out->data = entry_value(e);
+    out->pin = pin;
+    return 1;
+}
+
+TC_API int tc_cache_get_ex(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
+                           unsigned options, double ttl, void *buf, size_t cap,
+                           tc_cache_value_t *out) {
+    if (tc__bad_key(ktag, key, klen) || !out || (!buf && cap) ||
+        (options & ~(TC_GET_PEEK | TC_GET_TOUCH | TC_GET_CAS)) || !(ttl >= 0))
+        return TC_ERR_INVALID;
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    err = get_locked(c, ktag, key, klen, options, ttl, buf, cap, out);
     tc__cache_unlock(c);
-    return err ? err : 1;
+    return err;
+}
+
+TC_API int tc_cache_get(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
+                        void *buf, size_t cap, tc_cache_value_t *out) {
+    return tc_cache_get_ex(c, ktag, key, klen, 0, 0, buf, cap, out);
 }
 
 TC_API void tc_cache_unpin(tc_cache_t *c, void *pin) {
@@ -370,7 +268,7 @@ TC_API void tc_cache_unpin(tc_cache_t *c, void *pin) {
 
 TC_API int tc_cache_take(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
                          tc_cache_value_t *out) {
-    if (bad_key(ktag, key, klen) || !out) return TC_ERR_INVALID;
+    if (tc__bad_key(ktag, key, klen) || !out) return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
     if (err) return err;
     size_t slot;
@@ -382,9 +280,8 @@ TC_API int tc_cache_take(tc_cache_t *c, unsigned ktag, const void *key, size_t k
         tc__unkeep(c);
     }
     if (e && !err) {
+        describe(e, out);
         out->data = entry_value(e);
-        out->len = e->vlen;
-        out->tag = e->meta & 15u;
         out->pin = pin;
         /* The pin may have evicted entries: find e's slot again. The value stays with the
          * pin (a zombie) until the caller unpins. */
@@ -396,7 +293,7 @@ TC_API int tc_cache_take(tc_cache_t *c, unsigned ktag, const void *key, size_t k
 }
 
 TC_API int tc_cache_contains(tc_cache_t *c, unsigned ktag, const void *key, size_t klen) {
-    if (bad_key(ktag, key, klen)) return TC_ERR_INVALID;
+    if (tc__bad_key(ktag, key, klen)) return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
     if (err) return err;
     size_t slot;
@@ -406,7 +303,7 @@ TC_API int tc_cache_contains(tc_cache_t *c, unsigned ktag, const void *key, size
 }
 
 TC_API int tc_cache_delete(tc_cache_t *c, unsigned ktag, const void *key, size_t klen) {
-    if (bad_key(ktag, key, klen)) return TC_ERR_INVALID;
+    if (tc__bad_key(ktag, key, klen)) return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
     if (err) return err;
     size_t slot;
@@ -419,47 +316,64 @@ TC_API int tc_cache_delete(tc_cache_t *c, unsigned ktag, const void *key, size_t
     return e != NULL;
 }
 
-/* Give e a new expiry; an entry without an expiry field is rebuilt with one. */
-static int retime(tc_cache_t *c, struct tc_entry *e, uint64_t expiry) {
-    if (e->flags & E_TTL) {
-        uint64_t x = expiry ? expiry : UINT64_MAX;
-        memcpy(e->tail, &x, 8);
-        return TC_OK;
-    }
-    if (!expiry) return TC_OK;
-    unsigned t = entry_tier(e);
-    tc__keep(c, e);
-    int err = tc__make_room_entry(c, t, tc__entry_block(e->klen - 1u, e->vlen, true),
-                                  tc__entry_value_block(e->vlen));
-    tc__unkeep(c);
-    if (err) return TC_ERR_NOMEM;
-    struct tc_entry *n = tc__entry_copy(c, e, t, expiry);
-    if (!n) return TC_ERR_NOMEM;
-    /* Eviction above may have moved e's slot. */
-    tc__index_set_at(&c->index, tc__index_find_entry(&c->index, e), n);
-    struct tc_queue *q = tc__entry_queue(c, e);
-    n->flags |= e->flags & E_SMALL;
-    entry_set_freq(n, entry_freq(e));
-    if (q->counts_bytes) q->bytes += tc__entry_charge(n) - tc__entry_charge(e);
-    *tc__queue_slot(q, e->qpos) = n;
-    n->qpos = e->qpos;
-    tc__account(c, e, -1);
-    tc__account(c, n, 1);
-    tc__entry_free(c, e);
-    trim(c, n);
-    return TC_OK;
-}
-
 TC_API int tc_cache_touch(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
                           double ttl) {
-    if (bad_key(ktag, key, klen) || !(ttl >= 0)) return TC_ERR_INVALID;
+    if (tc__bad_key(ktag, key, klen) || !(ttl >= 0)) return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
     if (err) return err;
     size_t slot;
     struct tc_entry *e = lookup(c, ktag, key, klen, &slot);
-    uint64_t expiry = tc__expiry_for(ttl);
-    if (e) err = retime(c, e, expiry);
-    if (e && !err) note_expiry(c, expiry);
+    if (e && !retime(c, e, tc__expiry_for(ttl))) err = TC_ERR_NOMEM;
     tc__cache_unlock(c);
     return err ? err : e != NULL;
+}
+
+TC_API int tc_cache_delete_cas(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
+                               uint64_t cas) {
+    if (tc__bad_key(ktag, key, klen)) return TC_ERR_INVALID;
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    size_t slot;
+    struct tc_entry *e = lookup(c, ktag, key, klen, &slot);
+    int rc = TC_CACHE_NOT_FOUND;
+    if (e && cas && entry_cas(e) != cas) {
+        rc = TC_CACHE_EXISTS;
+    } else if (e) {
+        tc__drop(c, e, slot, true);
+        c->deletes++;
+        rc = TC_CACHE_STORED;
+    }
+    tc__cache_unlock(c);
+    return rc;
+}
+
+TC_API int tc_cache_pop_victim(tc_cache_t *c, void *kbuf, size_t kcap, size_t *klen_out,
+                               tc_cache_value_t *out) {
+    if ((!kbuf && kcap) || !klen_out || !out) return TC_ERR_INVALID;
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    struct tc_entry *e = tc__next_victim(c);
+    struct tc_pin *pin = NULL;
+    int rc = 0;
+    if (e && (size_t)e->klen + 2 > kcap) {
+        *klen_out = (size_t)e->klen + 2;
+        rc = TC_ERR_NOMEM;
+    } else if (e && (rc = tc__pin(c, e, &pin)) == TC_OK) {
+        const unsigned char *k = entry_key(e);
+        unsigned char *o = kbuf;
+        size_t klen = e->klen - 1u;
+        o[0] = k[0];
+        o[1] = (unsigned char)(klen & 0xff);
+        o[2] = (unsigned char)(klen >> 8);
+        memcpy(o + 3, k + 1, klen);
+        *klen_out = klen + 3;
+        describe(e, out);
+        out->data = entry_value(e);
+        out->pin = pin;
+        tc__drop(c, e, TC_INDEX_NONE, true); /* the value stays with the pin */
+        c->deletes++;
+        rc = 1;
+    }
+    tc__cache_unlock(c);
+    return rc;
 }

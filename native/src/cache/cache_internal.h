@@ -10,18 +10,19 @@
 
 /* ---- entries ----
  * An entry lives whole on its tier: one block of the tier's kind (a slab slot when it is at most
- * TC_SLAB_MAX bytes) holding this header, then [u64 expiry if E_TTL][value pointer if
- * E_EXTERNAL][key tag][key bytes][value bytes unless E_EXTERNAL]. Values of TC_INLINE_MAX bytes
- * or more are E_EXTERNAL: a second block of the same tier's kind, so that a big value's size
- * class is not inflated by its header. DRAM keeps only the entry's index slot (8 bytes) unless
- * the entry is on tier 0. 12 bytes of header; the optional fields cost only the entries that
- * use them. */
+ * TC_SLAB_MAX bytes) holding this header, then the optional fields [u64 expiry if E_TTL]
+ * [u64 CAS token if M_CAS][value pointer if E_EXTERNAL][u32 client flags if M_FLAGS], then
+ * [key tag][key bytes][value bytes unless E_EXTERNAL]. Values of TC_INLINE_MAX bytes or more
+ * are E_EXTERNAL: a second block of the same tier's kind, so that a big value's size class is
+ * not inflated by its header. DRAM keeps only the entry's index slot (8 bytes) unless the
+ * entry is on tier 0. 12 bytes of header; the optional fields cost only the entries that use
+ * them (a CAS token, for one, only once a reader asked for it or a server stored the item). */
 struct tc_entry {
-    uint32_t qpos;  /* slot in its queue's ring */
+    uint32_t qpos;  /* position in its queue */
     uint32_t vlen;
     uint16_t klen;  /* key bytes including the tag byte */
     uint8_t flags;  /* E_* bits, tier in bits 4-6 */
-    uint8_t meta;   /* value tag in bits 0-3, read frequency (0-3) in bits 4-5 */
+    uint8_t meta;   /* value tag in bits 0-3, read frequency (0-3) in bits 4-5, M_* bits */
     unsigned char tail[];
 };
 
@@ -32,33 +33,64 @@ enum {
     E_SMALL = 8,    /* in its tier's small FIFO (else the tier's main FIFO) */
     E_SLAB = 0x80,  /* the entry's block is a slab slot of its tier (slab.c) */
 };
+enum {
+    M_CAS = 0x40,   /* a CAS token follows the expiry */
+    M_FLAGS = 0x80, /* 4 bytes of client flags precede the key */
+};
 #define E_TIER_SHIFT 4
 #define TC_INLINE_MAX 2048 /* values this large get a block of their own */
 #define E_FREQ_MAX 3
+
+/* An entry's optional fields as one word: its flags byte | meta byte << 8. */
+#define L_TTL E_TTL
+#define L_EXTERNAL E_EXTERNAL
+#define L_CAS ((unsigned)M_CAS << 8)
+#define L_FLAGS ((unsigned)M_FLAGS << 8)
+static inline unsigned entry_layout(const struct tc_entry *e) {
+    return e->flags | (unsigned)e->meta << 8;
+}
+static inline size_t layout_offset_cas(unsigned l) { return l & L_TTL ? 8 : 0; }
+static inline size_t layout_offset_ext(unsigned l) {
+    return layout_offset_cas(l) + (l & L_CAS ? 8 : 0);
+}
+static inline size_t layout_offset_flags(unsigned l) {
+    return layout_offset_ext(l) + (l & L_EXTERNAL ? 8 : 0);
+}
+static inline size_t layout_header_size(unsigned l) {
+    return sizeof(struct tc_entry) + layout_offset_flags(l) + (l & L_FLAGS ? 4 : 0);
+}
 
 static inline unsigned entry_tier(const struct tc_entry *e) { return (e->flags >> 4) & 7; }
 static inline unsigned entry_freq(const struct tc_entry *e) { return (e->meta >> 4) & 3; }
 static inline void entry_set_freq(struct tc_entry *e, unsigned f) {
     e->meta = (uint8_t)((e->meta & 0xcf) | (f << 4));
 }
-static inline size_t entry_header_size(unsigned flags) {
-    return sizeof(struct tc_entry) + (flags & E_TTL ? 8 : 0) + (flags & E_EXTERNAL ? 8 : 0);
-}
+static inline unsigned entry_vtag(const struct tc_entry *e) { return e->meta & 15u; }
 static inline uint64_t entry_expiry(const struct tc_entry *e) {
     uint64_t t = 0;
     if (e->flags & E_TTL) memcpy(&t, e->tail, 8);
     return t;
 }
+static inline uint64_t entry_cas(const struct tc_entry *e) {
+    uint64_t v = 0;
+    if (e->meta & M_CAS) memcpy(&v, e->tail + layout_offset_cas(entry_layout(e)), 8);
+    return v;
+}
+static inline uint32_t entry_client_flags(const struct tc_entry *e) {
+    uint32_t v = 0;
+    if (e->meta & M_FLAGS) memcpy(&v, e->tail + layout_offset_flags(entry_layout(e)), 4);
+    return v;
+}
 static inline unsigned char *entry_key(const struct tc_entry *e) {
-    return (unsigned char *)e + entry_header_size(e->flags);
+    return (unsigned char *)e + layout_header_size(entry_layout(e));
 }
 static inline void *entry_external(const struct tc_entry *e) {
     void *p;
-    memcpy(&p, e->tail + (e->flags & E_TTL ? 8 : 0), sizeof p);
+    memcpy(&p, e->tail + layout_offset_ext(entry_layout(e)), sizeof p);
     return p;
 }
 static inline void entry_set_external(struct tc_entry *e, void *p) {
-    memcpy(e->tail + (e->flags & E_TTL ? 8 : 0), &p, sizeof p);
+    memcpy(e->tail + layout_offset_ext(entry_layout(e)), &p, sizeof p);
 }
 static inline unsigned char *entry_value(const struct tc_entry *e) {
     return e->flags & E_EXTERNAL ? entry_external(e) : entry_key(e) + e->klen;
@@ -66,6 +98,11 @@ static inline unsigned char *entry_value(const struct tc_entry *e) {
 /* The block a reader pins: the value's own block, or the entry for an inline value. */
 static inline void *entry_value_block(struct tc_entry *e) {
     return e->flags & E_EXTERNAL ? entry_external(e) : (void *)e;
+}
+/* Bytes of the entry's own block (its slot size is this rounded up). */
+static inline size_t entry_block_size(const struct tc_entry *e) {
+    return layout_header_size(entry_layout(e)) + e->klen +
+           (e->flags & E_EXTERNAL ? 0 : e->vlen);
 }
 
 /* ---- index.c: TC_INDEX_PARTS Robin Hood tables of 8-byte slots ----
@@ -280,9 +317,12 @@ struct tc_cache {
     unsigned nkeep;
     size_t key_bytes;
     uint64_t next_expiry; /* no entry expires before this (UINT64_MAX: none known) */
+    uint64_t last_cas;    /* the last CAS token handed out */
     uint64_t hits, misses, sets, deletes, evictions, expirations;
 };
 #define TC_CACHE_MAGIC 0x7c0ca4e5u
+
+struct tc_entry_spec;
 
 /* ---- forked.c ---- */
 /* True in a forked child when a tier's memory was not inherited: the cache is off limits. */
@@ -294,6 +334,27 @@ int tc__cache_lock(tc_cache_t *c);
 void tc__cache_unlock(tc_cache_t *c);
 /* Absolute expiry for a ttl in seconds (0 = never; huge = UINT64_MAX). */
 uint64_t tc__expiry_for(double ttl);
+bool tc__bad_key(unsigned ktag, const void *key, size_t klen);
+/* The live entry for a key of hash h, or NULL (an expired one is dropped on the way). */
+struct tc_entry *tc__lookup_hashed(tc_cache_t *c, uint64_t h, unsigned ktag, const void *key,
+                                   size_t klen);
+
+/* ---- store.c ---- */
+/* The first tier that can hold an entry of spec s, or -1: one entry takes at most half of
+ * tier 0, or a whole lower tier; values of large_threshold bytes or more start on the last
+ * tier. */
+int tc__cache_place(const tc_cache_t *c, const struct tc_entry_spec *s);
+/* Bring every tier back within budget after a step that may have grown a queue, and let
+ * emptied queues give their memory back; keep is spared. */
+void tc__cache_trim(tc_cache_t *c, struct tc_entry *keep);
+/* Remember the earliest expiry, so that counting knows when a sweep is due. */
+void tc__note_expiry(tc_cache_t *c, uint64_t expiry);
+/* A new CAS token (never 0). */
+uint64_t tc__next_cas(tc_cache_t *c);
+/* Replace e by an entry of spec s (same key) on e's tier, at e's queue position with its
+ * frequency; NULL when out of memory (e untouched). */
+struct tc_entry *tc__entry_rebuild(tc_cache_t *c, struct tc_entry *e,
+                                   const struct tc_entry_spec *s);
 
 /* ---- entry.c: memory. Every block the cache allocates is charged to a tier ---- */
 /* tc_malloc from tier t's kind; NULL when out of memory. */
@@ -319,6 +380,9 @@ void tc__drop(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued);
 bool tc__drop_if_expired(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued);
 /* Evict one entry from the last tier (the policy's choice): false when there is none. */
 bool tc__evict_one(struct tc_cache *c);
+/* The entry eviction would consider first: the oldest of the last non-empty tier's FIFO that
+ * it would step (CLOCK's second chances aside); NULL when the cache is empty. */
+struct tc_entry *tc__next_victim(struct tc_cache *c);
 /* Move e to tier t (promotion or demotion), into t's main FIFO; returns the new entry, or NULL
  * when it could not move (e is then untouched). */
 struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsigned t,
@@ -339,24 +403,31 @@ static inline struct tc_queue *tc__entry_queue(struct tc_cache *c, const struct 
 size_t tc__entry_charge(const struct tc_entry *e);
 
 /* ---- entry.c: building, freeing and rebuilding entries ---- */
-/* Allocate and fill an entry on tier t: key (klen bytes, without its tag) and value copied
- * in, frequency 0, in no queue. NULL when out of memory. */
-struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, unsigned ktag, const void *key,
-                               size_t klen, const void *value, size_t vlen, unsigned vtag,
-                               uint64_t expiry);
-/* The same entry rebuilt on tier t with a new expiry (value and key copied). */
-struct tc_entry *tc__entry_copy(struct tc_cache *c, const struct tc_entry *e, unsigned t,
-                                uint64_t expiry);
+/* What an entry holds: the value is part1 then part2 (append and prepend join two). */
+struct tc_entry_spec {
+    unsigned ktag;
+    const void *key;
+    size_t klen; /* without the tag */
+    const void *part1, *part2;
+    size_t len1, len2;
+    unsigned vtag;
+    uint64_t expiry; /* 0: none */
+    uint64_t cas;    /* 0: no token */
+    uint32_t flags;  /* client flags; 0: none */
+};
+/* The spec of an existing entry (its key, value, tag, expiry, token and flags). */
+struct tc_entry_spec tc__entry_spec_of(const struct tc_entry *e);
+/* Allocate and fill an entry on tier t, frequency 0, in no queue. NULL when out of memory. */
+struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, const struct tc_entry_spec *s);
 /* Add (sign 1) or remove (sign -1) e from the item, key and value byte counts. */
 void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign);
 /* Free e's blocks (a pinned value block becomes a zombie instead). Not in index or queue. */
 void tc__entry_free(struct tc_cache *c, struct tc_entry *e);
-/* Bytes of the entry block of such an entry (klen without the tag), and the bytes of its
- * separate value block (0 when the value is inline). */
-size_t tc__entry_block(size_t klen, size_t vlen, bool ttl);
-size_t tc__entry_value_block(size_t vlen);
-/* Bytes a new entry (klen without the tag) adds to tier t now: its slot or block, and its
- * value block. */
-size_t tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl);
+/* Bytes of the entry block such a spec needs, and of its separate value block (0 when the
+ * value is inline). */
+size_t tc__entry_block(const struct tc_entry_spec *s);
+size_t tc__entry_value_block(const struct tc_entry_spec *s);
+/* Bytes a new entry of this spec adds to tier t now: its slot or block, and its value block. */
+size_t tc__entry_need(const struct tc_cache *c, unsigned t, const struct tc_entry_spec *s);
 
 #endif

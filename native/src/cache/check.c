@@ -70,9 +70,7 @@ static int check_entry(tc_cache_t *c, size_t i, struct totals *tot, char *msg, s
     }
     bool owns_block = !(e->flags & E_PINNED) || (e->flags & E_EXTERNAL);
     if (e->flags & E_SLAB) {
-        if (tc__slab_size_of(&c->tiers[t].slabs, e) !=
-            tc__slab_slot(entry_header_size(e->flags) + e->klen +
-                          (e->flags & E_EXTERNAL ? 0 : e->vlen)))
+        if (tc__slab_size_of(&c->tiers[t].slabs, e) != tc__slab_slot(entry_block_size(e)))
             FAIL("slot %zx: entry in a slab of the wrong class", i);
         if (owns_block) note_slot(tot, e, t);
     } else if (owns_block) {

@@ -31,47 +31,65 @@ void tc__cache_free(struct tc_cache *c, unsigned t, void *p) {
     tc_free(NULL, p); /* the NULL kind: the address says where the block belongs */
 }
 
-/* Values of TC_INLINE_MAX bytes or more are separate blocks: entry blocks then stay small and
- * dense for lookups, and a big value's size class is not inflated by its header. */
-static unsigned entry_flags(unsigned t, size_t vlen, bool ttl) {
-    return (ttl ? E_TTL : 0) | (vlen >= TC_INLINE_MAX ? E_EXTERNAL : 0) | (t << E_TIER_SHIFT);
+/* The optional fields an entry of this spec on tier t has. Values of TC_INLINE_MAX bytes or
+ * more are separate blocks: entry blocks then stay small and dense for lookups, and a big
+ * value's size class is not inflated by its header. */
+static unsigned layout_of(unsigned t, const struct tc_entry_spec *s) {
+    size_t vlen = s->len1 + s->len2;
+    return (s->expiry ? L_TTL : 0) | (vlen >= TC_INLINE_MAX ? L_EXTERNAL : 0) |
+           (s->cas ? L_CAS : 0) | (s->flags ? L_FLAGS : 0) | (t << E_TIER_SHIFT);
 }
 
-static size_t block_size(unsigned flags, size_t klen, size_t vlen) {
-    return entry_header_size(flags) + klen + (flags & E_EXTERNAL ? 0 : vlen);
+static size_t block_size(unsigned layout, size_t klen, size_t vlen) {
+    return layout_header_size(layout) + klen + (layout & L_EXTERNAL ? 0 : vlen);
 }
 
-size_t tc__entry_block(size_t klen, size_t vlen, bool ttl) {
-    return block_size(entry_flags(0, vlen, ttl), klen + 1, vlen);
+size_t tc__entry_block(const struct tc_entry_spec *s) {
+    return block_size(layout_of(0, s), s->klen + 1, s->len1 + s->len2);
 }
 
-size_t tc__entry_value_block(size_t vlen) {
+size_t tc__entry_value_block(const struct tc_entry_spec *s) {
+    size_t vlen = s->len1 + s->len2;
     return vlen >= TC_INLINE_MAX ? tc__cache_charge(vlen) : 0;
 }
 
-size_t tc__entry_need(const struct tc_cache *c, unsigned t, size_t klen, size_t vlen, bool ttl) {
-    return tc__slab_need(c, t, tc__entry_block(klen, vlen, ttl)) + tc__entry_value_block(vlen);
+size_t tc__entry_need(const struct tc_cache *c, unsigned t, const struct tc_entry_spec *s) {
+    return tc__slab_need(c, t, tc__entry_block(s)) + tc__entry_value_block(s);
 }
 
 size_t tc__entry_charge(const struct tc_entry *e) {
-    size_t size = block_size(e->flags, e->klen, e->vlen);
+    size_t size = entry_block_size(e);
     size_t n = e->flags & E_SLAB ? tc__slab_slot(size) : tc__cache_charge(size);
     if (e->flags & E_EXTERNAL) n += tc__cache_charge(e->vlen);
     return n;
 }
 
-struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, unsigned ktag, const void *key,
-                               size_t klen, const void *value, size_t vlen, unsigned vtag,
-                               uint64_t expiry) {
-    unsigned flags = entry_flags(t, vlen, expiry != 0);
-    klen++; /* the tag byte */
+struct tc_entry_spec tc__entry_spec_of(const struct tc_entry *e) {
+    const unsigned char *k = entry_key(e);
+    return (struct tc_entry_spec){
+        .ktag = k[0],
+        .key = k + 1,
+        .klen = e->klen - 1u,
+        .part1 = entry_value(e),
+        .len1 = e->vlen,
+        .vtag = entry_vtag(e),
+        .expiry = entry_expiry(e),
+        .cas = entry_cas(e),
+        .flags = entry_client_flags(e),
+    };
+}
+
+struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, const struct tc_entry_spec *s) {
+    unsigned layout = layout_of(t, s);
+    size_t klen = s->klen + 1, vlen = s->len1 + s->len2; /* klen with the tag byte */
     void *vblock = NULL;
-    if (flags & E_EXTERNAL) {
+    if (layout & L_EXTERNAL) {
         vblock = tc__cache_alloc(c, t, vlen);
         if (!vblock) return NULL;
     }
-    size_t bytes = block_size(flags, klen, vlen);
+    size_t bytes = block_size(layout, klen, vlen);
     struct tc_entry *e;
+    unsigned flags = layout & 0xff;
     if (tc__slab_wanted(c, t, bytes)) {
         e = tc__slab_alloc(c, t, bytes);
         flags |= E_SLAB;
@@ -87,22 +105,18 @@ struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, unsigned ktag, co
     e->vlen = (uint32_t)vlen;
     e->klen = (uint16_t)klen;
     e->flags = (uint8_t)flags;
-    e->meta = (uint8_t)(vtag & 15);
-    if (expiry) memcpy(e->tail, &expiry, 8);
+    e->meta = (uint8_t)((s->vtag & 15) | (layout >> 8));
+    if (s->expiry) memcpy(e->tail, &s->expiry, 8);
+    if (s->cas) memcpy(e->tail + layout_offset_cas(layout), &s->cas, 8);
     if (vblock) entry_set_external(e, vblock);
+    if (s->flags) memcpy(e->tail + layout_offset_flags(layout), &s->flags, 4);
     unsigned char *k = entry_key(e);
-    k[0] = (unsigned char)ktag;
-    memcpy(k + 1, key, klen - 1);
-    if (vlen) memcpy(entry_value(e), value, vlen);
+    k[0] = (unsigned char)s->ktag;
+    memcpy(k + 1, s->key, s->klen);
+    unsigned char *v = entry_value(e);
+    if (s->len1) memcpy(v, s->part1, s->len1);
+    if (s->len2) memcpy(v + s->len1, s->part2, s->len2);
     return e;
-}
-
-struct tc_entry *tc__entry_copy(struct tc_cache *c, const struct tc_entry *e, unsigned t,
-                                uint64_t expiry) {
-    const unsigned char *k = entry_key(e);
-    struct tc_entry *n = tc__entry_new(c, t, k[0], k + 1, e->klen - 1u, entry_value(e),
-                                       e->vlen, e->meta & 15, expiry);
-    return n;
 }
 
 void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign) {
@@ -126,7 +140,7 @@ static void free_block(struct tc_cache *c, struct tc_entry *e) {
 }
 
 void tc__entry_free(struct tc_cache *c, struct tc_entry *e) {
-    tc__slab_count(c, entry_tier(e), block_size(e->flags, e->klen, e->vlen), -1);
+    tc__slab_count(c, entry_tier(e), entry_block_size(e), -1);
     if ((e->flags & E_PINNED) && tc__pin_orphan(c, e)) {
         /* the pinned value block stays until its last reader */
         if (e->flags & E_EXTERNAL) free_block(c, e);

@@ -48,6 +48,17 @@ TC_API int tc_cache_clear(tc_cache_t *c) {
     return TC_OK;
 }
 
+/* Write e's key as [u8 tag][u16 length, little-endian][bytes] at out; returns its size. */
+static size_t put_key(unsigned char *out, const struct tc_entry *e) {
+    const unsigned char *k = entry_key(e);
+    size_t klen = e->klen - 1u;
+    out[0] = k[0];
+    out[1] = (unsigned char)(klen & 0xff);
+    out[2] = (unsigned char)(klen >> 8);
+    memcpy(out + 3, k + 1, klen);
+    return 3 + klen;
+}
+
 TC_API int tc_cache_keys(tc_cache_t *c, void *buf, size_t cap, size_t *needed) {
     if ((!buf && cap) || !needed) return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
@@ -64,12 +75,7 @@ TC_API int tc_cache_keys(tc_cache_t *c, void *buf, size_t cap, size_t *needed) {
                 total += 3 + klen;
                 continue;
             }
-            const unsigned char *k = entry_key(e);
-            out[0] = k[0];
-            out[1] = (unsigned char)(klen & 0xff);
-            out[2] = (unsigned char)(klen >> 8);
-            memcpy(out + 3, k + 1, klen);
-            out += 3 + klen;
+            out += put_key(out, e);
             n++;
         }
         if (pass == 0 && total > cap) break;
@@ -78,6 +84,31 @@ TC_API int tc_cache_keys(tc_cache_t *c, void *buf, size_t cap, size_t *needed) {
     tc__cache_unlock(c);
     if (total > cap) return TC_ERR_NOMEM;
     return (int)(n > INT32_MAX ? INT32_MAX : n);
+}
+
+TC_API int tc_cache_keys_from(tc_cache_t *c, size_t *cursor, void *buf, size_t cap,
+                              size_t *written) {
+    if (!cursor || !written || (!buf && cap)) return TC_ERR_INVALID;
+    int err = tc__cache_lock(c);
+    if (err) return err;
+    uint64_t now = tc__now_ns();
+    size_t pos = *cursor, used = 0;
+    int n = 0;
+    struct tc_entry *e;
+    while (n < INT32_MAX && (e = tc__index_next(&c->index, &pos))) {
+        if ((e->flags & E_TTL) && entry_expiry(e) <= now) {
+            pos++;
+            continue;
+        }
+        if (used + 2u + e->klen > cap) break;
+        used += put_key((unsigned char *)buf + used, e);
+        n++;
+        pos++;
+    }
+    *written = used;
+    *cursor = e ? pos : 0;
+    tc__cache_unlock(c);
+    return n == 0 && e ? TC_ERR_NOMEM : n;
 }
 
 /* Let defrag_reallocate move one block; returns the new address (or NULL if not moved) and

@@ -167,6 +167,26 @@ static bool tier_step(struct tc_cache *c, unsigned t) {
     return false;
 }
 
+/* The oldest live entry of q, without taking it. */
+static struct tc_entry *oldest(const struct tc_queue *q) {
+    for (uint32_t p = q->head; p != q->tail; p++) {
+        struct tc_entry *e = *tc__queue_slot(q, p);
+        if (e) return e;
+    }
+    return NULL;
+}
+
+struct tc_entry *tc__next_victim(struct tc_cache *c) {
+    for (size_t t = c->ntiers; t-- > 0;) {
+        struct tc_tier *tier = &c->tiers[t];
+        bool small_first = tier->small.bytes > tier->small_limit || !tier->main.live;
+        struct tc_entry *e = oldest(small_first ? &tier->small : &tier->main);
+        if (!e) e = oldest(small_first ? &tier->main : &tier->small);
+        if (e) return e;
+    }
+    return NULL;
+}
+
 bool tc__evict_one(struct tc_cache *c) {
     size_t before = c->index.count;
     while (c->index.count >= before) {
@@ -228,12 +248,12 @@ struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsign
                                   bool queued) {
     unsigned from = entry_tier(e);
     bool small = (e->flags & E_SMALL) && t > from;
+    struct tc_entry_spec spec = tc__entry_spec_of(e);
     tc__keep(c, e);
-    int err = room(c, t, tc__entry_block(e->klen - 1u, e->vlen, e->flags & E_TTL),
-                   tc__entry_value_block(e->vlen));
+    int err = room(c, t, tc__entry_block(&spec), tc__entry_value_block(&spec));
     tc__unkeep(c);
     if (err) return NULL;
-    struct tc_entry *n = tc__entry_copy(c, e, t, entry_expiry(e));
+    struct tc_entry *n = tc__entry_new(c, t, &spec);
     if (!n) return NULL;
     if (small) n->flags |= E_SMALL;
     struct tc_queue *q = tc__entry_queue(c, n);
