@@ -434,6 +434,122 @@ def cache_add(cache: Any, ktag: int, key: bytes, vtag: int, value: Any, ttl: flo
     return int(lib.tc_cache_add(cache, ktag, key, len(key), data, len(data), vtag, ttl))
 
 
+STORE_MODES = {
+    "set": lib.TC_STORE_SET,
+    "add": lib.TC_STORE_ADD,
+    "replace": lib.TC_STORE_REPLACE,
+    "append": lib.TC_STORE_APPEND,
+    "prepend": lib.TC_STORE_PREPEND,
+    "cas": lib.TC_STORE_CAS,
+}
+STORED, NOT_STORED, EXISTS, NOT_FOUND = (
+    lib.TC_CACHE_STORED,
+    lib.TC_CACHE_NOT_STORED,
+    lib.TC_CACHE_EXISTS,
+    lib.TC_CACHE_NOT_FOUND,
+)
+
+
+def cache_store(
+    cache: Any, mode: str, ktag: int, key: bytes, vtag: int, value: Any, ttl: float, cas: int = 0
+) -> tuple[int, int]:
+    """tc_cache_store: (STORED, NOT_STORED, EXISTS or NOT_FOUND, the new CAS token), or a
+    negative TC_ERR_* code as the first item."""
+    item = ffi.new("tc_cache_item_t *")
+    data = ffi.from_buffer(value)
+    kdata = ffi.from_buffer(key)
+    item.ktag, item.key, item.klen = ktag, kdata, len(key)
+    item.value, item.vlen, item.vtag, item.ttl = data, len(data), vtag, ttl
+    item.cas = cas
+    token = ffi.new("uint64_t *")
+    rc = int(lib.tc_cache_store(cache, STORE_MODES[mode], item, token))
+    return rc, int(token[0])
+
+
+def cache_incr(
+    cache: Any, ktag: int, key: bytes, delta: int, initial: int | None, vtag: int
+) -> int | None:
+    """Add delta (negative: take) to the signed number under key in one step; the new number,
+    or None when absent and initial is None (else initial is stored, delta not applied)."""
+    op = ffi.new("tc_cache_incr_t *")
+    op.delta, op.decrement, op.is_signed, op.vtag = abs(delta), delta < 0, True, vtag
+    if initial is not None:
+        op.create, op.initial = True, initial & 0xFFFFFFFFFFFFFFFF
+    value = ffi.new("uint64_t *")
+    rc = lib.tc_cache_incr(cache, ktag, key, len(key), op, value, ffi.NULL)
+    if rc < 0:
+        check(rc, "incr")
+    if rc == 0:
+        return None
+    v = int(value[0])
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def cache_get_ex(
+    cache: Any, ktag: int, key: bytes, options: int, ttl: float = 0.0
+) -> tuple[int, bytes, int, float] | None:
+    """tc_cache_get_ex, copied out: (value tag, bytes, CAS token, seconds left or 0), or None
+    when absent."""
+    out = ffi.new("tc_cache_value_t *")
+    rc = lib.tc_cache_get_ex(cache, ktag, key, len(key), options, ttl, ffi.NULL, 0, out)
+    if rc < 0:
+        check(rc, "get")
+    if rc == 0:
+        return None
+    try:
+        return int(out.tag), ffi.buffer(out.data, out.len)[:], int(out.cas), float(out.ttl)
+    finally:
+        lib.tc_cache_unpin(cache, out.pin)
+
+
+def cache_pop_victim(cache: Any) -> tuple[int, bytes, int, bytes] | None:
+    """Remove the next eviction victim: (key tag, key, value tag, value), or None if empty."""
+    out = ffi.new("tc_cache_value_t *")
+    klen = ffi.new("size_t *")
+    cap = 256
+    while True:
+        kbuf = ffi.new("unsigned char[]", cap)
+        rc = lib.tc_cache_pop_victim(cache, kbuf, cap, klen, out)
+        if rc != lib.TC_ERR_NOMEM:
+            break
+        cap = int(klen[0])
+    if rc < 0:
+        check(rc, "popitem")
+    if rc == 0:
+        return None
+    try:
+        length = kbuf[1] | kbuf[2] << 8
+        key = ffi.buffer(kbuf + _KEY_HEADER, length)[:]
+        return int(kbuf[0]), key, int(out.tag), ffi.buffer(out.data, out.len)[:]
+    finally:
+        lib.tc_cache_unpin(cache, out.pin)
+
+
+def cache_keys_from(cache: Any, cursor: Any, cap: int = 1 << 16) -> list[tuple[int, bytes]]:
+    """The next keys from cursor (an ffi "size_t *", 0 to begin; 0 again at the end)."""
+    written = ffi.new("size_t *")
+    while True:
+        buf = ffi.new("char[]", cap)
+        rc = lib.tc_cache_keys_from(cache, cursor, buf, cap, written)
+        if rc != lib.TC_ERR_NOMEM:
+            break
+        cap *= 4
+    if rc < 0:
+        check(rc, "cannot list the keys")
+    raw = ffi.buffer(buf, int(written[0]))[:]
+    keys, pos = [], 0
+    for _ in range(rc):
+        length = raw[pos + 1] | raw[pos + 2] << 8
+        start = pos + _KEY_HEADER
+        keys.append((raw[pos], raw[start : start + length]))
+        pos = start + length
+    return keys
+
+
+def new_cursor() -> Any:
+    return ffi.new("size_t *")
+
+
 def cache_count(cache: Any) -> int:
     """Live entries. tc_cache_count answers 0 for a cache it cannot use (closed, or a forked
     child's with a file tier), so a 0 is told apart from an empty cache by one more call."""

@@ -18,7 +18,8 @@
  * Results: get returns None (absent), bytes (a raw value), a read-only memoryview (a raw
  * value with copy=False: the stored bytes, pinned while the view lives), (tag, bytes or
  * memoryview) (another value), or a negative int (a TC_ERR_* code). set/delete/contains
- * return an int.
+ * return an int. get_many/set_many/delete_many do the same for each item of a list in one
+ * call, with NotImplemented for an item whose key or value Python must encode.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -185,22 +186,11 @@ static PyObject *not_begun(int status) {
     return status < 0 ? NULL : Py_NewRef(Py_NotImplemented);
 }
 
-/* get(handle, key, key_tag, copy, exporter) */
-static PyObject *fp_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    tc_cache_t *c;
-    struct key k;
-    int status = begin(args, nargs, 5, "get(handle, key, key_tag, copy, exporter)", &c, &k);
-    if (status <= 0) return not_begun(status);
-    int copy = PyObject_IsTrue(args[3]);
-    if (copy < 0) return NULL;
-    Exporter *x = (Exporter *)args[4];
-    if (!copy && (Py_TYPE(x) != &ExporterType || x->cache != c)) {
-        PyErr_SetString(PyExc_TypeError, "get(copy=False) needs this cache's exporter()");
-        return NULL;
-    }
+/* One get of an encoded key (see get). */
+static PyObject *get_encoded(tc_cache_t *c, const struct key *k, int copy, Exporter *x) {
     char scratch[COPY_CAP];
     tc_cache_value_t out;
-    int rc = cache_get(c, k.tag, k.data, (size_t)k.len, scratch, copy ? COPY_CAP : 0, &out);
+    int rc = cache_get(c, k->tag, k->data, (size_t)k->len, scratch, copy ? COPY_CAP : 0, &out);
     if (rc == 0) Py_RETURN_NONE;
     if (rc < 0) return PyLong_FromLong(rc);
     if (out.pin && !copy) {
@@ -224,6 +214,70 @@ static PyObject *fp_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return Py_BuildValue("(IN)", out.tag, bytes);
 }
 
+static bool exporter_ok(tc_cache_t *c, int copy, PyObject *x) {
+    if (copy || (Py_TYPE(x) == &ExporterType && ((Exporter *)x)->cache == c)) return true;
+    PyErr_SetString(PyExc_TypeError, "get(copy=False) needs this cache's exporter()");
+    return false;
+}
+
+/* get(handle, key, key_tag, copy, exporter) */
+static PyObject *fp_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    tc_cache_t *c;
+    struct key k;
+    int status = begin(args, nargs, 5, "get(handle, key, key_tag, copy, exporter)", &c, &k);
+    if (status <= 0) return not_begun(status);
+    int copy = PyObject_IsTrue(args[3]);
+    if (copy < 0 || !exporter_ok(c, copy, args[4])) return NULL;
+    return get_encoded(c, &k, copy, (Exporter *)args[4]);
+}
+
+/* The bytes of a value and its tag (vtag -1: from its type), or 0 when Python must encode
+ * it; -1 with an exception set. A view to release may be left in *view. */
+static int value_bytes(PyObject *v, long *vtag, const char **data, Py_ssize_t *len,
+                       Py_buffer *view) {
+    if (PyBytes_CheckExact(v)) {
+        *data = PyBytes_AS_STRING(v);
+        *len = PyBytes_GET_SIZE(v);
+        if (*vtag < 0) *vtag = VALUE_BYTES;
+    } else if (*vtag < 0 && PyUnicode_CheckExact(v)) {
+        *data = PyUnicode_AsUTF8AndSize(v, len);
+        if (!*data) {
+            PyErr_Clear();
+            return 0;
+        }
+        *vtag = VALUE_STR;
+    } else if (PyByteArray_CheckExact(v) || *vtag >= 0) {
+        if (PyObject_GetBuffer(v, view, PyBUF_SIMPLE) < 0) return -1;
+        *data = view->buf;
+        *len = view->len;
+        if (*vtag < 0) *vtag = VALUE_BYTEARRAY;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* One set of an encoded key: the return code, NotImplemented, or NULL with an exception. */
+static PyObject *set_encoded(tc_cache_t *c, const struct key *k, PyObject *v, long vtag,
+                             double ttl) {
+    const char *data;
+    Py_ssize_t len;
+    Py_buffer view = {0};
+    int got = value_bytes(v, &vtag, &data, &len, &view);
+    if (got <= 0) return not_begun(got);
+    int rc;
+    if (len >= RELEASE_GIL_AT) {
+        Py_BEGIN_ALLOW_THREADS rc = cache_set(c, k->tag, k->data, (size_t)k->len, data,
+                                              (size_t)len, (unsigned)vtag, ttl);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = cache_set(c, k->tag, k->data, (size_t)k->len, data, (size_t)len, (unsigned)vtag,
+                       ttl);
+    }
+    if (view.obj) PyBuffer_Release(&view);
+    return PyLong_FromLong(rc);
+}
+
 /* set(handle, key, key_tag, value, value_tag, ttl) */
 static PyObject *fp_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     tc_cache_t *c;
@@ -234,39 +288,102 @@ static PyObject *fp_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     long vtag = PyLong_AsLong(args[4]);
     double ttl = PyFloat_AsDouble(args[5]);
     if (PyErr_Occurred()) return NULL;
-    PyObject *v = args[3];
-    const char *data;
-    Py_ssize_t len;
-    Py_buffer view = {0};
-    if (PyBytes_CheckExact(v)) {
-        data = PyBytes_AS_STRING(v);
-        len = PyBytes_GET_SIZE(v);
-        if (vtag < 0) vtag = VALUE_BYTES;
-    } else if (vtag < 0 && PyUnicode_CheckExact(v)) {
-        data = PyUnicode_AsUTF8AndSize(v, &len);
-        if (!data) {
-            PyErr_Clear();
-            return Py_NewRef(Py_NotImplemented);
+    return set_encoded(c, &k, args[3], vtag, ttl);
+}
+
+/* ---- batches: one call for many keys; an item Python must encode gives NotImplemented ---- */
+
+static PyObject *minus_one;
+
+/* The result of op for each key of a list: a new list, or NULL with an exception. */
+static PyObject *each_key(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want,
+                          const char *usage, tc_cache_t **c, PyObject **list) {
+    if (nargs != want) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return NULL;
+    }
+    if (!check_bound() || !(*c = handle_of(args[0]))) return NULL;
+    if (!PyList_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "a list is needed");
+        return NULL;
+    }
+    *list = args[1];
+    return PyList_New(PyList_GET_SIZE(args[1]));
+}
+
+/* get_many(handle, keys, copy, exporter) -> a list of what get gives for each key */
+static PyObject *fp_get_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    tc_cache_t *c;
+    PyObject *keys;
+    PyObject *out = each_key(args, nargs, 4, "get_many(handle, keys, copy, exporter)", &c, &keys);
+    if (!out) return NULL;
+    int copy = PyObject_IsTrue(args[2]);
+    if (copy < 0 || !exporter_ok(c, copy, args[3])) goto fail;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        struct key k;
+        int status = encode_key(PyList_GET_ITEM(keys, i), minus_one, &k);
+        PyObject *r = status <= 0 ? not_begun(status) : get_encoded(c, &k, copy, (Exporter *)args[3]);
+        if (!r) goto fail;
+        PyList_SET_ITEM(out, i, r);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* set_many(handle, pairs, ttl) -> set's result for each (key, value) pair, up to and
+ * including the first that is not 0 (an error, or NotImplemented): the pairs after it are
+ * left for the caller, so that a batch stops where it fails. */
+static PyObject *fp_set_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    tc_cache_t *c;
+    PyObject *pairs;
+    PyObject *out = each_key(args, nargs, 3, "set_many(handle, pairs, ttl)", &c, &pairs);
+    if (!out) return NULL;
+    double ttl = PyFloat_AsDouble(args[2]);
+    if (PyErr_Occurred()) goto fail;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyList_GET_ITEM(pairs, i);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "set_many needs (key, value) pairs");
+            goto fail;
         }
-        vtag = VALUE_STR;
-    } else if (PyByteArray_CheckExact(v) || vtag >= 0) {
-        if (PyObject_GetBuffer(v, &view, PyBUF_SIMPLE) < 0) return NULL;
-        data = view.buf;
-        len = view.len;
-        if (vtag < 0) vtag = VALUE_BYTEARRAY;
-    } else {
-        return Py_NewRef(Py_NotImplemented);
+        struct key k;
+        int status = encode_key(PyTuple_GET_ITEM(pair, 0), minus_one, &k);
+        PyObject *r = status <= 0 ? not_begun(status)
+                                  : set_encoded(c, &k, PyTuple_GET_ITEM(pair, 1), -1, ttl);
+        if (!r) goto fail;
+        PyList_SET_ITEM(out, i, r);
+        if (r == Py_NotImplemented || PyLong_AsLong(r) != 0) { /* Python takes over here */
+            PyObject *done = PyList_GetSlice(out, 0, i + 1);
+            Py_DECREF(out);
+            return done;
+        }
     }
-    int rc;
-    if (len >= RELEASE_GIL_AT) {
-        Py_BEGIN_ALLOW_THREADS rc = cache_set(c, k.tag, k.data, (size_t)k.len, data, (size_t)len,
-                                              (unsigned)vtag, ttl);
-        Py_END_ALLOW_THREADS
-    } else {
-        rc = cache_set(c, k.tag, k.data, (size_t)k.len, data, (size_t)len, (unsigned)vtag, ttl);
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* delete_many(handle, keys) -> a list of delete's result for each key */
+static PyObject *fp_delete_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    tc_cache_t *c;
+    PyObject *keys;
+    PyObject *out = each_key(args, nargs, 2, "delete_many(handle, keys)", &c, &keys);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        struct key k;
+        int status = encode_key(PyList_GET_ITEM(keys, i), minus_one, &k);
+        PyObject *r = status <= 0 ? not_begun(status)
+                                  : PyLong_FromLong(cache_delete(c, k.tag, k.data, (size_t)k.len));
+        if (!r) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, r);
     }
-    if (view.obj) PyBuffer_Release(&view);
-    return PyLong_FromLong(rc);
+    return out;
 }
 
 static PyObject *key_call(key_fn fn, PyObject *const *args, Py_ssize_t nargs) {
@@ -330,6 +447,12 @@ static PyMethodDef methods[] = {
     {"delete", (PyCFunction)(void (*)(void))fp_delete, METH_FASTCALL, "delete(handle, key, key_tag)"},
     {"contains", (PyCFunction)(void (*)(void))fp_contains, METH_FASTCALL,
      "contains(handle, key, key_tag)"},
+    {"get_many", (PyCFunction)(void (*)(void))fp_get_many, METH_FASTCALL,
+     "get_many(handle, keys, copy, exporter)"},
+    {"set_many", (PyCFunction)(void (*)(void))fp_set_many, METH_FASTCALL,
+     "set_many(handle, pairs, ttl)"},
+    {"delete_many", (PyCFunction)(void (*)(void))fp_delete_many, METH_FASTCALL,
+     "delete_many(handle, keys)"},
     {"bind", fp_bind, METH_VARARGS, "bind(get, set, delete, contains, unpin)"},
     {NULL, NULL, 0, NULL},
 };
@@ -339,5 +462,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "tiercache._fastpath"
 
 PyMODINIT_FUNC PyInit__fastpath(void) {
     if (PyType_Ready(&ExporterType) < 0) return NULL;
+    if (!minus_one && !(minus_one = PyLong_FromLong(-1))) return NULL;
     return PyModule_Create(&module);
 }

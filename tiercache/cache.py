@@ -15,6 +15,7 @@ from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMappi
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
+from tiercache.atomic import AtomicOps
 from tiercache import _bindings as _b
 from tiercache.errors import CacheCorruptError
 from tiercache.kinds import Kind
@@ -126,7 +127,7 @@ class _Native:
             self._close_kinds()
 
 
-class TierCache(MutableMapping):
+class TierCache(AtomicOps, MutableMapping):
     """A dict-like cache over memory tiers.
 
     ``TierCache(dram_mb, pmem_dir)`` keeps up to ``dram_mb`` MiB in DRAM (index and metadata
@@ -322,8 +323,19 @@ class TierCache(MutableMapping):
         return _b.cache_count(self._h)
 
     def __iter__(self) -> Iterator[Any]:
-        """A snapshot of the keys present now (later changes do not show)."""
-        return iter([decode_key(tag, data) for tag, data in _b.cache_keys(self._h)])
+        """The keys, read from the native index in chunks as iteration goes (the first comes
+        at once, whatever the size). Keys set or removed meanwhile may or may not be seen;
+        none is seen twice."""
+        cursor = _b.new_cursor()
+        seen: set[tuple[int, bytes]] = set()
+        while True:
+            chunk = _b.cache_keys_from(self._h, cursor)
+            for tag, data in chunk:
+                if (tag, data) not in seen:
+                    seen.add((tag, data))
+                    yield decode_key(tag, data)
+            if cursor[0] == 0:
+                return
 
     def items(self) -> ItemsView[Any, Any]:
         return _LiveItems(self)
@@ -373,21 +385,57 @@ class TierCache(MutableMapping):
     def clear(self) -> None:
         _b.cache_clear(self._h)
 
-    def get_many(self, keys: Iterable[Any]) -> dict[Any, Any]:
-        """The keys found, with their values."""
+    def get_many(self, keys: Iterable[Any], *, copy: bool = True) -> dict[Any, Any]:
+        """The keys found, with their values: one native call for the whole batch (keys of
+        types the fast path does not encode take one more call each)."""
+        keys = list(keys)
         found = {}
-        for key in keys:
-            value = self.get(key, _MISSING)
-            if value is not _MISSING:
-                found[key] = value
+        for key, r in zip(keys, _fast.get_many(self._addr, keys, copy, self._views)):
+            if r is NotImplemented:
+                r = self.get(key, _MISSING, copy=copy)
+                if r is not _MISSING:
+                    found[key] = r
+            elif r is None:
+                continue
+            elif type(r) is tuple:
+                found[key] = self._loads(r[0], r[1])
+            elif type(r) is int:
+                raise _b.cache_error(r, "get_many")
+            else:
+                found[key] = r
         return found
 
     def set_many(
         self, mapping: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: float | None = None
     ) -> None:
-        pairs = mapping.items() if isinstance(mapping, Mapping) else mapping
-        for key, value in pairs:
-            self.set(key, value, ttl)
+        """Store every pair in one native call (pairs the fast path cannot encode take one
+        more call each). A failure raises after the pairs before it were stored; the failed
+        key keeps its previous value and the pairs after it are not stored."""
+        pairs = [tuple(pair) for pair in (mapping.items() if isinstance(mapping, Mapping) else mapping)]
+        seconds = 0.0 if ttl is None else _ttl_seconds(ttl)
+        done = 0
+        while done < len(pairs):
+            results = _fast.set_many(self._addr, pairs[done:] if done else pairs, seconds)
+            done += len(results)
+            rc = results[-1]
+            if rc is NotImplemented:  # the fast path stopped at a pair Python encodes
+                key, value = pairs[done - 1]
+                rc = self._set_slow(key, value, seconds)
+            if rc:
+                key, value = pairs[done - 1]
+                raise self._set_error(rc, key, value)
+
+    def delete_many(self, keys: Iterable[Any]) -> int:
+        """Remove the keys in one native call; returns how many were there."""
+        keys = list(keys)
+        removed = 0
+        for key, rc in zip(keys, _fast.delete_many(self._addr, keys)):
+            if rc is NotImplemented:
+                rc = int(self.delete(key))
+            elif rc < 0:
+                raise _b.cache_error(rc, "delete_many")
+            removed += rc
+        return removed
 
     def touch(self, key: Any, ttl: float | None = None) -> bool:
         """Give key a new ttl (None: never expires). False if key is absent."""

@@ -7,7 +7,8 @@ of these. Each becomes a (tag, bytes) pair; the tag is part of the key in the na
 Values carry a 4-bit tag saying how to read them back:
 
 - ``bytes``, ``bytearray`` and ``memoryview`` are stored raw (a memoryview reads back as
-  ``bytes``), ``str`` as UTF-8;
+  ``bytes``), ``str`` as UTF-8, an ``int`` of the signed 64-bit range as decimal text (what
+  ``incr``/``decr`` work on, in one native step);
 - everything else msgpack can encode is stored with msgpack; tuples, sets and frozensets keep
   their type through msgpack extension types; subclasses of the types msgpack knows (an
   OrderedDict, an IntEnum, numpy.float64) read back as their base type;
@@ -28,7 +29,9 @@ __all__ = ["Key", "Serializer", "decode_key", "encode_key", "make_serializer"]
 Key = Union[str, bytes, int, tuple]
 
 KEY_STR, KEY_BYTES, KEY_INT, KEY_BIGINT, KEY_TUPLE = 1, 2, 3, 4, 5
-VALUE_BYTES, VALUE_BYTEARRAY, VALUE_STR, VALUE_MSGPACK, VALUE_PICKLE = 0, 1, 2, 3, 4
+VALUE_BYTES, VALUE_BYTEARRAY, VALUE_STR, VALUE_MSGPACK, VALUE_PICKLE, VALUE_INT = 0, 1, 2, 3, 4, 5
+#: Integers in this range are stored as decimal text, which the native incr/decr work on.
+INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
 
 _EXT_TUPLE, _EXT_SET, _EXT_FROZENSET, _EXT_BIGINT = 1, 2, 3, 4
 _LEN = struct.Struct("<I")
@@ -152,6 +155,8 @@ class Serializer:
             return VALUE_STR, value.encode("utf-8", "surrogatepass")
         if cls is bytearray:
             return VALUE_BYTEARRAY, value
+        if cls is int and INT_MIN <= value <= INT_MAX:
+            return VALUE_INT, b"%d" % value
         if cls is memoryview:
             return VALUE_BYTES, value.cast("B") if value.c_contiguous else value.tobytes()
         try:
@@ -173,6 +178,8 @@ class Serializer:
             return bytearray(data)
         if tag == VALUE_MSGPACK:
             return _unpack(data)
+        if tag == VALUE_INT:
+            return int(bytes(data))
         if tag == VALUE_PICKLE and self.allow_pickle:
             return pickle.loads(data)
         raise ValueError(f"value tag {tag} cannot be read by the {self.name} serializer")

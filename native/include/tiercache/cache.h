@@ -101,7 +101,7 @@ typedef struct tc_cache_item {
     size_t klen;
     const void *value;
     size_t vlen;
-    unsigned vtag;  /* 0..15; append and prepend keep the present one */
+    unsigned vtag;  /* 0..15; append and prepend need the present one (TC_ERR_INVALID) */
     uint32_t flags; /* client flags; append and prepend keep the present ones */
     double ttl;     /* seconds, 0 = never expires; append and prepend keep the present one */
     uint64_t cas;   /* TC_STORE_CAS: the token the item must still have */
@@ -117,8 +117,9 @@ typedef struct tc_cache_incr {
                        * out of that range is TC_ERR_RANGE */
     bool create;      /* when the key is absent: store initial (not changed by delta) */
     uint64_t initial; /* the number to create (as int64_t when is_signed) */
-    unsigned vtag;    /* the value tag and ttl of a created item */
-    double ttl;
+    unsigned vtag;    /* the value tag of a created item; when is_signed, the tag the present
+                       * value must have (else TC_ERR_NOTNUMBER) */
+    double ttl;       /* of a created item */
     bool with_cas;    /* give the item a CAS token */
 } tc_cache_incr_t;
 

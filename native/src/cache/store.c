@@ -193,6 +193,7 @@ static int store_locked(tc_cache_t *c, tc_cache_mode_t mode, const tc_cache_item
         .flags = it->flags,
     };
     if (mode == TC_STORE_APPEND || mode == TC_STORE_PREPEND) {
+        if (entry_vtag(old) != it->vtag) return TC_ERR_INVALID; /* joining other encodings */
         if ((size_t)old->vlen + it->vlen > TC_CACHE_MAX_VALUE) return TC_ERR_TOOLARGE;
         bool append = mode == TC_STORE_APPEND;
         s.part1 = append ? entry_value(old) : it->value;
@@ -297,6 +298,7 @@ static int incr_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t kle
                                    .expiry = tc__expiry_for(op->ttl)};
     } else {
         uint64_t now;
+        if (op->is_signed && entry_vtag(e) != op->vtag) return TC_ERR_NOTNUMBER;
         if (!parse_number(entry_value(e), e->vlen, op->is_signed, &now)) return TC_ERR_NOTNUMBER;
         if (!apply(op, now, &x)) return TC_ERR_RANGE;
         s = tc__entry_spec_of(e);
