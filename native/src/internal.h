@@ -55,6 +55,7 @@ enum tc_kind_flags {
     TC_KIND_AUTO_ARENAS = 2, /* DRAM: jemalloc's automatic arenas and thread caches */
     TC_KIND_LAZY = 4,        /* static kind whose arenas are made on first use (activate) */
     TC_KIND_UNCACHED = 8,    /* no thread caches: freed blocks go straight back to the arena */
+    TC_KIND_MEMKIND = 16,    /* made through memkind.h: counts toward MEMKIND_MAX_KIND */
 };
 
 #define TC_KIND_MAGIC 0x7443696eu /* alive */
