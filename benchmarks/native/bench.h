@@ -38,6 +38,9 @@ struct bench_cfg {
     int bg_threads;        /* defrag units call memkind_set_bg_threads(true) first */
     unsigned timeout;      /* seconds before a unit is killed (SIGALRM) */
     const char *dir;       /* directory holding file-backed kinds (a private temp dir) */
+    int fk_kinds;          /* free_kinds: file kinds */
+    long fk_blocks;        /* free_kinds: blocks per kind */
+    size_t fk_size;        /* free_kinds: block size */
 };
 
 /* Which kind a unit measures. */
@@ -80,5 +83,6 @@ void unit_mt_detect(const struct bench_cfg *cfg, enum bench_sel sel); /* bench_t
 void unit_mt_free(const struct bench_cfg *cfg, enum bench_sel sel);   /* bench_threads.c */
 void unit_max_kinds(const struct bench_cfg *cfg, enum bench_sel sel); /* bench_kinds.c */
 void unit_defrag(const struct bench_cfg *cfg, enum bench_sel sel);    /* bench_defrag.c */
+void unit_free_kinds(const struct bench_cfg *cfg, enum bench_sel sel); /* bench_free_kinds.c */
 
 #endif

@@ -38,6 +38,7 @@ static const struct bench_unit k_units[] = {
     {"max_file_kinds", unit_max_kinds, SEL_FILE},
     {"defrag_dram", unit_defrag, SEL_DRAM},
     {"defrag_file", unit_defrag, SEL_FILE},
+    {"free_kinds", unit_free_kinds, SEL_FILE},
 };
 #define N_UNITS (sizeof k_units / sizeof k_units[0])
 
@@ -59,6 +60,9 @@ static void usage(FILE *f)
             "  --bg-threads         defrag units enable background purging threads first\n"
             "  --timeout S          kill a unit after S seconds\n"
             "  --dir PATH           parent of the temporary directory for file kinds\n"
+            "  --fk-kinds N         free_kinds: file kinds (10)\n"
+            "  --fk-blocks N        free_kinds: blocks per kind (32768)\n"
+            "  --fk-size BYTES      free_kinds: block size (512)\n"
             "  --no-fork            run units in this process (for debuggers)\n"
             "  --list               list units and exit\n"
             "Units (default: all):");
@@ -133,6 +137,9 @@ int main(int argc, char **argv)
         .decay_wait = 0,
         .timeout = 120,
         .dir = "/dev/shm",
+        .fk_kinds = 10,
+        .fk_blocks = 32768,
+        .fk_size = 512,
     };
     int fork_units = 1;
     const char *only[N_UNITS];
@@ -149,6 +156,7 @@ int main(int argc, char **argv)
             cfg.kinds_cap = 1000;
             cfg.defrag_objects = 100000;
             cfg.defrag_passes = 1;
+            cfg.fk_blocks = 4096;
         } else if (OPT("--reps")) cfg.reps = atoi(v);
         else if (OPT("--iters")) cfg.iters = atol(v);
         else if (OPT("--batch")) cfg.batch = atol(v);
@@ -161,6 +169,9 @@ int main(int argc, char **argv)
         else if (OPT("--decay-wait")) cfg.decay_wait = atof(v);
         else if (OPT("--timeout")) cfg.timeout = (unsigned)atoi(v);
         else if (OPT("--dir")) cfg.dir = v;
+        else if (OPT("--fk-kinds")) cfg.fk_kinds = atoi(v);
+        else if (OPT("--fk-blocks")) cfg.fk_blocks = atol(v);
+        else if (OPT("--fk-size")) cfg.fk_size = strtoull(v, NULL, 0);
         else if (!strcmp(a, "--no-fork")) fork_units = 0;
         else if (!strcmp(a, "--bg-threads")) cfg.bg_threads = 1;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -173,7 +184,8 @@ int main(int argc, char **argv)
 #undef OPT
     }
     if (cfg.reps < 1 || cfg.iters < 1 || cfg.batch < 1 || cfg.max_threads < 1 ||
-        cfg.kinds_cap < 1 || cfg.defrag_objects < 1 || cfg.mt_seconds <= 0) {
+        cfg.kinds_cap < 1 || cfg.defrag_objects < 1 || cfg.mt_seconds <= 0 ||
+        cfg.fk_kinds < 1 || cfg.fk_blocks < 1 || cfg.fk_size < 1) {
         fprintf(stderr, "bench: counts must be positive\n");
         return 2;
     }

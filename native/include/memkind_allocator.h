@@ -2,8 +2,8 @@
  * libmemkind::static_kind::allocator<T>: a C++ allocator (usable with STL containers) over one of
  * memkind's static kinds, named by libmemkind::kinds. Header-only, over memkind.h (memkind 1.14's
  * API; link with -ltiercache). allocate throws std::bad_alloc when the kind cannot supply the
- * memory (for example an unavailable kind) and never returns NULL; allocate(0) returns a valid
- * pointer; over-aligned types get their alignment.
+ * memory (for example an unavailable kind) and never returns NULL; allocate(0) throws too, as
+ * memkind's does; over-aligned types get their alignment.
  */
 #pragma once
 

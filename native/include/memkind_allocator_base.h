@@ -39,13 +39,13 @@ template <typename T> struct allocator_base {
 
 /*
  * n objects of T from malloc_fn(bytes), or from memalign_fn(&p, alignof(T), bytes) (0 on
- * success) when T is over-aligned. Throws std::bad_alloc on overflow or failure, never returns
- * NULL; n 0 gives a valid pointer.
+ * success) when T is over-aligned. Never returns NULL: throws std::bad_alloc on failure and, as
+ * memkind's allocators do, for n 0 and for n above max_size().
  */
 template <typename T, typename Malloc, typename Memalign>
 T *allocate_objects(std::size_t n, Malloc malloc_fn, Memalign memalign_fn) {
-    if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
-    std::size_t bytes = n ? n * sizeof(T) : 1;
+    if (n == 0 || n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
+    std::size_t bytes = n * sizeof(T);
     void *p = nullptr;
     if (alignof(T) > alignof(std::max_align_t)) {
         if (memalign_fn(&p, alignof(T), bytes) != 0) p = nullptr;

@@ -36,6 +36,16 @@ static bool ready(tc_kind_t *k) {
     return (k->flags & TC_KIND_LAZY) && !tc__kind_activate(k) && can_allocate(k);
 }
 
+/* jemalloc keeps freed extents of a size-limited kind dirty, and uncoalesced, until they decay:
+ * a request that none of them fits grows the arena, which fails at max_size although the
+ * freed memory would serve it. Purging the arena coalesces them into retained extents, which
+ * serve any size that fits; then the request is tried once more. */
+static void *purged_retry(size_t size, int flags) {
+    unsigned arena = (unsigned)(flags >> 20) - 1;
+    if (tc__mallctl_arena_u(arena, "purge", NULL, 0)) return NULL;
+    return tc_je_mallocx(size, flags);
+}
+
 /* mallocx inside cache c's busy section. On failure the cache's blocks go back to jemalloc
  * and it tries once more: they may be what a kind at its max_size is missing. */
 static void *cached_mallocx(struct tc_tcache *c, size_t size, int flags) {
@@ -44,6 +54,7 @@ static void *cached_mallocx(struct tc_tcache *c, size_t size, int flags) {
         tc__cache_drain(c);
         p = tc_je_mallocx(size, flags);
     }
+    if (TC_UNLIKELY(!p)) p = purged_retry(size, flags);
     return p;
 }
 
@@ -120,19 +131,26 @@ TC_API void *tc_calloc(tc_kind_t *kind, size_t n, size_t size) {
 #endif
 }
 
+/* As POSIX's: the result is the error, and errno is left as it was, whatever the providers
+ * set on the way (a PMEM kind mapping its file, a failed first attempt). */
 TC_API int tc_posix_memalign(tc_kind_t *kind, void **out, size_t alignment, size_t size) {
     if (!kind || !out) return EINVAL;
     if (alignment < sizeof(void *) || (alignment & (alignment - 1))) return EINVAL;
+    int saved = errno, e = 0;
     if (kind->flags & TC_KIND_AUTO_ARENAS) {
-        int e = tc_je_posix_memalign(out, alignment, size);
+        e = tc_je_posix_memalign(out, alignment, size);
         if (!e) TC_ASAN_ALLOCATED(*out);
-        return e;
+    } else {
+        void *p = arena_alloc(kind, size, MALLOCX_ALIGN(alignment));
+        if (p) {
+            TC_ASAN_ALLOCATED(p);
+            *out = p;
+        } else {
+            e = ENOMEM;
+        }
     }
-    void *p = arena_alloc(kind, size, MALLOCX_ALIGN(alignment));
-    if (!p) return ENOMEM;
-    TC_ASAN_ALLOCATED(p);
-    *out = p;
-    return 0;
+    errno = saved;
+    return e;
 }
 
 static void free_owned(tc_kind_t *k, void *ptr) {

@@ -54,6 +54,8 @@ enum tc_kind_flags {
     TC_KIND_STATIC = 1,      /* built in; never destroyed */
     TC_KIND_AUTO_ARENAS = 2, /* DRAM: jemalloc's automatic arenas and thread caches */
     TC_KIND_LAZY = 4,        /* static kind whose arenas are made on first use (activate) */
+    TC_KIND_UNCACHED = 8,    /* no thread caches: freed blocks go straight back to the arena */
+    TC_KIND_MEMKIND = 16,    /* made through memkind.h: counts toward MEMKIND_MAX_KIND */
 };
 
 #define TC_KIND_MAGIC 0x7443696eu /* alive */
@@ -307,7 +309,7 @@ void tc__tcache_flush_kind(tc_kind_t *k);
 void tc__tcache_destroy_all(tc_kind_t *k);
 
 /* ---- ptrmap.c: lock-free address -> kind id index, 2 MiB granules ---- */
-#define TC_PTRMAP_SHARED 0xffffu /* granule shared with fixed areas: search the ranges */
+#define TC_PTRMAP_SHARED 0xffffu /* granule shared with fixed areas: search the areas */
 #define TC_PTRMAP_TOP_BITS 13
 #define TC_PTRMAP_LEAF_BITS 13
 extern _Atomic(_Atomic uint16_t *) tc__ptrmap_top[1u << TC_PTRMAP_TOP_BITS];
@@ -328,10 +330,15 @@ static inline uint16_t tc__ptrmap_get(const void *p) {
 int tc__ptrmap_assign(uintptr_t start, size_t len, uint16_t id);
 /* Forget whole granules [start, start+len). */
 void tc__ptrmap_clear(uintptr_t start, size_t len);
-/* Map an arbitrary range (a fixed area) to id; edge granules become shared. 0 or errno. */
+/* Map an arbitrary range (a fixed area) to id; granules it shares with other memory or other
+ * areas become TC_PTRMAP_SHARED. 0 or errno. */
 int tc__ptrmap_assign_range(uintptr_t start, size_t len, uint16_t id);
 /* Undo tc__ptrmap_assign_range, restoring what the granules held before. */
 void tc__ptrmap_clear_range(uintptr_t start, size_t len, uint16_t id);
+/* Fixed kind id hands [from, to) of its area to jemalloc (from: where its last claim ended, or
+ * its first). False, and nothing claimed, when another fixed kind's area has handed out part of
+ * it (overlapping areas) or it is outside id's area. */
+bool tc__ptrmap_claim(uint16_t id, uintptr_t from, uintptr_t to);
 void tc__ptrmap_fork_child(void);
 
 static inline tc_kind_t *tc__kind_of(const void *p) {

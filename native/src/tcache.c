@@ -206,7 +206,8 @@ int tc__tcache_flags_slow(tc_kind_t *k, struct tc_tcache **cache) {
     *cache = NULL;
     if (!tl) return flags;
     pthread_once(&classes_once, classes_init);
-    struct tc_tcache *c = cache_new(k, arena), *old = tl->slots[k->id].cache;
+    struct tc_tcache *c = k->flags & TC_KIND_UNCACHED ? NULL : cache_new(k, arena);
+    struct tc_tcache *old = tl->slots[k->id].cache;
     tc__registry_lock();
     bool alive = tc__kind_alive(k) && k->gen == gen;
     if (alive && old && by_tcache[old->tcache] == old)

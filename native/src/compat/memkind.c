@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat/memtier_internal.h"
 #include "internal.h"
 #include "memkind.h"
 
@@ -114,11 +115,40 @@ MEMKIND_EXPORT_API void memkind_config_set_memory_usage_policy(struct memkind_co
 }
 
 /* ---- kinds ---- */
+
+/*
+ * memkind's limit: static and dynamic kinds together stay within MEMKIND_MAX_KIND, so that a
+ * program may keep its kinds in an array of that many. Kinds made through this API are counted
+ * (and flagged, so that destroying one gives its place back); the tc_ API has its own, higher
+ * limit.
+ */
+static _Atomic unsigned dynamic_kinds;
+#define MAX_DYNAMIC_KINDS (MEMKIND_MAX_KIND - MEMKIND_NUM_BASE_KIND)
+
+static bool take_place(void) {
+    unsigned n = atomic_load(&dynamic_kinds);
+    do {
+        if (n >= MAX_DYNAMIC_KINDS) return false;
+    } while (!atomic_compare_exchange_weak(&dynamic_kinds, &n, n + 1));
+    return true;
+}
+
+/* The result of a kind creation that took a place: the place is kept only on success. */
+static int created(int tc_err, tc_kind_t *k, memkind_t *kind) {
+    if (tc_err) {
+        atomic_fetch_sub(&dynamic_kinds, 1);
+        return status(tc_err);
+    }
+    k->flags |= TC_KIND_MEMKIND;
+    if (kind) *kind = M(k);
+    return MEMKIND_SUCCESS;
+}
+
 MEMKIND_EXPORT_API int memkind_create_pmem(const char *dir, size_t max_size, memkind_t *kind) {
+    if (!take_place()) return MEMKIND_ERROR_TOOMANY;
     tc_kind_t *k = NULL;
     int e = tc_kind_create_file(dir, max_size, TC_FILE_PERFORMANCE, &k);
-    if (!e && kind) *kind = M(k);
-    return status(e);
+    return created(e, k, kind);
 }
 
 MEMKIND_EXPORT_API int memkind_create_pmem_with_config(struct memkind_config *cfg,
@@ -128,16 +158,16 @@ MEMKIND_EXPORT_API int memkind_create_pmem_with_config(struct memkind_config *cf
     tc_kind_t *k = NULL;
     tc_file_policy_t p = cfg->policy == MEMKIND_MEM_USAGE_POLICY_CONSERVATIVE
                              ? TC_FILE_CONSERVATIVE : TC_FILE_PERFORMANCE;
+    if (!take_place()) return MEMKIND_ERROR_TOOMANY;
     int e = tc_kind_create_file(cfg->path, cfg->size, p, &k);
-    if (!e && kind) *kind = M(k);
-    return status(e);
+    return created(e, k, kind);
 }
 
 MEMKIND_EXPORT_API int memkind_create_fixed(void *addr, size_t size, memkind_t *kind) {
+    if (!take_place()) return MEMKIND_ERROR_TOOMANY;
     tc_kind_t *k = NULL;
     int e = tc_kind_create_fixed(addr, size, &k);
-    if (!e && kind) *kind = M(k);
-    return status(e);
+    return created(e, k, kind);
 }
 
 /*
@@ -183,7 +213,12 @@ MEMKIND_EXPORT_API int memkind_create_kind(memkind_memtype_t memtype, memkind_po
 }
 
 MEMKIND_EXPORT_API int memkind_destroy_kind(memkind_t kind) {
-    return tc_kind_destroy(K(kind)) ? MEMKIND_ERROR_OPERATION_FAILED : MEMKIND_SUCCESS;
+    /* Read before destroying: the struct is recycled (never freed) afterwards. */
+    bool counted = kind && (K(kind)->flags & TC_KIND_MEMKIND);
+    if (tc_kind_destroy(K(kind))) return MEMKIND_ERROR_OPERATION_FAILED;
+    if (counted) atomic_fetch_sub(&dynamic_kinds, 1);
+    tc__memtier_forget(kind); /* memtier_kind_allocated_size of a destroyed kind is 0 */
+    return MEMKIND_SUCCESS;
 }
 
 MEMKIND_EXPORT_API memkind_t memkind_detect_kind(void *ptr) {
@@ -202,9 +237,12 @@ MEMKIND_EXPORT_API ssize_t memkind_get_capacity(memkind_t kind) {
     return (ssize_t)cap;
 }
 
+/* As memkind: a directory that is not DAX is MEMKIND_ERROR_MMAP; a path that is no usable
+ * directory (missing, a file, not writable) is MEMKIND_ERROR_RUNTIME. */
 MEMKIND_EXPORT_API int memkind_check_dax_path(const char *pmem_dir) {
     int e = tc_check_dax_path(pmem_dir);
-    return e == TC_ERR_NOTSUP ? MEMKIND_ERROR_MMAP : status(e);
+    return e == TC_OK ? MEMKIND_SUCCESS : e == TC_ERR_NOTSUP ? MEMKIND_ERROR_MMAP
+                                                             : MEMKIND_ERROR_RUNTIME;
 }
 
 MEMKIND_EXPORT_API int memkind_set_bg_threads(bool state) {
@@ -274,7 +312,7 @@ MEMKIND_EXPORT_API void memkind_error_message(int err, char *msg, size_t size) {
     }
     if (!msg || !size) return;
     if (text) snprintf(msg, size, "<memkind> %s", text);
-    else snprintf(msg, size, "<memkind> unknown error code %d", err);
+    else snprintf(msg, size, "<memkind> Undefined error number: %d", err); /* memkind's text */
 }
 
 /* ---- statistics ---- */
@@ -315,6 +353,7 @@ MEMKIND_EXPORT_API void *memkind_calloc(memkind_t kind, size_t num, size_t size)
     return tc_calloc(K(kind), num, size);
 }
 
+/* The return value is the error: errno is left as it was (tc_posix_memalign's contract). */
 MEMKIND_EXPORT_API int memkind_posix_memalign(memkind_t kind, void **memptr, size_t alignment,
                                               size_t size) {
     if (!memptr || alignment < sizeof(void *) || (alignment & (alignment - 1))) return EINVAL;
@@ -325,9 +364,17 @@ MEMKIND_EXPORT_API int memkind_posix_memalign(memkind_t kind, void **memptr, siz
     return tc_posix_memalign(K(kind), memptr, alignment, size);
 }
 
+/* As memkind: without a kind and without a pointer to find one from, NULL and EINVAL (for
+ * any size); a size no kind can serve is NULL and ENOMEM, ptr left as it was. */
 MEMKIND_EXPORT_API void *memkind_realloc(memkind_t kind, void *ptr, size_t size) {
+    if (!kind && !ptr) {
+        errno = EINVAL;
+        return NULL;
+    }
     if (!ptr && !size) return NULL;
-    return tc_realloc(K(kind), ptr, size);
+    void *p = tc_realloc(K(kind), ptr, size);
+    if (!p && size) errno = ENOMEM;
+    return p;
 }
 
 MEMKIND_EXPORT_API void memkind_free(memkind_t kind, void *ptr) {

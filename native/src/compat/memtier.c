@@ -74,6 +74,11 @@ void tc__memtier_account(memkind_t kind, int64_t delta) {
     if (c) atomic_fetch_add_explicit(c, delta, memory_order_relaxed);
 }
 
+void tc__memtier_forget(memkind_t kind) {
+    _Atomic int64_t *c = counter(kind, false);
+    if (c) atomic_store_explicit(c, 0, memory_order_relaxed);
+}
+
 static size_t allocated(memkind_t kind) {
     _Atomic int64_t *c = counter(kind, false);
     int64_t v = c ? atomic_load_explicit(c, memory_order_relaxed) : 0;
@@ -131,51 +136,54 @@ static bool parse_threshold_name(const char *s, unsigned *id, const char **field
     return true;
 }
 
+/*
+ * As memkind 1.14: every failure is -1. Only DYNAMIC_THRESHOLD builders have these names, and
+ * thresholds[i] exists once tier i + 1 has been added. Values are checked together when the
+ * memory is constructed, not here: a threshold's val against its min and max, neighbouring
+ * thresholds' order, and a negative trigger or degree.
+ */
 MEMKIND_EXPORT_API int memtier_ctl_set(struct memtier_builder *b, const char *name,
                                        const void *val) {
     static const char pre[] = "policy.dynamic_threshold.";
     if (!b || !name || !val || b->policy != MEMTIER_POLICY_DYNAMIC_THRESHOLD ||
         strncmp(name, pre, sizeof pre - 1))
-        return MEMKIND_ERROR_INVALID;
+        return -1;
     const char *rest = name + sizeof pre - 1;
     unsigned id;
     const char *field;
     if (parse_threshold_name(rest, &id, &field)) {
+        if (id + 1 >= b->n) return -1; /* no such pair of tiers (yet) */
         size_t v = *(const size_t *)val;
         if (!strcmp(field, "val")) b->thr[id].val = v;
         else if (!strcmp(field, "min")) b->thr[id].min = v;
         else if (!strcmp(field, "max")) b->thr[id].max = v;
-        else return MEMKIND_ERROR_INVALID;
-        return MEMKIND_SUCCESS;
+        else return -1;
+        return 0;
     }
     if (!strcmp(rest, "check_cnt")) {
-        unsigned v = *(const unsigned *)val;
-        if (!v) return MEMKIND_ERROR_INVALID;
-        b->check_cnt = v;
-        return MEMKIND_SUCCESS;
+        b->check_cnt = *(const unsigned *)val; /* 0: every allocation checks */
+        return 0;
     }
-    bool trigger = !strcmp(rest, "trigger");
-    if (trigger || !strcmp(rest, "degree")) {
-        float v = *(const float *)val;
-        /* trigger in [0, 1]; degree in (0, 1): a threshold never reaches 0 in one step */
-        if (!(v >= 0.0f && v <= 1.0f) || (!trigger && (v == 0.0f || v == 1.0f)))
-            return MEMKIND_ERROR_INVALID;
-        if (trigger) b->trigger = v;
-        else b->degree = v;
-        return MEMKIND_SUCCESS;
+    if (!strcmp(rest, "trigger")) {
+        b->trigger = *(const float *)val;
+        return 0;
     }
-    return MEMKIND_ERROR_INVALID;
+    if (!strcmp(rest, "degree")) {
+        b->degree = *(const float *)val;
+        return 0;
+    }
+    return -1;
 }
 
 MEMKIND_EXPORT_API struct memtier_memory *
 memtier_builder_construct_memtier_memory(struct memtier_builder *b) {
     if (!b || !b->n) return NULL;
     if (b->policy == MEMTIER_POLICY_DYNAMIC_THRESHOLD) {
-        if (b->n < 2) return NULL;
+        if (b->n < 2 || b->trigger < 0 || b->degree < 0) return NULL;
         for (unsigned i = 0; i + 1 < b->n; i++) {
             const struct threshold_cfg *t = &b->thr[i];
-            if (t->min > t->val || t->val > t->max || !t->val) return NULL;
-            if (i > 0 && b->thr[i - 1].max >= t->min) return NULL; /* keeps them ordered */
+            if (t->min > t->val || t->val > t->max) return NULL;
+            if (i > 0 && b->thr[i - 1].max > t->min) return NULL; /* keeps them ordered */
         }
     }
     struct memtier_memory *m = calloc(1, sizeof *m);
@@ -189,7 +197,7 @@ memtier_builder_construct_memtier_memory(struct memtier_builder *b) {
         m->min[i] = b->thr[i].min;
         m->max[i] = b->thr[i].max;
     }
-    m->check_cnt = b->check_cnt;
+    m->check_cnt = b->check_cnt ? b->check_cnt : 1;
     m->trigger = b->trigger;
     m->degree = b->degree;
     for (unsigned i = 0; i < m->n; i++) counter(m->kinds[i], true);
@@ -227,8 +235,8 @@ static void adjust_thresholds(struct memtier_memory *m) {
         double want = (double)m->ratio[i] / ((double)m->ratio[i] + m->ratio[i + 1]);
         double have = a / (a + b);
         size_t v = atomic_load_explicit(&m->val[i], memory_order_relaxed), nv = v;
-        size_t step = (size_t)((double)v * m->degree);
-        if (!step) step = 1;
+        double d = (double)v * m->degree; /* degree may be NaN or above 1, as memkind allows */
+        size_t step = d >= 1.0 ? (d < (double)SIZE_MAX / 2 ? (size_t)d : SIZE_MAX / 2) : 1;
         if (have - want >= m->trigger && have != want) /* tier i holds too much: lower */
             nv = v - m->min[i] > step ? v - step : m->min[i];
         else if (want - have >= m->trigger && have != want) /* too little: raise */

@@ -14,6 +14,8 @@
 memkind_t tc__memtier_pick(struct memtier_memory *m, size_t size);
 /* Add delta bytes to kind's memtier accounting. Lock-free. */
 void tc__memtier_account(memkind_t kind, int64_t delta);
+/* A destroyed kind: its accounting restarts from 0 (its struct may come back as a new kind). */
+void tc__memtier_forget(memkind_t kind);
 /* Number of tiers and the kind of tier i of a constructed memory. */
 unsigned tc__memtier_ntiers(const struct memtier_memory *m);
 memkind_t tc__memtier_tier_kind(const struct memtier_memory *m, unsigned i);

@@ -2,6 +2,14 @@
  * Fixed kinds: allocate from a memory area the caller owns. The page-aligned interior is
  * handed to jemalloc by a bump pointer; nothing is ever returned to the system (decommit is
  * not supported), and the area is the caller's to free after the kind is destroyed.
+ *
+ * Areas may overlap (memkind accepts that). The address index (ptrmap.c) then cannot name one
+ * owner per granule, and it used to name the last or first area's kind: a free of another
+ * kind's block went into that kind's thread cache, outliving the owner's arena, and the cache's
+ * flush at destroy read freed extent metadata (SIGSEGV in tcache_bin_flush_impl). Now the part
+ * of its area each kind has handed out is claimed in the index, claims never overlap (a kind
+ * whose bump pointer reaches another's claim is out of memory), and shared granules are looked
+ * up by claim.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,7 +28,9 @@ static void *fixed_reserve(tc_kind_t *k, size_t size, size_t align, bool *zero, 
     void *ret = NULL;
     pthread_mutex_lock(&k->lock);
     uintptr_t start = (f->cur + align - 1) & ~(uintptr_t)(align - 1);
-    if (start >= f->cur && start <= f->end && size <= f->end - start) {
+    /* The claim keeps a kind whose area overlaps another's off memory that one handed out. */
+    if (start >= f->cur && start <= f->end && size <= f->end - start &&
+        tc__ptrmap_claim(k->id, f->cur, start + size)) {
         f->cur = start + size;
         ret = (void *)start;
     }
