@@ -84,7 +84,8 @@ static void release_cache(tc_cache_t *c) {
 static void free_index(tc_cache_t *c) {
     for (unsigned p = 0; p < TC_INDEX_PARTS; p++) {
         struct tc_index_part *part = &c->index.part[p];
-        if (part->slots) tc__cache_free(c, c->index.tier, part->slots);
+        if (part->now.slots) tc__cache_free(c, c->index.tier, part->now.slots);
+        if (part->old.slots) tc__cache_free(c, c->index.tier, part->old.slots);
         if (part->ghost) tc__cache_free(c, c->ghost_tier, part->ghost);
     }
     unsigned tier = c->index.tier;

@@ -107,17 +107,24 @@ static inline size_t entry_block_size(const struct tc_entry *e) {
 
 /* ---- index.c: TC_INDEX_PARTS Robin Hood tables of 8-byte slots ----
  * A slot is 0 (empty) or a 12-bit tag from the key's hash, its distance from its home (6 bits)
- * and the entry's address / 4 (46 bits). Each part grows on its own (by 1/4), so growing never
- * needs a second copy of the whole index, and the load stays between 70% and 88%: 9-11.4
- * bytes of index per entry. The index's memory is the index tier's (tier 0 unless configured). A
- * slot handle is (part << 32 | position); TC_INDEX_NONE when there is none. Removing an entry
- * moves the slots after it: a handle is good until the next removal or insertion. */
+ * and the entry's address / 4 (46 bits). Each part grows on its own (by 1/4, into a new table
+ * that the part's insertions fill from the old one a few entries at a time), so growing never
+ * needs a second copy of the whole index nor a whole table's rebuild in one step, and the load
+ * stays between 70% and 88%: 9-11.4 bytes of index per entry. The index's memory is the index
+ * tier's (tier 0 unless configured). A slot handle is (part << 32 | old table bit 31 |
+ * position); TC_INDEX_NONE when there is none. Removing or inserting an entry may move other
+ * slots: a handle is good until the next change of the index. */
 #define TC_INDEX_PARTS 64
 #define TC_INDEX_NONE SIZE_MAX
 #define TC_SLOT_ADDR ((1ull << 46) - 1)
-struct tc_index_part {
+struct tc_index_table {
     uint64_t *slots;
     uint32_t cap, count;
+};
+struct tc_index_part {
+    struct tc_index_table now; /* where new keys go */
+    struct tc_index_table old; /* being emptied into now while the part grows (else empty) */
+    uint32_t moved_at;         /* the old table's next position to move */
     /* The ghost table of the part's keys (policy.c), sized with it, in the ghost tier: */
     uint16_t *ghost;
     uint32_t ghost_cap, ghost_hand; /* hand: the next slot an eviction clears */
@@ -125,7 +132,7 @@ struct tc_index_part {
 struct tc_index {
     struct tc_index_part part[TC_INDEX_PARTS];
     size_t count;    /* live entries over all parts */
-    size_t cap;      /* slots over all parts */
+    size_t cap;      /* slots over all parts' tables */
     unsigned tier;   /* whose kind holds the slot arrays */
 };
 uint64_t tc__key_hash(unsigned tag, const void *key, size_t klen); /* key without its tag */
@@ -133,8 +140,10 @@ uint64_t tc__entry_hash(const struct tc_entry *e);
 static inline struct tc_entry *tc__slot_entry(uint64_t word) {
     return (struct tc_entry *)(uintptr_t)((word & TC_SLOT_ADDR) << 2);
 }
+/* The table a slot handle is in. */
+struct tc_index_table *tc__index_table_of(const struct tc_index *ix, size_t slot);
 static inline uint64_t *tc__index_word(const struct tc_index *ix, size_t slot) {
-    return &ix->part[slot >> 32].slots[(uint32_t)slot];
+    return &tc__index_table_of(ix, slot)->slots[slot & 0x7fffffff];
 }
 /* The entry at a slot handle (which must be live). */
 static inline struct tc_entry *tc__index_at(const struct tc_index *ix, size_t slot) {
@@ -160,15 +169,19 @@ size_t tc__index_find_hashed(const struct tc_index *ix, const struct tc_entry *e
  * said 0). */
 size_t tc__index_insert(struct tc_index *ix, uint64_t h, struct tc_entry *e);
 void tc__index_remove_at(struct tc_index *ix, size_t slot);
-/* The part a key of hash h belongs to, and the capacity that part needs so that the key can
- * be inserted within the load and distance limits (0 if it can be now). */
+/* The part a key of hash h belongs to, and the capacity that part's new table needs so that
+ * the key can be inserted within the load and distance limits (0 if it can be now). */
 unsigned tc__index_part_of(uint64_t h);
 size_t tc__index_wanted_cap(const struct tc_index *ix, unsigned part, uint64_t h);
-/* Rebuild a part into a fresh zeroed array of new_cap slots (allocated by the caller; its
- * entries are read for their hashes); returns the old array for the caller to free, or NULL
- * (nothing changed) when a distance would pass its limit at that size. */
-uint64_t *tc__index_rebuild(struct tc_index *ix, unsigned part, uint64_t *slots,
-                            size_t new_cap);
+/* Give a part a fresh zeroed table of cap slots (allocated by the caller): its entries move
+ * there from now on (tc__index_move). When the part was still moving, everything moves at once
+ * and freed[0..1] get the arrays to free; TC_ERR_NOMEM (nothing changed) when a distance would
+ * pass its limit at that size. */
+int tc__index_grow(struct tc_index *ix, unsigned part, uint64_t *slots, size_t cap,
+                   uint64_t **freed);
+/* Move up to n entries of a growing part to its new table (each read for its hash); returns
+ * the old array for the caller to free once it is empty, else NULL. */
+uint64_t *tc__index_move(struct tc_index *ix, unsigned part, size_t n);
 
 /* ---- queue.c: FIFO rings of entries in segments, with holes for entries removed from the
  * middle ---- */

@@ -105,16 +105,26 @@ static int check_queue(tc_cache_t *c, struct tc_queue *q, const char *name, size
 }
 
 /* The index's own structure: parts, counts and load. */
+static int check_table(const struct tc_index_table *t, unsigned p, const char *which,
+                       size_t *count, size_t *slots, char *msg, size_t cap) {
+    size_t live = 0;
+    for (size_t i = 0; i < t->cap; i++) live += t->slots[i] != 0;
+    if (live != t->count) FAIL("index part %u, %s table: counts %u, found %zu", p, which, t->count, live);
+    *count += live;
+    *slots += t->cap;
+    return TC_OK;
+}
+
 static int check_index(tc_cache_t *c, char *msg, size_t cap) {
     size_t count = 0, slots = 0;
     for (unsigned p = 0; p < TC_INDEX_PARTS; p++) {
         const struct tc_index_part *part = &c->index.part[p];
-        size_t live = 0;
-        for (size_t i = 0; i < part->cap; i++) live += part->slots[i] != 0;
-        if (live != part->count) FAIL("index part %u counts %u, found %zu", p, part->count, live);
-        if ((size_t)part->count * 8 > (size_t)part->cap * 7) FAIL("index part %u over its load limit", p);
-        count += live;
-        slots += part->cap;
+        int err = check_table(&part->now, p, "new", &count, &slots, msg, cap);
+        if (!err) err = check_table(&part->old, p, "old", &count, &slots, msg, cap);
+        if (err) return err;
+        if (((size_t)part->now.count + part->old.count) * 8 > (size_t)part->now.cap * 7)
+            FAIL("index part %u over its load limit", p);
+        if (!part->old.slots != !part->old.cap) FAIL("index part %u: old table half there", p);
     }
     if (count != c->index.count) FAIL("index counts %zu entries, found %zu", c->index.count, count);
     if (slots != c->index.cap) FAIL("index counts %zu slots, found %zu", c->index.cap, slots);
@@ -144,9 +154,9 @@ static int check_locked(tc_cache_t *c, char *msg, size_t cap, struct totals *tot
     tot.used[0] += usable(c) + usable(c->pins.buckets);
     for (unsigned p = 0; p < TC_INDEX_PARTS; p++) {
         const struct tc_index_part *part = &c->index.part[p];
-        tot.used[c->index.tier] += usable(part->slots);
+        tot.used[c->index.tier] += usable(part->now.slots) + usable(part->old.slots);
         tot.used[c->ghost_tier] += usable(part->ghost);
-        if (part->slots && tc_detect_kind(part->slots) != c->tiers[c->index.tier].kind)
+        if (part->now.slots && tc_detect_kind(part->now.slots) != c->tiers[c->index.tier].kind)
             FAIL("index part %u not in tier %u", p, c->index.tier);
         if (part->ghost && tc_detect_kind(part->ghost) != c->tiers[c->ghost_tier].kind)
             FAIL("ghost table %u not in tier %u", p, c->ghost_tier);

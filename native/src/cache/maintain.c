@@ -184,7 +184,8 @@ TC_API int tc_cache_stats(tc_cache_t *c, tc_cache_stats_t *out) {
     out->ghost_tier = c->ghost_tier;
     for (unsigned p = 0; p < TC_INDEX_PARTS; p++) {
         const struct tc_index_part *part = &c->index.part[p];
-        if (part->slots) out->index_bytes += tc_usable_size(NULL, part->slots);
+        if (part->now.slots) out->index_bytes += tc_usable_size(NULL, part->now.slots);
+        if (part->old.slots) out->index_bytes += tc_usable_size(NULL, part->old.slots);
         if (part->ghost) out->ghost_bytes += tc_usable_size(NULL, part->ghost);
     }
     size_t used = 0, values = 0;

@@ -15,7 +15,7 @@
 /* A part's ghost table follows its size (in the ghost tier's memory); failure keeps the old
  * one, which only remembers less. */
 static void resize_ghost(tc_cache_t *c, struct tc_index_part *part) {
-    size_t cap = part->cap;
+    size_t cap = part->now.cap;
     if (tc__make_room(c, c->ghost_tier, tc__cache_charge(cap * sizeof(uint16_t)))) return;
     uint16_t *ghost = tc__cache_alloc(c, c->ghost_tier, cap * sizeof *ghost);
     if (!ghost) return;
@@ -26,38 +26,50 @@ static void resize_ghost(tc_cache_t *c, struct tc_index_part *part) {
     part->ghost_hand = 0;
 }
 
-/* Grow one part of the index so that one more key of hash h fits. Parts grow alone (a second
- * copy of 1/64 of the index, not of all of it). When the index tier cannot give the part more
- * room, or the index would pass INDEX_FIFTHS_MAX fifths of that tier, entries are evicted
- * (policy order) until the part takes the key at its size. */
+/* Entries a part's insertion moves from its old table to its new one while it grows: the
+ * old table empties long before the new one fills (7/8 full at 1.25 times the size). */
+#define MOVE_PER_INSERT 16
+
+static void free_slots(tc_cache_t *c, uint64_t *slots) {
+    if (slots) tc__cache_free(c, c->index.tier, slots);
+}
+
+/* Make room in the index for one more key of hash h: move some of its part's entries along
+ * if it is growing, and start growing it when its table is full. Parts grow alone (a second
+ * table of 1/64 of the index, not of all of it). When the index tier cannot give the part
+ * more room, or the index would pass INDEX_FIFTHS_MAX fifths of that tier, entries are
+ * evicted (policy order) until the part takes the key at its size. */
 static int ensure_index(tc_cache_t *c, uint64_t h) {
     struct tc_index *ix = &c->index;
     unsigned p = tc__index_part_of(h);
     struct tc_index_part *part = &ix->part[p];
     struct tc_tier *tier = &c->tiers[ix->tier];
+    if (part->old.slots) free_slots(c, tc__index_move(ix, p, MOVE_PER_INSERT));
     size_t cap = tc__index_wanted_cap(ix, p, h);
     while (cap) {
-        size_t index_bytes = (ix->cap + cap - part->cap) * sizeof(uint64_t);
+        size_t index_bytes = (ix->cap + cap) * sizeof(uint64_t);
         uint64_t *slots = NULL;
         if (index_bytes <= tier->budget / 5 * INDEX_FIFTHS_MAX &&
             tc__make_room(c, ix->tier, tc__cache_charge(cap * sizeof *slots)) == TC_OK)
             slots = tc__cache_alloc(c, ix->tier, cap * sizeof *slots);
         if (!slots) {
             /* At its size: evict until the part takes the key. */
-            if (!part->cap || !tc__evict_one(c)) return TC_ERR_NOMEM;
+            if (!part->now.cap || !tc__evict_one(c)) return TC_ERR_NOMEM;
             cap = tc__index_wanted_cap(ix, p, h);
             continue;
         }
         cap = tc_usable_size(NULL, slots) / sizeof *slots; /* the size class's room is free */
         memset(slots, 0, cap * sizeof *slots);
-        uint64_t *old = tc__index_rebuild(ix, p, slots, cap);
-        if (part->slots != slots) { /* a distance too long at this size: try larger */
+        uint64_t *freed[2];
+        if (tc__index_grow(ix, p, slots, cap, freed)) { /* a distance too long: larger */
             tc__cache_free(c, ix->tier, slots);
             cap += cap / 2;
             continue;
         }
-        if (old) tc__cache_free(c, ix->tier, old);
+        free_slots(c, freed[0]);
+        free_slots(c, freed[1]);
         resize_ghost(c, part);
+        if (part->old.slots) free_slots(c, tc__index_move(ix, p, MOVE_PER_INSERT));
         cap = tc__index_wanted_cap(ix, p, h);
     }
     return TC_OK;
