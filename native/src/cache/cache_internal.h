@@ -191,6 +191,8 @@ struct tc_queue {
     uint32_t dir_cap;       /* power of two, or 0 */
     uint32_t lo, nsegs;     /* the first allocated segment's first position; segment count */
     uint32_t head, tail;    /* free-running positions */
+    uint32_t gap_lo, gap_hi; /* a squeeze's gap of holes, head <= lo < hi <= tail; lo == hi
+                              * when there is none (then both are stale) */
     uint8_t seg_shift;      /* segments hold 2^seg_shift entries */
     bool counts_bytes;      /* only the small FIFOs are sized in bytes: the others skip the sums */
     size_t live;

@@ -88,6 +88,11 @@ static int check_queue(tc_cache_t *c, struct tc_queue *q, const char *name, size
     if (q->head != q->tail &&
         (q->head - q->lo >= q->nsegs << q->seg_shift || q->tail - q->lo > q->nsegs << q->seg_shift))
         FAIL("%s: positions %u..%u outside its segments", name, q->head, q->tail);
+    if (q->gap_lo != q->gap_hi &&
+        (q->gap_lo - q->head > q->tail - q->head || q->gap_hi - q->gap_lo > q->tail - q->gap_lo))
+        FAIL("%s: gap %u..%u outside %u..%u", name, q->gap_lo, q->gap_hi, q->head, q->tail);
+    for (uint32_t i = q->gap_lo; i != q->gap_hi; i++)
+        if (*tc__queue_slot(q, i)) FAIL("%s: an entry in the squeeze's gap", name);
     size_t n = 0, bytes = 0;
     for (uint32_t i = q->head; i != q->tail; i++) {
         struct tc_entry *e = *tc__queue_slot(q, i);

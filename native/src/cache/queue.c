@@ -6,7 +6,9 @@
  * hole, and pops skip holes. Growing adds one segment at a time (and doubles a small directory
  * of segment pointers now and then): no step ever needs a second copy of the whole ring, so
  * the tier never has to shed megabytes at once. When holes make up over half the span, the
- * live entries are moved together in place. 8 bytes per queued entry.
+ * live entries are moved together in place, SQUEEZE_STEP positions per reservation: a gap of
+ * known holes travels from the head to the tail (pops jump over it), and the segments left
+ * past the tail are freed when it arrives. 8 bytes per queued entry.
  */
 #include <stdlib.h>
 
@@ -36,16 +38,14 @@ static void free_passed(struct tc_cache *c, unsigned t, struct tc_queue *q) {
     if (!q->nsegs) q->lo = q->head & ~(seg_slots(q) - 1);
 }
 
-/* Move the live entries together, from head on, and free the segments left past the tail. */
-static void squeeze(struct tc_cache *c, unsigned t, struct tc_queue *q) {
-    uint32_t w = q->head;
-    for (uint32_t p = q->head; p != q->tail; p++) {
-        struct tc_entry *e = *tc__queue_slot(q, p);
-        if (!e) continue;
-        *tc__queue_slot(q, w) = e;
-        e->qpos = w++;
-    }
-    q->tail = w;
+#define SQUEEZE_STEP 64 /* positions one reservation squeezes at most */
+
+static bool gap_open(const struct tc_queue *q) { return q->gap_lo != q->gap_hi; }
+
+/* The gap reached the tail: the tail comes back to its start, and the segments left past it
+ * (beyond one, and the reserve) are freed. */
+static void close_gap(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+    q->tail = q->gap_hi = q->gap_lo;
     uint32_t hi = q->lo + q->nsegs * seg_slots(q);
     while (q->nsegs > 1 && hi - q->tail > seg_slots(q) + RESERVE) {
         hi -= seg_slots(q);
@@ -53,6 +53,37 @@ static void squeeze(struct tc_cache *c, unsigned t, struct tc_queue *q) {
         drop_segment(c, t, q, *d);
         *d = NULL;
         q->nsegs--;
+    }
+}
+
+/* Move live entries together, at most SQUEEZE_STEP positions: the gap [gap_lo, gap_hi) of
+ * holes grows as the entries after it move to its start. A squeeze starts once holes are
+ * over half of the span. */
+static void squeeze(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+    if (!gap_open(q)) {
+        if (q->tail - q->head < 2 * (uint32_t)q->live + 2 * seg_slots(q)) return;
+        q->gap_lo = q->gap_hi = q->head;
+    }
+    for (unsigned n = 0; n < SQUEEZE_STEP && q->gap_hi != q->tail; n++) {
+        struct tc_entry **from = tc__queue_slot(q, q->gap_hi++);
+        struct tc_entry *e = *from;
+        if (!e) continue;
+        *from = NULL;
+        *tc__queue_slot(q, q->gap_lo) = e;
+        e->qpos = q->gap_lo++;
+    }
+    if (q->gap_hi == q->tail) close_gap(c, t, q);
+}
+
+/* Advance head over holes, jumping the squeeze's gap. */
+static void skip_holes(struct tc_queue *q) {
+    while (q->head != q->tail) {
+        if (gap_open(q) && q->head == q->gap_lo) {
+            q->head = q->gap_lo = q->gap_hi;
+            continue;
+        }
+        if (*tc__queue_slot(q, q->head)) return;
+        q->head++;
     }
 }
 
@@ -81,7 +112,7 @@ void tc__queue_init(struct tc_queue *q, size_t budget, bool counts_bytes) {
 }
 
 int tc__queue_reserve(struct tc_cache *c, unsigned t, struct tc_queue *q) {
-    if (q->tail - q->head >= 2 * (uint32_t)q->live + 2 * seg_slots(q)) squeeze(c, t, q);
+    squeeze(c, t, q);
     for (;;) {
         uint32_t hi = q->lo + q->nsegs * seg_slots(q);
         if (q->nsegs && hi - q->tail >= RESERVE) return TC_OK;
@@ -105,16 +136,15 @@ void tc__queue_push(struct tc_queue *q, struct tc_entry *e) {
 }
 
 struct tc_entry *tc__queue_pop(struct tc_cache *c, unsigned t, struct tc_queue *q) {
+    skip_holes(q);
     struct tc_entry *found = NULL;
-    while (q->head != q->tail && !found) {
-        found = *tc__queue_slot(q, q->head);
-        q->head++;
-    }
-    free_passed(c, t, q);
-    if (found) {
+    if (q->head != q->tail) {
+        found = *tc__queue_slot(q, q->head++);
         q->live--;
         if (q->counts_bytes) q->bytes -= tc__entry_charge(found);
+        skip_holes(q);
     }
+    free_passed(c, t, q);
     return found;
 }
 
@@ -124,8 +154,14 @@ void tc__queue_remove(struct tc_cache *c, struct tc_queue *q, struct tc_entry *e
     q->live--;
     if (q->counts_bytes) q->bytes -= tc__entry_charge(e);
     /* Trim holes at both ends so that an emptied queue is really empty. */
-    while (q->head != q->tail && !*tc__queue_slot(q, q->head)) q->head++;
-    while (q->head != q->tail && !*tc__queue_slot(q, q->tail - 1)) q->tail--;
+    skip_holes(q);
+    while (q->head != q->tail && !*tc__queue_slot(q, q->tail - 1)) {
+        if (gap_open(q) && q->tail == q->gap_hi) {
+            close_gap(c, t, q);
+            continue;
+        }
+        q->tail--;
+    }
     free_passed(c, t, q);
 }
 
@@ -137,7 +173,7 @@ static void release(struct tc_cache *c, unsigned t, struct tc_queue *q) {
     q->dir = NULL;
     q->spare = NULL;
     q->dir_cap = q->nsegs = 0;
-    q->lo = q->head = q->tail;
+    q->lo = q->head = q->gap_lo = q->gap_hi = q->tail;
 }
 
 void tc__queue_tidy(struct tc_cache *c, unsigned t, struct tc_queue *q) {
