@@ -491,11 +491,23 @@ class TierCache(AtomicOps, MutableMapping):
         if problem:
             raise CacheCorruptError(f"cache invariant broken: {problem}")
 
-    def memoize(self, ttl: float | None = None, typed: bool = False) -> Callable[[F], F]:
-        """Decorator caching a function's results here (see tiercache.memoize)."""
+    def memoize(
+        self,
+        ttl: float | None = None,
+        typed: bool = False,
+        *,
+        key: Callable[..., Any] | None = None,
+        name: str | None = None,
+    ) -> Callable[[F], F]:
+        """Decorator caching a function's results here, like functools.lru_cache: each
+        decorated function has its own results (name= shares them on purpose), methods
+        and async functions work, concurrent callers of one key compute it once. Also usable
+        bare, as ``@cache.memoize``. See tiercache.memoize."""
         from tiercache.memoize import memoize
 
-        return memoize(self, ttl=ttl, typed=typed)
+        if callable(ttl):  # @cache.memoize without parentheses
+            return memoize(self)(ttl)
+        return memoize(self, ttl=ttl, typed=typed, key=key, name=name)
 
     # ---- life cycle ----
 
