@@ -477,7 +477,9 @@ class TierCache(AtomicOps, MutableMapping):
         s["hit_ratio"] = s["hits"] / lookups if lookups else 0.0
         s["meta_bytes_per_item"] = s["meta_bytes"] / s["items"] if s["items"] else 0.0
         for tier, spec, kind in zip(s["tiers"], self._tiers, self._native.kinds):
-            tier["dram_bytes_per_item"] = tier["dram_bytes"] / tier["items"] if tier["items"] else 0.0
+            tier["dram_bytes_per_item"] = (
+                tier["dram_bytes"] / tier["items"] if tier["items"] else 0.0
+            )
             tier["name"] = spec.kind
             tier["kind"] = kind.name
             if spec.path:
