@@ -17,7 +17,7 @@ from typing import Any, Callable, TypeVar
 
 from tiercache.atomic import AtomicOps
 from tiercache import _bindings as _b
-from tiercache.errors import CacheCorruptError
+from tiercache.errors import CacheClosedError, CacheCorruptError
 from tiercache.kinds import Kind
 from tiercache.serde import decode_key, encode_key, make_serializer
 
@@ -43,6 +43,11 @@ class Tier:
     mb: float
     path: str | None = None
 
+    def __post_init__(self) -> None:
+        _check_tier_kind(self.kind)
+        if self.kind == "file" and not self.path:
+            raise ValueError("a file tier needs a directory: Tier.file(path, mb)")
+
     @classmethod
     def dram(cls, mb: float) -> Tier:
         return cls("dram", mb)
@@ -54,6 +59,37 @@ class Tier:
     @property
     def budget(self) -> int:
         return int(self.mb * _MB)
+
+
+def _check_tier_kind(kind: Any) -> None:
+    """ValueError for a name that is no kind at all (an existing kind this machine cannot
+    serve is KindUnavailableError, when the cache is built)."""
+    if not isinstance(kind, str):
+        raise TypeError(f"a tier's kind is a str, not {type(kind).__name__}")
+    names = ["dram", "file", *_b.numa_preset_names()]
+    if kind not in names:
+        raise ValueError(f"unknown tier kind {kind!r} (one of: {', '.join(names)})")
+
+
+def _int_option(value: Any, name: str, limit: int) -> int:
+    """value as an int in [0, limit]: TypeError for a non-int, ValueError out of range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= limit:
+        raise ValueError(f"{name} must be between 0 and {limit}, not {value!r}")
+    return int(value)
+
+
+def _interval_seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"compact_interval must be a number of seconds or None, not {type(value).__name__}"
+        )
+    if not 0 < value < float("inf"):
+        raise ValueError(f"compact_interval must be > 0 seconds and finite, not {value!r}")
+    return float(value)
 
 
 def _positive_mb(value: Any, name: str) -> float:
@@ -205,13 +241,10 @@ class TierCache(AtomicOps, MutableMapping):
         compact_interval: float | None,
         index_tier: int,
     ) -> None:
-        for name, value in (
-            ("large_value_bytes", large_value_bytes),
-            ("promote_hits", promote_hits),
-            ("index_tier", index_tier),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, not {value!r}")
+        large_value_bytes = _int_option(large_value_bytes, "large_value_bytes", (1 << 64) - 1)
+        promote_hits = _int_option(promote_hits, "promote_hits", (1 << 32) - 1)  # C unsigned
+        index_tier = _int_option(index_tier, "index_tier", (1 << 32) - 1)  # tiers: below
+        compact_interval = _interval_seconds(compact_interval)
         self._serializer = make_serializer(serializer)
         self._dumps = self._serializer.dumps
         self._loads = self._serializer.loads
@@ -234,8 +267,6 @@ class TierCache(AtomicOps, MutableMapping):
         self._views = _fast.exporter(self._addr, self._native)  # get(copy=False)'s views
         self._compactor: _Compactor | None = None
         if compact_interval is not None:
-            if not compact_interval > 0:
-                raise ValueError(f"compact_interval must be > 0 seconds, not {compact_interval!r}")
             self._compactor = _Compactor(self, compact_interval)
 
     # ---- the hot path (tiercache._fastpath; see its header for the result conventions) ----
@@ -525,6 +556,8 @@ class TierCache(AtomicOps, MutableMapping):
         self._native.close()
 
     def __enter__(self) -> TierCache:
+        if self.closed:
+            raise CacheClosedError("cannot enter a closed cache: it was closed")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
