@@ -56,8 +56,18 @@ def test_unsupported_key_type_raises_type_error_naming_the_type(cache, key):
 
 
 @pytest.mark.parametrize("key", BAD_KEYS, ids=lambda k: type(k).__name__)
-def test_an_unsupported_key_is_never_contained(cache, key):
-    assert key not in cache
+def test_an_unsupported_key_is_never_contained_and_an_unhashable_one_raises(cache, key):
+    """As in a dict: `in` is False for a hashable key that cannot be there, and raises
+    TypeError for an unhashable one."""
+    try:
+        hash(key)
+    except TypeError:
+        with pytest.raises(TypeError, match="unhashable"):
+            key in cache  # noqa: B015 - the comparison raising is the point
+        with pytest.raises(TypeError, match="unhashable"):
+            key in {"a": 1}  # noqa: B015 - what a dict does
+    else:
+        assert key not in cache
     cache.check()
 
 

@@ -344,6 +344,7 @@ class TierCache(AtomicOps, MutableMapping):
             try:
                 kt, kb = encode_key(key)
             except TypeError:
+                hash(key)  # an unhashable key raises TypeError, as in a dict
                 return False
             rc = _fast.contains(self._addr, kb, kt)
         if rc < 0:
@@ -368,6 +369,26 @@ class TierCache(AtomicOps, MutableMapping):
             if cursor[0] == 0:
                 return
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to a mapping with the same keys and values. Compares the lengths first, then
+        looks other's keys up here one by one, stopping at the first difference."""
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        if len(self) != len(other):
+            return False
+        for key, value in other.items():
+            try:
+                mine = self.get(key, _MISSING)
+            except CacheClosedError:
+                raise
+            except (TypeError, ValueError):  # a key this cache cannot hold: not here
+                return False
+            if mine is _MISSING or not mine == value:
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dict
+
     def items(self) -> ItemsView[Any, Any]:
         return _LiveItems(self)
 
@@ -391,7 +412,13 @@ class TierCache(AtomicOps, MutableMapping):
         """The value of key; if absent, store default and return it. The insertion happens
         only if no other thread stored the key first (then its value is returned)."""
         kt, kb = encode_key(key)
-        vt, vb = self._dumps(default)
+        try:
+            vt, vb = self._dumps(default)
+        except TypeError:  # a default that cannot be stored is fine while the key is present
+            value = self.get(key, _MISSING)
+            if value is _MISSING:
+                raise
+            return value
         while True:
             rc = _b.cache_add(self._h, kt, kb, vt, vb, 0.0)
             if rc == 1:
