@@ -329,7 +329,7 @@ class _Memoized:
             if getattr(exc, "code_name", "") == "TC_ERR_CLOSED":
                 raise
             warnings.warn(
-                f"memoize: result of {self._where} not cached: {exc}", RuntimeWarning, stacklevel=4
+                f"memoize: result of {self._where} not cached: {exc}", RuntimeWarning, stacklevel=5
             )
 
     def _join(self, key: tuple, owner: Any) -> tuple[bool, _Flight]:
