@@ -456,7 +456,8 @@ def test_a_cancelled_leader_task_hands_the_computation_to_a_waiter(cache):
     @cache.memoize()
     async def slow(x):
         calls.append(x)
-        await asyncio.sleep(0.05)
+        if len(calls) == 1:
+            await asyncio.sleep(60)  # the leader: cancelled while it waits here
         return x
 
     async def main():
@@ -549,18 +550,23 @@ def test_recursion_into_the_computing_key_does_not_deadlock(cache):
 
 
 def test_different_keys_compute_in_parallel(cache):
+    """Four keys computing at once: each call waits for all four to be inside the function,
+    which times out (BrokenBarrierError) if memoize ran them one after another."""
+    inside = threading.Barrier(4, timeout=10)
+
     @cache.memoize()
-    def slow(x):
-        time.sleep(0.2)
+    def together(x):
+        inside.wait()
         return x
 
-    start = time.perf_counter()
-    threads = [threading.Thread(target=slow, args=(i,)) for i in range(4)]
+    results = []
+    threads = [threading.Thread(target=lambda i=i: results.append(together(i))) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert time.perf_counter() - start < 0.6
+    assert sorted(results) == [0, 1, 2, 3]
+    assert not inside.broken
 
 
 class Level(enum.IntEnum):
