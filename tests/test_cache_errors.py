@@ -56,8 +56,18 @@ def test_unsupported_key_type_raises_type_error_naming_the_type(cache, key):
 
 
 @pytest.mark.parametrize("key", BAD_KEYS, ids=lambda k: type(k).__name__)
-def test_an_unsupported_key_is_never_contained(cache, key):
-    assert key not in cache
+def test_an_unsupported_key_is_never_contained_and_an_unhashable_one_raises(cache, key):
+    """As in a dict: `in` is False for a hashable key that cannot be there, and raises
+    TypeError for an unhashable one."""
+    try:
+        hash(key)
+    except TypeError:
+        with pytest.raises(TypeError, match="unhashable"):
+            key in cache  # noqa: B015 - the comparison raising is the point
+        with pytest.raises(TypeError, match="unhashable"):
+            key in {"a": 1}  # noqa: B015 - what a dict does
+    else:
+        assert key not in cache
     cache.check()
 
 
@@ -238,16 +248,62 @@ def test_pmem_mb_without_a_pmem_dir_raises_value_error():
     ("option", "value"),
     [
         ("large_value_bytes", -1),
-        ("large_value_bytes", 1.5),
+        ("large_value_bytes", 2**64),
         ("promote_hits", -1),
-        ("promote_hits", "2"),
+        ("promote_hits", 10**20),
+        ("promote_hits", 2**32),
+        ("index_tier", -1),
         ("compact_interval", 0),
         ("compact_interval", -0.1),
+        ("compact_interval", float("inf")),
     ],
 )
 def test_bad_options_raise_value_error_naming_the_option(option, value):
-    with pytest.raises(ValueError, match=option):
+    with pytest.raises(ValueError, match=option) as info:
         TierCache(dram_mb=1, **{option: value})
+    assert type(info.value) is ValueError  # not a bare OverflowError from the C layer
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("large_value_bytes", "1"),
+        ("large_value_bytes", 1.5),
+        ("large_value_bytes", True),
+        ("promote_hits", "2"),
+        ("index_tier", 0.0),
+        ("compact_interval", "1"),
+        ("compact_interval", True),
+    ],
+)
+def test_options_of_the_wrong_type_raise_type_error_before_anything_is_built(
+    option, value, monkeypatch
+):
+    import tiercache.cache as cache_module
+
+    def not_built(*args, **kwargs):
+        raise AssertionError("the native cache was built before the check")
+
+    monkeypatch.setattr(cache_module, "_Native", not_built)
+    with pytest.raises(TypeError, match=option):
+        TierCache(dram_mb=1, **{option: value})
+
+
+def test_tier_kinds_are_checked_when_the_tier_is_made():
+    with pytest.raises(ValueError, match=r"unknown tier kind 'bogus' \(one of: dram, file, .*hbw"):
+        Tier("bogus", 4)
+    with pytest.raises(TypeError, match="str"):
+        Tier(None, 4)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="directory"):
+        Tier("file", 4)
+    assert Tier("hbw", 4).kind == "hbw"  # a kind name: whether it is available is checked later
+
+
+def test_with_on_a_closed_cache_raises_cache_closed_error():
+    cache = TierCache(dram_mb=1)
+    cache.close()
+    with pytest.raises(CacheClosedError, match="closed"), cache:
+        pass
 
 
 def test_from_tiers_refuses_bad_tier_lists(shm_dir):

@@ -4,6 +4,7 @@ every supported key type is its own key, and values read back as the type that w
 from __future__ import annotations
 
 import collections
+import collections.abc
 import enum
 import pickle
 from collections.abc import MutableMapping
@@ -539,3 +540,90 @@ def test_default_serializer_never_unpickles(cache):
 def test_unknown_serializer_is_refused():
     with pytest.raises(ValueError, match="serializer"):
         TierCache(dram_mb=1, serializer="json")
+
+
+# ---- issue 16: mapping behaviour ----
+
+
+class CountingMapping(collections.abc.Mapping):
+    """A mapping that counts how many of its items were read."""
+
+    def __init__(self, data: dict) -> None:
+        self.data = data
+        self.reads = 0
+
+    def __getitem__(self, key):
+        self.reads += 1
+        return self.data[key]
+
+    def __iter__(self):
+        for key in self.data:
+            self.reads += 1
+            yield key
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def test_equality_compares_lengths_before_any_item(cache):
+    cache.update({i: i for i in range(1000)})
+    other = CountingMapping({i: i for i in range(999)})
+    assert cache != other
+    assert other.reads == 0
+    assert cache != {}
+
+
+def test_equality_stops_at_the_first_difference(cache):
+    cache.update({i: i for i in range(1000)})
+    other = CountingMapping({i: (-1 if i == 0 else i) for i in range(1000)})
+    assert cache != other
+    assert other.reads <= 2  # the first key and its value
+    assert cache == CountingMapping({i: i for i in range(1000)})
+
+
+def test_equality_with_a_key_the_cache_cannot_hold_is_false(cache):
+    cache["a"] = 1
+    assert cache != {1.5: 1}
+    assert cache != {"k" * 70_000: 1}
+    assert {1.5: 1} != cache  # noqa: SIM300 - the reflected comparison is under test
+
+
+def test_setdefault_of_a_present_key_returns_it_whatever_the_default(cache):
+    cache["k"] = [1]
+    assert cache.setdefault("k", object()) == [1]
+    assert cache.setdefault("k", lambda: None) == [1]
+    with pytest.raises(TypeError, match="serializer='pickle'"):
+        cache.setdefault("absent", object())
+    assert "absent" not in cache
+    cache.check()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (np.int64(-5), -5),
+        (np.int32(7), 7),
+        (np.uint64(2**64 - 1), 2**64 - 1),
+        (np.int8(-128), -128),
+        (np.uint8(255), 255),
+        (np.float32(0.5), 0.5),
+        (np.float16(-2), -2.0),
+        (np.bool_(True), True),
+        ([np.int64(1), {"n": np.uint16(2)}], [1, {"n": 2}]),
+    ],
+    ids=repr,
+)
+def test_numpy_scalars_are_stored_as_python_numbers(cache, value, expected):
+    cache["k"] = value
+    got = cache["k"]
+    assert got == expected
+    assert type(got) is type(expected)
+    cache.check()
+
+
+def test_numpy_values_a_float_cannot_hold_exactly_are_refused(cache):
+    with pytest.raises(TypeError, match="longdouble"):
+        cache["k"] = np.longdouble(1) / 3
+    with pytest.raises(TypeError, match="ndarray"):
+        cache["k"] = np.arange(3)
+    assert "k" not in cache

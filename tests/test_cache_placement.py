@@ -452,9 +452,12 @@ def test_index_on_the_capacity_tier_leaves_dram_to_hot_entries(shm_dir):
         cache.check()
 
 
-@pytest.mark.parametrize("index_tier", [-1, 2, True, 1.0])
-def test_index_tier_must_name_a_tier(shm_dir, index_tier):
-    with pytest.raises(ValueError, match="index_tier"):
+@pytest.mark.parametrize(
+    ("index_tier", "error"),
+    [(-1, ValueError), (2, ValueError), (True, TypeError), (1.0, TypeError)],
+)
+def test_index_tier_must_name_a_tier(shm_dir, index_tier, error):
+    with pytest.raises(error, match="index_tier"):
         TierCache(dram_mb=1, pmem_dir=shm_dir, pmem_mb=4, index_tier=index_tier)
     with pytest.raises(ValueError, match="index_tier"):
         TierCache(dram_mb=1, index_tier=1)

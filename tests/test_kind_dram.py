@@ -103,3 +103,22 @@ def test_allocated_statistic_follows_allocations():
 def test_stats_report_is_jemalloc_text():
     report = _bindings.stats_report()
     assert "jemalloc" in report.lower()
+
+
+@pytest.mark.parametrize("size", ["10", 1.5, True, None])
+def test_allocate_refuses_a_size_that_is_not_an_int(size):
+    dram = Kind.dram()
+    with pytest.raises(TypeError, match=r"size must be an int"):
+        dram.allocate(size)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"alignment must be an int"):
+        dram.allocate(64, alignment="64")  # type: ignore[arg-type]
+
+
+def test_allocate_takes_integer_like_sizes_as_ints():
+    np = pytest.importorskip("numpy")
+    with Kind.dram().allocate(np.int64(10)) as alloc:
+        assert type(alloc.size) is int and len(alloc) == 10
+        alloc.write(b"0123456789")
+        with pytest.raises(TypeError, match="size must be an int"):
+            alloc.resize(2.0)  # type: ignore[arg-type]
+        assert alloc.read() == b"0123456789"

@@ -90,6 +90,13 @@ def test_max_size_below_the_minimum_is_invalid(shm_dir, max_size):
         Kind.file(shm_dir, max_size=max_size)
 
 
+def test_max_size_below_the_minimum_names_the_minimum(shm_dir):
+    with pytest.raises(InvalidArgumentError, match=r"at least 16777216 bytes \(16 MiB"):
+        Kind.file(shm_dir, 1000)
+    with pytest.raises(TypeError, match="max_size must be an int"):
+        Kind.file(shm_dir, "16777216")  # type: ignore[arg-type]
+
+
 def test_unknown_policy_is_invalid(shm_dir):
     with pytest.raises(InvalidArgumentError, match="policy"):
         Kind.file(shm_dir, policy="fast")  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ message is tc_strerror's text plus the context of the call. They hold no state.
 from __future__ import annotations
 
 import errno as _errno
+import operator
 import os
 from typing import Any, Union
 
@@ -92,11 +93,21 @@ def _fspath(directory: PathLike) -> tuple[bytes, str]:
     return raw, os.fsdecode(raw)
 
 
-def _size(value: int, what: str) -> int:
-    value = int(value)
+def size_arg(value: int, what: str) -> int:
+    """value as a size_t: TypeError unless it is an int (numpy integers too, bool not),
+    InvalidArgumentError outside [0, 2**64)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{what} must be an int, not bool")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}") from None
     if value < 0 or value >= 1 << 64:
         raise InvalidArgumentError(f"{what} must be in [0, 2**64), not {value}", lib.TC_ERR_INVALID)
     return value
+
+
+_size = size_arg
 
 
 # ---- kinds ----
@@ -112,8 +123,15 @@ def kind_create_file(directory: PathLike, max_size: int, policy: str) -> Handle:
     if policy not in FILE_POLICIES:
         choices = ", ".join(map(repr, FILE_POLICIES))
         raise InvalidArgumentError(f"policy must be one of {choices}, not {policy!r}")
+    max_size = _size(max_size, "max_size")
+    if 0 < max_size < FILE_MIN_SIZE:
+        raise InvalidArgumentError(
+            f"max_size must be 0 (no limit) or at least {FILE_MIN_SIZE} bytes "
+            f"({FILE_MIN_SIZE >> 20} MiB, FILE_MIN_SIZE), not {max_size}",
+            lib.TC_ERR_INVALID,
+        )
     out = ffi.new("tc_kind_t **")
-    rc = lib.tc_kind_create_file(raw, _size(max_size, "max_size"), FILE_POLICIES[policy], out)
+    rc = lib.tc_kind_create_file(raw, max_size, FILE_POLICIES[policy], out)
     check(rc, f"cannot create a file-backed kind in {text!r}", text)
     return out[0]
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, TypeVar
 
 from tiercache.atomic import AtomicOps
 from tiercache import _bindings as _b
-from tiercache.errors import CacheCorruptError
+from tiercache.errors import CacheClosedError, CacheCorruptError
 from tiercache.kinds import Kind
 from tiercache.serde import decode_key, encode_key, make_serializer
 
@@ -43,6 +43,11 @@ class Tier:
     mb: float
     path: str | None = None
 
+    def __post_init__(self) -> None:
+        _check_tier_kind(self.kind)
+        if self.kind == "file" and not self.path:
+            raise ValueError("a file tier needs a directory: Tier.file(path, mb)")
+
     @classmethod
     def dram(cls, mb: float) -> Tier:
         return cls("dram", mb)
@@ -54,6 +59,37 @@ class Tier:
     @property
     def budget(self) -> int:
         return int(self.mb * _MB)
+
+
+def _check_tier_kind(kind: Any) -> None:
+    """ValueError for a name that is no kind at all (an existing kind this machine cannot
+    serve is KindUnavailableError, when the cache is built)."""
+    if not isinstance(kind, str):
+        raise TypeError(f"a tier's kind is a str, not {type(kind).__name__}")
+    names = ["dram", "file", *_b.numa_preset_names()]
+    if kind not in names:
+        raise ValueError(f"unknown tier kind {kind!r} (one of: {', '.join(names)})")
+
+
+def _int_option(value: Any, name: str, limit: int) -> int:
+    """value as an int in [0, limit]: TypeError for a non-int, ValueError out of range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= limit:
+        raise ValueError(f"{name} must be between 0 and {limit}, not {value!r}")
+    return int(value)
+
+
+def _interval_seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"compact_interval must be a number of seconds or None, not {type(value).__name__}"
+        )
+    if not 0 < value < float("inf"):
+        raise ValueError(f"compact_interval must be > 0 seconds and finite, not {value!r}")
+    return float(value)
 
 
 def _positive_mb(value: Any, name: str) -> float:
@@ -205,13 +241,10 @@ class TierCache(AtomicOps, MutableMapping):
         compact_interval: float | None,
         index_tier: int,
     ) -> None:
-        for name, value in (
-            ("large_value_bytes", large_value_bytes),
-            ("promote_hits", promote_hits),
-            ("index_tier", index_tier),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, not {value!r}")
+        large_value_bytes = _int_option(large_value_bytes, "large_value_bytes", (1 << 64) - 1)
+        promote_hits = _int_option(promote_hits, "promote_hits", (1 << 32) - 1)  # C unsigned
+        index_tier = _int_option(index_tier, "index_tier", (1 << 32) - 1)  # tiers: below
+        compact_interval = _interval_seconds(compact_interval)
         self._serializer = make_serializer(serializer)
         self._dumps = self._serializer.dumps
         self._loads = self._serializer.loads
@@ -234,8 +267,6 @@ class TierCache(AtomicOps, MutableMapping):
         self._views = _fast.exporter(self._addr, self._native)  # get(copy=False)'s views
         self._compactor: _Compactor | None = None
         if compact_interval is not None:
-            if not compact_interval > 0:
-                raise ValueError(f"compact_interval must be > 0 seconds, not {compact_interval!r}")
             self._compactor = _Compactor(self, compact_interval)
 
     # ---- the hot path (tiercache._fastpath; see its header for the result conventions) ----
@@ -313,6 +344,7 @@ class TierCache(AtomicOps, MutableMapping):
             try:
                 kt, kb = encode_key(key)
             except TypeError:
+                hash(key)  # an unhashable key raises TypeError, as in a dict
                 return False
             rc = _fast.contains(self._addr, kb, kt)
         if rc < 0:
@@ -337,6 +369,26 @@ class TierCache(AtomicOps, MutableMapping):
             if cursor[0] == 0:
                 return
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to a mapping with the same keys and values. Compares the lengths first, then
+        looks other's keys up here one by one, stopping at the first difference."""
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        if len(self) != len(other):
+            return False
+        for key, value in other.items():
+            try:
+                mine = self.get(key, _MISSING)
+            except CacheClosedError:
+                raise
+            except (TypeError, ValueError):  # a key this cache cannot hold: not here
+                return False
+            if mine is _MISSING or not mine == value:
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dict
+
     def items(self) -> ItemsView[Any, Any]:
         return _LiveItems(self)
 
@@ -360,7 +412,13 @@ class TierCache(AtomicOps, MutableMapping):
         """The value of key; if absent, store default and return it. The insertion happens
         only if no other thread stored the key first (then its value is returned)."""
         kt, kb = encode_key(key)
-        vt, vb = self._dumps(default)
+        try:
+            vt, vb = self._dumps(default)
+        except TypeError:  # a default that cannot be stored is fine while the key is present
+            value = self.get(key, _MISSING)
+            if value is _MISSING:
+                raise
+            return value
         while True:
             rc = _b.cache_add(self._h, kt, kb, vt, vb, 0.0)
             if rc == 1:
@@ -477,7 +535,9 @@ class TierCache(AtomicOps, MutableMapping):
         s["hit_ratio"] = s["hits"] / lookups if lookups else 0.0
         s["meta_bytes_per_item"] = s["meta_bytes"] / s["items"] if s["items"] else 0.0
         for tier, spec, kind in zip(s["tiers"], self._tiers, self._native.kinds):
-            tier["dram_bytes_per_item"] = tier["dram_bytes"] / tier["items"] if tier["items"] else 0.0
+            tier["dram_bytes_per_item"] = (
+                tier["dram_bytes"] / tier["items"] if tier["items"] else 0.0
+            )
             tier["name"] = spec.kind
             tier["kind"] = kind.name
             if spec.path:
@@ -491,11 +551,23 @@ class TierCache(AtomicOps, MutableMapping):
         if problem:
             raise CacheCorruptError(f"cache invariant broken: {problem}")
 
-    def memoize(self, ttl: float | None = None, typed: bool = False) -> Callable[[F], F]:
-        """Decorator caching a function's results here (see tiercache.memoize)."""
+    def memoize(
+        self,
+        ttl: float | None = None,
+        typed: bool = False,
+        *,
+        key: Callable[..., Any] | None = None,
+        name: str | None = None,
+    ) -> Callable[[F], F]:
+        """Decorator caching a function's results here, like functools.lru_cache: each
+        decorated function has its own results (name= shares them on purpose), methods
+        and async functions work, concurrent callers of one key compute it once. Also usable
+        bare, as ``@cache.memoize``. See tiercache.memoize."""
         from tiercache.memoize import memoize
 
-        return memoize(self, ttl=ttl, typed=typed)
+        if callable(ttl):  # @cache.memoize without parentheses
+            return memoize(self)(ttl)
+        return memoize(self, ttl=ttl, typed=typed, key=key, name=name)
 
     # ---- life cycle ----
 
@@ -511,6 +583,8 @@ class TierCache(AtomicOps, MutableMapping):
         self._native.close()
 
     def __enter__(self) -> TierCache:
+        if self.closed:
+            raise CacheClosedError("cannot enter a closed cache: it was closed")
         return self
 
     def __exit__(self, *exc_info: object) -> None:

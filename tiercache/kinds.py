@@ -144,7 +144,11 @@ class Kind:
     def allocate(
         self, size: int, *, zero: bool = False, alignment: int | None = None
     ) -> Allocation:
-        """size bytes of this kind (zeroed when zero; aligned to a power of two if given)."""
+        """size bytes of this kind (zeroed when zero; aligned to a power of two if given).
+        TypeError unless size and alignment are ints."""
+        size = _b.size_arg(size, "size")
+        if alignment is not None:
+            alignment = _b.size_arg(alignment, "alignment")
         with self._lock:
             handle = self._live_handle()
             if alignment is None:
@@ -262,6 +266,7 @@ class Allocation:
     def resize(self, size: int, kind: Kind | None = None) -> None:
         """Change the size, moving the bytes to kind when given (tc_realloc); on failure the
         allocation is unchanged. Earlier views become invalid."""
+        size = _b.size_arg(size, "size")
         with self._kind._lock:
             target = None if kind is None else kind._live_handle()
             new = _b.realloc(target, self._live_ptr(), size)

@@ -11,13 +11,16 @@ Values carry a 4-bit tag saying how to read them back:
   ``incr``/``decr`` work on, in one native step);
 - everything else msgpack can encode is stored with msgpack; tuples, sets and frozensets keep
   their type through msgpack extension types; subclasses of the types msgpack knows (an
-  OrderedDict, an IntEnum, numpy.float64) read back as their base type;
+  OrderedDict, an IntEnum, numpy.float64) read back as their base type, and so do numpy's
+  integer, float and bool scalars (numpy.int64 as int, numpy.float32 as the float that
+  equals it);
 - pickle is used only when the cache was created with ``serializer="pickle"``: a cache must
   never execute code from its own data unless asked to.
 """
 
 from __future__ import annotations
 
+import numbers
 import pickle
 import struct
 from typing import Any, Union
@@ -92,10 +95,19 @@ def _msgpack_default(obj: Any) -> msgpack.ExtType:
         return msgpack.ExtType(_EXT_FROZENSET, _pack(list(obj)))
     if isinstance(obj, set):
         return msgpack.ExtType(_EXT_SET, _pack(list(obj)))
-    if isinstance(obj, int):
-        if type(obj) is not int and -(1 << 63) <= obj < 1 << 64:  # IntEnum and the like
-            return int(obj)
-        return msgpack.ExtType(_EXT_BIGINT, str(int(obj)).encode())  # beyond 64 bits
+    if isinstance(obj, numbers.Integral):  # IntEnum, numpy integers and the like
+        value = int(obj)
+        if type(obj) is not int and -(1 << 63) <= value < 1 << 64:
+            return value
+        return msgpack.ExtType(_EXT_BIGINT, str(value).encode())  # beyond 64 bits
+    if type(obj).__module__ == "numpy" and getattr(obj, "shape", None) == ():
+        kind = obj.dtype.kind  # numpy scalars, when a float holds them exactly (not every
+        if kind == "f" and isinstance(obj, numbers.Real):  # longdouble does)
+            value = float(obj)
+            if value == obj or value != value:
+                return value
+        if kind == "b":
+            return bool(obj)
     # strict_types sends subclasses of what msgpack encodes here: store them as their base.
     for base in (float, str, bytes, dict, list):
         if isinstance(obj, base):
