@@ -3,7 +3,7 @@
  * backpressure. Input is parsed as it arrives, command after command, each answered into the
  * output buffer; when the unsent output passes --output-limit, reading stops (the kernel then
  * pushes back on the client) and resumes when the client has read most of it. Memory per
- * connection is bounded: a command line by 2 KiB (multi-key get lines by LONG_LINE_MAX), a data
+ * connection is bounded: a command line by 16 KiB (multi-key get lines by LONG_LINE_MAX), a data
  * block by -I (larger ones are discarded as they arrive), the output by the limit plus one
  * reply part (a multi-key get pauses between keys).
  */
@@ -15,7 +15,9 @@
 
 #include "server.h"
 
-#define LINE_MAX_BYTES 2048              /* memcached's: beyond it, only get/gets lines go on */
+/* memcached reads up to 16 KiB at a time and closes a connection whose read held no '\n' past
+ * 2 KiB unless it is a get/gets line: in effect, lines up to 16 KiB are read. */
+#define LINE_MAX_BYTES 16384
 #define LONG_LINE_MAX (2u * 1024 * 1024) /* a multi-key get line */
 
 static void process(tcs_conn_t *c);

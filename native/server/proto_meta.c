@@ -262,10 +262,6 @@ static void mg_reply(tcs_conn_t *c, meta_t *m, const tc_cache_value_t *v, bool w
     }
     if (won) rb_add(&b, " W");
     else if (v->tag & VTAG_WIN_SENT) rb_add(&b, " Z");
-    if (!value && m->quiet && !won) { /* q: a hit without a value says nothing */
-        if (v->pin) tc_cache_unpin(tcs_cache(), v->pin);
-        return;
-    }
     send_rb(c, &b);
     if (value) {
         tcs_out_value(c, v);
