@@ -147,8 +147,9 @@ def test_client_that_stops_reading(ours):
     grown_mb = (ours.rss_kb() - before) / 1024
     assert grown_mb < 64, f"RSS grew by {grown_mb:.0f} MiB"
     assert still_serving(ours)
-    stuck.close()
+    stuck.shutdown(socket.SHUT_RDWR)  # wakes the blocked sender
     t.join(IO_TIMEOUT)
+    stuck.close()
     assert still_serving(ours)
 
 
