@@ -122,9 +122,15 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        err = b""
         if self.proc.stderr:
+            err = self.proc.stderr.read()
             self.proc.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.kind == "tiercache" and self.proc.returncode not in (0, -signal.SIGKILL):
+            # a clean SIGTERM shutdown exits 0; anything else (a sanitizer report) fails the run
+            raise RuntimeError(f"tiercache-server exited with {self.proc.returncode}: "
+                               f"{err.decode(errors='replace')[-4000:]}")
         return self.proc.returncode
 
 

@@ -106,6 +106,10 @@ def test_huge_lengths_are_refused(ours):
     assert still_serving(ours)
 
 
+SANITIZED = "TIERCACHE_SERVER" in os.environ  # a sanitizer build: RSS means nothing there
+
+
+@pytest.mark.skipif(SANITIZED, reason="RSS of a sanitizer build")
 def test_swallowed_data_is_not_buffered(ours):
     """The data of a refused 1 GB set is read and dropped as it comes: memory stays flat."""
     before = ours.rss_kb()
@@ -145,7 +149,7 @@ def test_client_that_stops_reading(ours):
     t.join(3)  # the sender blocks once the server has stopped reading
     assert t.is_alive(), "the server read 4 GB worth of requests without pushing back"
     grown_mb = (ours.rss_kb() - before) / 1024
-    assert grown_mb < 64, f"RSS grew by {grown_mb:.0f} MiB"
+    assert SANITIZED or grown_mb < 64, f"RSS grew by {grown_mb:.0f} MiB"
     assert still_serving(ours)
     stuck.shutdown(socket.SHUT_RDWR)  # wakes the blocked sender
     t.join(IO_TIMEOUT)
