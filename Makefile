@@ -12,6 +12,8 @@
 #                benchmarks/results/ (BENCH_ARGS to change the workload)
 #   make bench-cache   TierCache micro-benchmarks against its targets (benchmarks/cache)
 #   make bench-native  the allocator against memkind (benchmarks/native)
+#   make bench-tiering issue 11's tiering benchmarks (fill, miss ratio, speed, set stalls):
+#                benchmarks/results/tiering.json and .txt
 #   make fuzz    the cache fuzzer for FUZZ_SECONDS (default 600)
 #   make reliability   fault sweep + process events + 60 s fuzz: one summary line
 #   make soak    mixed load with TTLs on 2 threads for SOAK_SECONDS (default 1800)
@@ -24,8 +26,8 @@ NPROC := $(shell nproc 2>/dev/null || echo 2)
 PYTEST_ARGS ?=
 
 .PHONY: all deps test test-native test-asan test-numa test-python bench bench-deps \
-	bench-cache bench-native lint format clean test-tsan test-python-asan test-python-tsan \
-	fuzz fuzz-short reliability soak
+	bench-cache bench-native bench-tiering lint format clean test-tsan test-python-asan \
+	test-python-tsan fuzz fuzz-short reliability soak
 
 all: deps
 	$(MAKE) -C native -j$(NPROC)
@@ -128,6 +130,9 @@ bench-deps:
 
 bench-cache: bench-deps
 	$(MAKE) -C benchmarks/cache run PYTHON=$(abspath $(VENV))/bin/python
+
+bench-tiering: bench-deps
+	$(MAKE) -C benchmarks/cache tiering PYTHON=$(abspath $(VENV))/bin/python
 
 bench-native: bench-deps
 	$(MAKE) -C benchmarks/native run PYTHON=$(abspath $(VENV))/bin/python
