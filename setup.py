@@ -1,6 +1,7 @@
 """Build hooks only (metadata lives in pyproject.toml).
 
-``build_ext`` first runs ``make -C native`` (jemalloc + libtiercache.a), then cffi compiles
+``build_ext`` first runs ``make -C native`` (jemalloc + libtiercache.a, and the server binary
+tiercache-server when libevent is there, copied into the package as tiercache/bin/), then cffi compiles
 ``tiercache._native`` from tiercache/_build_native.py and links the static library into it.
 The package version is the C header's TC_VERSION_*: one version for both halves.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -40,7 +42,20 @@ class BuildNativeThenExt(build_ext):
         cmd = [os.environ.get("MAKE", "make"), "-C", str(ROOT / "native"), f"-j{jobs}"]
         print("tiercache: building the native library:", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, env=env)
+        self._copy_server()
         super().run()
+
+    def _copy_server(self) -> None:
+        """Install the server binary as package data (tiercache/bin/tiercache-server) when
+        native/ built it (it needs libevent)."""
+        binary = ROOT / "native" / "build" / "bin" / "tiercache-server"
+        if not binary.is_file():
+            print("tiercache: tiercache-server was not built (libevent missing)", flush=True)
+            return
+        base = ROOT if self.inplace else Path(self.build_lib)
+        dest = base / "tiercache" / "bin"
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(binary, dest / binary.name)
 
 
 setup(

@@ -18,8 +18,9 @@ EXTRAS=${EXTRAS:-test}
 # libxxhash-dev: the header-only XXH3 that hashes cache keys in native/src/cache.
 # redis-server, memcached: peers of `tiercache bench --compare` (it starts private instances
 # on unix sockets itself; on a systemd machine apt also starts their default services).
+# libevent-dev: the event library of the server (native/server, tiercache-server).
 APT_PACKAGES=(build-essential pkg-config libnuma-dev libxxhash-dev dpkg-dev numactl libmemkind-dev
-    redis-server memcached)
+    libevent-dev redis-server memcached)
 JEMALLOC_TARBALL=native/build/jemalloc-5.3.0.tar.bz2
 
 log() { printf 'bootstrap: %s\n' "$*"; }

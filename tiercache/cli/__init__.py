@@ -1,4 +1,4 @@
-"""The ``tiercache`` command line: ``tiercache info`` and ``tiercache bench``.
+"""The ``tiercache`` command line: ``tiercache info``, ``tiercache bench`` and ``tiercache serve``.
 
 Modules: args (parsing and checks), workload (the request sequence), peers and servers (the
 stores compared), runner (replay and timing), report (memtier's text and JSON), plots, info.
@@ -26,6 +26,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failure, 2 bad arguments)."""
     from tiercache.cli import args as cli_args
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:  # every argument is the server's own (see cli/serve.py)
+        from tiercache.cli.serve import run_serve
+
+        return run_serve(argv[1:])
     try:
         ns = cli_args.parse(argv)
         if ns.command == "info":

@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tiercache {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    sub.add_parser(  # handled before parsing (cli/__init__.py): listed for --help
+        "serve", help="run the memcached-protocol server (tiercache serve --help)", add_help=False
+    )
     info = sub.add_parser("info", help="the machine's memory, kinds and directories")
     info.add_argument("dirs", nargs="*", metavar="DIR", help="directories to examine")
     info.add_argument("--dir", action="append", default=[], help=argparse.SUPPRESS)
