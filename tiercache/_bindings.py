@@ -375,6 +375,9 @@ def cache_fast_path() -> Any:
         addr("tc_cache_delete"),
         addr("tc_cache_contains"),
         addr("tc_cache_unpin"),
+        addr("tc_cache_store"),
+        addr("tc_cache_get_ex"),
+        addr("tc_cache_incr"),
     )
     return _fastpath
 

@@ -33,11 +33,19 @@ typedef int (*set_fn)(tc_cache_t *, unsigned, const void *, size_t, const void *
                       unsigned, double);
 typedef int (*key_fn)(tc_cache_t *, unsigned, const void *, size_t);
 typedef void (*unpin_fn)(tc_cache_t *, void *);
+typedef int (*store_fn)(tc_cache_t *, tc_cache_mode_t, const tc_cache_item_t *, uint64_t *);
+typedef int (*get_ex_fn)(tc_cache_t *, unsigned, const void *, size_t, unsigned, double, void *,
+                         size_t, tc_cache_value_t *);
+typedef int (*incr_fn)(tc_cache_t *, unsigned, const void *, size_t, const tc_cache_incr_t *,
+                       uint64_t *, uint64_t *);
 
 static get_fn cache_get;
 static set_fn cache_set;
 static key_fn cache_delete, cache_contains;
 static unpin_fn cache_unpin;
+static store_fn cache_store;
+static get_ex_fn cache_get_ex;
+static incr_fn cache_incr;
 
 /* Must match tiercache/serde.py. */
 enum { KEY_STR = 1, KEY_BYTES = 2, KEY_INT = 3 };
@@ -386,6 +394,78 @@ static PyObject *fp_delete_many(PyObject *self, PyObject *const *args, Py_ssize_
     return out;
 }
 
+/* ---- one-step operations (tiercache/atomic.py) ---- */
+
+/* store(handle, key, key_tag, value, value_tag, ttl, mode, cas) -> tc_cache_store's result (a
+ * TC_CACHE_* code or a negative TC_ERR_*), or NotImplemented (Python encodes and calls again) */
+static PyObject *fp_store(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    tc_cache_t *c;
+    struct key k;
+    int status = begin(args, nargs, 8,
+                       "store(handle, key, key_tag, value, value_tag, ttl, mode, cas)", &c, &k);
+    if (status <= 0) return not_begun(status);
+    long vtag = PyLong_AsLong(args[4]);
+    double ttl = PyFloat_AsDouble(args[5]);
+    long mode = PyLong_AsLong(args[6]);
+    unsigned long long cas = PyLong_AsUnsignedLongLong(args[7]);
+    if (PyErr_Occurred()) return NULL;
+    const char *data;
+    Py_ssize_t len;
+    Py_buffer view = {0};
+    int got = value_bytes(args[3], &vtag, &data, &len, &view);
+    if (got <= 0) return not_begun(got);
+    tc_cache_item_t item = {.ktag = k.tag, .key = k.data, .klen = (size_t)k.len, .value = data,
+                            .vlen = (size_t)len, .vtag = (unsigned)vtag, .ttl = ttl,
+                            .cas = cas};
+    int rc = cache_store(c, (tc_cache_mode_t)mode, &item, NULL);
+    if (view.obj) PyBuffer_Release(&view);
+    return PyLong_FromLong(rc);
+}
+
+/* get_ex(handle, key, key_tag, options) -> None (absent), a negative int (error), or
+ * (tag, bytes, cas, seconds left or 0.0) */
+static PyObject *fp_get_ex(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    tc_cache_t *c;
+    struct key k;
+    int status = begin(args, nargs, 4, "get_ex(handle, key, key_tag, options)", &c, &k);
+    if (status <= 0) return not_begun(status);
+    unsigned long options = PyLong_AsUnsignedLong(args[3]);
+    if (PyErr_Occurred()) return NULL;
+    char scratch[COPY_CAP];
+    tc_cache_value_t out;
+    int rc = cache_get_ex(c, k.tag, k.data, (size_t)k.len, (unsigned)options, 0, scratch,
+                          COPY_CAP, &out);
+    if (rc == 0) Py_RETURN_NONE;
+    if (rc < 0) return PyLong_FromLong(rc);
+    PyObject *bytes = PyBytes_FromStringAndSize(out.data, (Py_ssize_t)out.len);
+    if (out.pin) cache_unpin(c, out.pin);
+    if (!bytes) return NULL;
+    return Py_BuildValue("(INKd)", out.tag, bytes, (unsigned long long)out.cas, out.ttl);
+}
+
+/* incr(handle, key, key_tag, delta, initial or None, value_tag) -> (rc, signed result):
+ * rc 1 applied, 0 absent, negative an error */
+static PyObject *fp_incr(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    tc_cache_t *c;
+    struct key k;
+    int status = begin(args, nargs, 6, "incr(handle, key, key_tag, delta, initial, value_tag)",
+                       &c, &k);
+    if (status <= 0) return not_begun(status);
+    long long delta = PyLong_AsLongLong(args[3]);
+    long vtag = PyLong_AsLong(args[5]);
+    tc_cache_incr_t op = {.is_signed = true, .vtag = (unsigned)vtag};
+    if (args[4] != Py_None) {
+        op.create = true;
+        op.initial = (uint64_t)PyLong_AsLongLong(args[4]);
+    }
+    if (PyErr_Occurred()) return NULL;
+    op.decrement = delta < 0;
+    op.delta = delta < 0 ? (uint64_t)0 - (uint64_t)delta : (uint64_t)delta;
+    uint64_t value = 0;
+    int rc = cache_incr(c, k.tag, k.data, (size_t)k.len, &op, &value, NULL);
+    return Py_BuildValue("(iL)", rc, (long long)(int64_t)value);
+}
+
 static PyObject *key_call(key_fn fn, PyObject *const *args, Py_ssize_t nargs) {
     tc_cache_t *c;
     struct key k;
@@ -404,14 +484,18 @@ static PyObject *fp_contains(PyObject *self, PyObject *const *args, Py_ssize_t n
     return key_call(cache_contains, args, nargs);
 }
 
-/* bind(get, set, delete, contains, unpin): addresses of the tc_cache_* functions. */
+/* bind(get, set, delete, contains, unpin, store, get_ex, incr): addresses of the tc_cache_*
+ * functions. */
 static PyObject *fp_bind(PyObject *self, PyObject *args) {
-    unsigned long long g, s, d, h, u;
-    if (!PyArg_ParseTuple(args, "KKKKK", &g, &s, &d, &h, &u)) return NULL;
-    if (!g || !s || !d || !h || !u) {
-        PyErr_SetString(PyExc_ValueError, "bind() needs five function addresses");
+    unsigned long long g, s, d, h, u, st, gx, in;
+    if (!PyArg_ParseTuple(args, "KKKKKKKK", &g, &s, &d, &h, &u, &st, &gx, &in)) return NULL;
+    if (!g || !s || !d || !h || !u || !st || !gx || !in) {
+        PyErr_SetString(PyExc_ValueError, "bind() needs eight function addresses");
         return NULL;
     }
+    cache_store = (store_fn)(uintptr_t)st;
+    cache_get_ex = (get_ex_fn)(uintptr_t)gx;
+    cache_incr = (incr_fn)(uintptr_t)in;
     cache_get = (get_fn)(uintptr_t)g;
     cache_set = (set_fn)(uintptr_t)s;
     cache_delete = (key_fn)(uintptr_t)d;
@@ -453,7 +537,13 @@ static PyMethodDef methods[] = {
      "set_many(handle, pairs, ttl)"},
     {"delete_many", (PyCFunction)(void (*)(void))fp_delete_many, METH_FASTCALL,
      "delete_many(handle, keys)"},
-    {"bind", fp_bind, METH_VARARGS, "bind(get, set, delete, contains, unpin)"},
+    {"store", (PyCFunction)(void (*)(void))fp_store, METH_FASTCALL,
+     "store(handle, key, key_tag, value, value_tag, ttl, mode, cas)"},
+    {"get_ex", (PyCFunction)(void (*)(void))fp_get_ex, METH_FASTCALL,
+     "get_ex(handle, key, key_tag, options)"},
+    {"incr", (PyCFunction)(void (*)(void))fp_incr, METH_FASTCALL,
+     "incr(handle, key, key_tag, delta, initial, value_tag)"},
+    {"bind", fp_bind, METH_VARARGS, "bind(get, set, delete, contains, unpin, store, get_ex, incr)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -16,7 +16,8 @@ from tiercache.serde import decode_key, encode_key
 
 __all__ = ["AtomicOps"]
 
-_MISSING: Any = object()
+_fast = _b.cache_fast_path()
+_GET_PEEK, _GET_CAS = _b.lib.TC_GET_PEEK, _b.lib.TC_GET_CAS
 
 
 def _ttl(ttl: float | None) -> float:
@@ -47,20 +48,33 @@ def _joinable(data: Any) -> tuple[int, Any]:
 class AtomicOps:
     """Conditional stores, compare-and-set, counters, peeks (mixed into TierCache)."""
 
-    # Provided by TierCache: the native handle, the serializer's two functions, and the
-    # exception for a failed store.
+    # Provided by TierCache: the native handle and its address for the fast path, the
+    # serializer's two functions, and the exception for a failed store.
     _h: Any
+    _addr: int
     _dumps: Any
     _loads: Any
     _set_error: Any
 
     def _store(self, mode: str, key: Any, value: Any, ttl: float | None, cas: int = 0) -> int:
-        kt, kb = encode_key(key)
-        vt, vb = self._dumps(value)
-        rc, _token = _b.cache_store(self._h, mode, kt, kb, vt, vb, _ttl(ttl), cas)
+        seconds, code = _ttl(ttl), _b.STORE_MODES[mode]
+        rc = _fast.store(self._addr, key, -1, value, -1, seconds, code, cas)
+        if rc is NotImplemented:
+            kt, kb = encode_key(key)
+            vt, vb = self._dumps(value)
+            rc = _fast.store(self._addr, kb, kt, vb, vt, seconds, code, cas)
         if rc < 0:
             raise self._set_error(rc, key, value)
         return rc
+
+    def _get_ex(self, key: Any, options: int) -> tuple[int, bytes, int, float] | None:
+        r = _fast.get_ex(self._addr, key, -1, options)
+        if r is NotImplemented:
+            kt, kb = encode_key(key)
+            r = _fast.get_ex(self._addr, kb, kt, options)
+        if type(r) is int:
+            raise _b.cache_error(r, "get")
+        return r
 
     def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         """Store value only if key is absent (or expired): True when stored."""
@@ -73,8 +87,7 @@ class AtomicOps:
     def gets(self, key: Any, default: Any = None) -> tuple[Any, int | None]:
         """(value, token) for key, or (default, None) when absent. The token stays the same
         until the item changes; pass it to cas()."""
-        kt, kb = encode_key(key)
-        got = _b.cache_get_ex(self._h, kt, kb, _b.lib.TC_GET_CAS)
+        got = self._get_ex(key, _GET_CAS)
         if got is None:
             return default, None
         tag, data, token, _left = got
@@ -98,15 +111,18 @@ class AtomicOps:
             initial = _delta(default) + delta
             if not INT_MIN <= initial <= INT_MAX:
                 raise NumberRangeError(f"{default} + {delta} leaves the signed 64-bit range")
-        kt, kb = encode_key(key)
-        try:
-            result = _b.cache_incr(self._h, kt, kb, delta, initial, VALUE_INT)
-        except NotANumberError:
+        rc, result = _fast.incr(self._addr, key, -1, delta, initial, VALUE_INT)
+        if rc is NotImplemented:
+            kt, kb = encode_key(key)
+            rc, result = _fast.incr(self._addr, kb, kt, delta, initial, VALUE_INT)
+        if rc == _b.lib.TC_ERR_NOTNUMBER:
             raise NotANumberError(
                 f"cannot add to the value under {key!r}: not an int of the signed 64-bit range",
-                _b.lib.TC_ERR_NOTNUMBER,
-            ) from None
-        if result is None:
+                rc,
+            )
+        if rc < 0:
+            raise _b.cache_error(rc, "incr")
+        if rc == 0:
             raise KeyError(key)
         return result
 
@@ -115,11 +131,13 @@ class AtomicOps:
         return self.incr(key, -_delta(delta), default)
 
     def _join(self, mode: str, key: Any, data: Any) -> bool:
-        kt, kb = encode_key(key)
         vt, vb = _joinable(data)
-        rc, _token = _b.cache_store(self._h, mode, kt, kb, vt, vb, 0.0)
+        kt, kb = encode_key(key)
+        rc = _fast.store(self._addr, kb, kt, vb, vt, 0.0, _b.STORE_MODES[mode], 0)
         if rc == _b.lib.TC_ERR_INVALID:
-            raise TypeError(f"{mode} needs a stored value of the same type as {type(data).__name__}")
+            raise TypeError(
+                f"{mode} needs a stored value of the same type as {type(data).__name__}"
+            )
         if rc < 0:
             raise self._set_error(rc, key, data)
         return rc == _b.STORED
@@ -136,8 +154,7 @@ class AtomicOps:
     def ttl(self, key: Any) -> float | None:
         """Seconds until key expires, None when it never does; KeyError when absent. Does not
         count as a read."""
-        kt, kb = encode_key(key)
-        got = _b.cache_get_ex(self._h, kt, kb, _b.lib.TC_GET_PEEK)
+        got = self._get_ex(key, _GET_PEEK)
         if got is None:
             raise KeyError(key)
         left = got[3]
@@ -151,8 +168,7 @@ class AtomicOps:
     def peek(self, key: Any, default: Any = None) -> Any:
         """The value of key without counting a read: hit counts, promotion and eviction order
         stay as they were."""
-        kt, kb = encode_key(key)
-        got = _b.cache_get_ex(self._h, kt, kb, _b.lib.TC_GET_PEEK)
+        got = self._get_ex(key, _GET_PEEK)
         return default if got is None else self._loads(got[0], got[1])
 
     def popitem(self) -> tuple[Any, Any]:

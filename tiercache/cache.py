@@ -206,6 +206,15 @@ class TierCache(AtomicOps, MutableMapping):
             tiers, large_value_bytes, promote_hits, serializer, compact_interval, index_tier
         )
 
+    @staticmethod
+    def connect(servers: str | list[str], **options: Any) -> Any:
+        """A client of tiercache servers (``tiercache serve``) with this mapping API:
+        ``"unix:/run/tc.sock"``, ``"host:11211"``, or a list of them for client-side sharding
+        (see tiercache.client.connect)."""
+        from tiercache.client import connect
+
+        return connect(servers, **options)
+
     @classmethod
     def from_tiers(
         cls,

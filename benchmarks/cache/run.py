@@ -47,13 +47,14 @@ sys.path.insert(0, HERE)
 
 import cachetools  # noqa: E402
 import diskcache  # noqa: E402
+import atomic_ops
 import workloads as w  # noqa: E402
 
 import tiercache  # noqa: E402
 from tiercache import TierCache  # noqa: E402
 
 MiB = 1 << 20
-SECTIONS = ("ops", "zerocopy", "hotset", "meta", "compact")
+SECTIONS = ("ops", "zerocopy", "hotset", "meta", "compact", "atomic")
 
 # The targets (issue 4, "Measured" and "Where the index lives").
 GET_VS_CACHETOOLS = 1.0
@@ -677,6 +678,7 @@ RUNNERS = {
     "hotset": section_hotset,
     "meta": section_meta,
     "compact": section_compact,
+    "atomic": lambda rep, a: atomic_ops.section_atomic(rep, a, sample, Loop, med),
 }
 
 
