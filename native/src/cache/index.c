@@ -11,7 +11,7 @@
  * tombstones, no rebuilds under churn. Each part grows alone, by 1/4 once it is 7/8 full (or
  * a distance would pass 63): the load stays within 70-88%, 9.1-11.4 bytes of DRAM per entry.
  * Growing is incremental: the part gets a new table, new keys go there, and each insertion
- * into the part moves a few entries over from the old table (reading them on their tier for
+ * into the part moves up to 64 entries over from the old table (reading them on their tier for
  * their hash), so no operation rebuilds a whole table; lookups try the new table, then the
  * old, until it is empty and freed. Only one part at a time holds two tables' worth of slots
  * for long: 1/64 of the index.

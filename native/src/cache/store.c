@@ -28,7 +28,7 @@ static void resize_ghost(tc_cache_t *c, struct tc_index_part *part) {
 
 /* Entries a part's insertion moves from its old table to its new one while it grows: the
  * old table empties long before the new one fills (7/8 full at 1.25 times the size). */
-#define MOVE_PER_INSERT 16
+#define MOVE_PER_INSERT 64
 
 static void free_slots(tc_cache_t *c, uint64_t *slots) {
     if (slots) tc__cache_free(c, c->index.tier, slots);
