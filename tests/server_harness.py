@@ -21,6 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 IO_TIMEOUT = 10.0  # seconds: bounds a hung read, never part of an assertion
 
 
+def _server_env() -> dict[str, str]:
+    """The environment servers run in: this one without a preloaded sanitizer runtime (the
+    Python suites under ASan/TSan preload it for the extension; the servers are not built
+    with it, and their memory figures would mean nothing)."""
+    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS")}
+
+
 def server_binary() -> Path | None:
     """The tiercache-server to test: $TIERCACHE_SERVER, the build tree, or the package's."""
     candidates = [os.environ.get("TIERCACHE_SERVER"), ROOT / "native/build/bin/tiercache-server"]
@@ -72,7 +79,9 @@ class Server:
             cmd += ["-l", "127.0.0.1", "-p", str(self.port)]
         else:
             cmd += ["-s", self.path]
-        self.proc = subprocess.Popen(cmd + extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            cmd + extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_server_env()
+        )
         self._wait_ready()
 
     def _wait_ready(self) -> None:
