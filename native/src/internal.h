@@ -39,6 +39,10 @@ struct tc_kind_ops {
     /* In a forked child: detach from memory shared with the parent, or copy it (per the
      * kind's tc_fork_policy_t). No jemalloc calls. */
     void (*fork_child)(tc_kind_t *k);
+    /* In a forked child, after fork_child detached the kind: make [addr, addr+len) readable
+     * again, as a private copy of what it held at fork (a reader's pinned block). 0 or an
+     * errno (NULL slot: the kind is never detached). */
+    int (*fork_keep)(tc_kind_t *k, void *addr, size_t len);
     /* Choose what fork_child does. TC_OK or an error (NULL slot: see tc_kind_set_fork_policy). */
     int (*set_fork_policy)(tc_kind_t *k, tc_fork_policy_t policy);
     /* Capacity in bytes. TC_OK or an error. */
@@ -332,7 +336,10 @@ void tc__ptrmap_clear(uintptr_t start, size_t len);
 int tc__ptrmap_assign_range(uintptr_t start, size_t len, uint16_t id);
 /* Undo tc__ptrmap_assign_range, restoring what the granules held before. */
 void tc__ptrmap_clear_range(uintptr_t start, size_t len, uint16_t id);
-void tc__ptrmap_fork_child(void);
+/* fork(): take the index's locks (after the kinds' provider locks), and release them in the
+ * parent and the child. */
+void tc__ptrmap_fork_prepare(void);
+void tc__ptrmap_fork_release(void);
 
 static inline tc_kind_t *tc__kind_of(const void *p) {
     uint16_t id = tc__ptrmap_get(p);
@@ -418,6 +425,11 @@ bool tc__debug(void);
 void tc__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 extern _Atomic unsigned tc__fork_generation; /* bumped in every forked child (cache/forked.c) */
+/* A new cache joins the caches whose locks fork() takes (TC_OK or TC_ERR_NOMEM); a released
+ * one leaves (cache/forked.c). */
+struct tc_cache;
+int tc__cache_fork_track(struct tc_cache *c);
+void tc__cache_fork_untrack(struct tc_cache *c);
 
 /* ---- os.c: every mmap/madvise/fallocate/open; 0 or an errno ---- */
 int tc__os_reserve(size_t len, size_t align, void **out); /* PROT_NONE, aligned */

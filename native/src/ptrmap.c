@@ -168,7 +168,12 @@ void tc__ptrmap_clear_range(uintptr_t start, size_t len, uint16_t id) {
     pthread_mutex_unlock(&shared_lock);
 }
 
-void tc__ptrmap_fork_child(void) {
-    pthread_mutex_init(&leaf_lock, NULL);
-    pthread_mutex_init(&shared_lock, NULL);
+void tc__ptrmap_fork_prepare(void) {
+    pthread_mutex_lock(&shared_lock);
+    pthread_mutex_lock(&leaf_lock);
+}
+
+void tc__ptrmap_fork_release(void) {
+    pthread_mutex_unlock(&leaf_lock);
+    pthread_mutex_unlock(&shared_lock);
 }

@@ -168,6 +168,19 @@ static void file_fork_child(tc_kind_t *k) {
         tc__os_map_anon((void *)f->win[i].base, f->win[i].len, false);
 }
 
+/* A detached child keeps a private copy of [addr, addr+len)'s pages, read from the file. */
+static int file_fork_keep(tc_kind_t *k, void *addr, size_t len) {
+    struct file_kind *f = k->priv;
+    struct window *w = window_of(f, (uintptr_t)addr);
+    if (!w || f->fd < 0) return EINVAL;
+    size_t page = tc__os_page_size();
+    uintptr_t start = (uintptr_t)addr & ~(page - 1);
+    uintptr_t end = round_up((uintptr_t)addr + len, page);
+    if (end > w->base + w->len) end = w->base + w->len;
+    return tc__os_copy_to_private((void *)start, end - start, end - start, f->fd,
+                                  w->file_off + (off_t)(start - w->base));
+}
+
 static int file_set_fork_policy(tc_kind_t *k, tc_fork_policy_t policy) {
     struct file_kind *f = k->priv;
     bool copy = policy == TC_FORK_COPY;
@@ -204,6 +217,7 @@ static const struct tc_kind_ops file_ops = {
     .can_merge = file_can_merge,
     .release = file_release,
     .fork_child = file_fork_child,
+    .fork_keep = file_fork_keep,
     .set_fork_policy = file_set_fork_policy,
     .capacity = file_capacity,
 };
