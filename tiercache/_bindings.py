@@ -331,6 +331,11 @@ def stats_report(opts: str | None = None) -> str:
     return "".join(chunks)
 
 
+def background_purge_start() -> None:
+    """Start the background purging threads unless TIERCACHE_BACKGROUND_PURGE=0."""
+    check(lib.tc_background_purge_start(), "cannot start the background purging threads")
+
+
 def set_background_threads(enable: bool) -> None:
     check(lib.tc_set_background_threads(bool(enable)), "cannot switch background threads")
 

@@ -414,6 +414,8 @@ enum tc_option_id {
     TC_OPT_HBW_THRESHOLD,
     TC_OPT_MEM_TIERS,
     TC_OPT_MEM_THRESHOLDS,
+    TC_OPT_DRAM_DECAY_MS,
+    TC_OPT_BACKGROUND_PURGE,
     TC_OPT_COUNT
 };
 void tc__options_init(void);
@@ -425,11 +427,11 @@ bool tc__debug(void);
 void tc__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 extern _Atomic unsigned tc__fork_generation; /* bumped in every forked child (cache/forked.c) */
-/* A new cache joins the caches whose locks fork() takes (TC_OK or TC_ERR_NOMEM); a released
- * one leaves (cache/forked.c). */
+/* A new cache joins the caches whose locks fork() takes and starts the background purging
+ * (tc_background_purge_start): TC_OK or TC_ERR_NOMEM. A released one leaves (cache/forked.c). */
 struct tc_cache;
-int tc__cache_fork_track(struct tc_cache *c);
-void tc__cache_fork_untrack(struct tc_cache *c);
+int tc__cache_register(struct tc_cache *c);
+void tc__cache_unregister(struct tc_cache *c);
 
 /* ---- os.c: every mmap/madvise/fallocate/open; 0 or an errno ---- */
 int tc__os_reserve(size_t len, size_t align, void **out); /* PROT_NONE, aligned */

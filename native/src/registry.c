@@ -125,13 +125,22 @@ __attribute__((constructor(101))) static void register_locks_handlers(void) {
  * and reported a race on the new arena's mutexes (test_tcache, purge while threads allocate):
  * not a real race, but a flaky suite. Initialising every automatic arena here, once, under
  * pthread_once, which TSan does see, removes the concurrent initialisation for every build. */
+/* Their dirty pages (freed, still resident) decay over TIERCACHE_DRAM_DECAY_MS rather than
+ * jemalloc's 10 s: a cache's DRAM then stays near its budget (issue 13), given something that
+ * runs the decay while the application is idle (tc_background_purge_start). */
 static void init_auto_arenas(void) {
     unsigned n = 0, cur = 0;
     size_t sz = sizeof n;
     if (tc_je_mallctl("opt.narenas", &n, &sz, NULL, 0)) return;
     sz = sizeof cur;
     if (tc_je_mallctl("thread.arena", &cur, &sz, NULL, 0)) return;
-    for (unsigned i = 0; i < n; i++) tc_je_mallctl("thread.arena", NULL, NULL, &i, sizeof i);
+    unsigned long decay_ms = 1000;
+    tc__option_uint(TC_OPT_DRAM_DECAY_MS, &decay_ms);
+    ssize_t decay = (ssize_t)decay_ms;
+    for (unsigned i = 0; i < n; i++) {
+        tc_je_mallctl("thread.arena", NULL, NULL, &i, sizeof i);
+        tc__mallctl_arena_u(i, "dirty_decay_ms", &decay, sizeof decay);
+    }
     tc_je_mallctl("thread.arena", NULL, NULL, &cur, sizeof cur);
 }
 

@@ -50,7 +50,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
     tc_cache_t *c = tc_malloc(tc_kind_dram(), sizeof *c);
     if (!c) return TC_ERR_NOMEM;
     memset(c, 0, sizeof *c);
-    if (pthread_mutex_init(&c->lock, NULL) || tc__cache_fork_track(c)) {
+    if (pthread_mutex_init(&c->lock, NULL) || tc__cache_register(c)) {
         tc_free(NULL, c);
         return TC_ERR_SYSTEM;
     }
@@ -74,7 +74,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
 
 /* Free what is left of a closed cache once no pin holds it (lock not held). */
 static void release_cache(tc_cache_t *c) {
-    tc__cache_fork_untrack(c);
+    tc__cache_unregister(c);
     tc__pins_release(c);
     tc__slabs_release(c);
     pthread_mutex_destroy(&c->lock);

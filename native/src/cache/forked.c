@@ -110,8 +110,9 @@ static void register_handlers(void) {
     pthread_atfork(prepare, parent, child);
 }
 
-int tc__cache_fork_track(tc_cache_t *c) {
+int tc__cache_register(tc_cache_t *c) {
     pthread_once(&handlers_once, register_handlers);
+    tc_background_purge_start(); /* without it the cache's freed DRAM waits for more calls */
     pthread_mutex_lock(&list_lock);
     if (ncaches == cap_caches) {
         size_t cap = cap_caches ? cap_caches * 2 : 16;
@@ -128,7 +129,7 @@ int tc__cache_fork_track(tc_cache_t *c) {
     return TC_OK;
 }
 
-void tc__cache_fork_untrack(tc_cache_t *c) {
+void tc__cache_unregister(tc_cache_t *c) {
     pthread_mutex_lock(&list_lock);
     for (size_t i = 0; i < ncaches; i++)
         if (caches[i] == c) {
