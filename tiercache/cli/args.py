@@ -32,8 +32,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports errors on one line instead of usage + error."""
 
     def error(self, message: str) -> NoReturn:
-        if self.prog == "tiercache":  # no command (or an unknown one): show what there is
-            self.print_usage(sys.stderr)
+        if self.prog == "tiercache" and ("command" in message or "invalid choice" in message):
+            self.print_usage(sys.stderr)  # no command, or an unknown one: show what there is
         raise UsageError(message, self.prog)
 
 
