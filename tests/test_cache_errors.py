@@ -471,9 +471,13 @@ def test_set_failing_because_views_pin_the_tier_says_so(shm_dir):
     """Issue 13 item 9: views held on every value of a full file tier: the error names them."""
     cache = TierCache(1, shm_dir, 8)
     views = []
-    with pytest.raises(OutOfMemoryError, match="pinned by zero-copy views"):
+
+    def fill_and_hold() -> None:
         for i in range(200):
             cache[i] = bytes([i % 256]) * 100_000
             views.append(cache.get(i, copy=False))
-    del views
+
+    with pytest.raises(OutOfMemoryError, match="pinned by zero-copy views"):
+        fill_and_hold()
+    views.clear()
     cache.close()

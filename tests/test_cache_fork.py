@@ -138,7 +138,7 @@ def test_zero_copy_view_of_a_file_tier_value_reads_the_same_bytes_in_the_child(s
     assert _run_child(child) == 0
     cache["b"] = b"parent"  # the parent's cache and its view are untouched
     assert bytes(view) == value and cache["b"] == b"parent"
-    del view
+    view.release()
     cache.check()
     cache.close()
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import sys
@@ -118,13 +117,17 @@ def main(argv: list[str] | None = None) -> int:
         "ok": ok_churn and ok_idle,
         "samples": [(round(t, 2), p, r - baseline) for t, p, r in sampler.samples],
     }
-    print(f"rss: dram_mb={args.dram_mb} values={args.values} (churn {churn_s:.1f} s), "
-          f"limit 1.15 x dram_mb + 16 MiB = {mb(limit)}")
-    print(f"rss: churn peak {mb(churn_peak)} {'ok' if ok_churn else 'OVER'}; after "
-          f"{args.idle:g} s idle {mb(idle_end)} {'ok' if ok_idle else 'OVER'} "
-          f"(interpreter baseline {mb(baseline)} not counted; tier 0 used "
-          f"{mb(st['tiers'][0]['used'])}, DRAM kind allocated {mb(dram.allocated)}, "
-          f"resident {mb(dram.resident)})")
+    print(
+        f"rss: dram_mb={args.dram_mb} values={args.values} (churn {churn_s:.1f} s), "
+        f"limit 1.15 x dram_mb + 16 MiB = {mb(limit)}"
+    )
+    print(
+        f"rss: churn peak {mb(churn_peak)} {'ok' if ok_churn else 'OVER'}; after "
+        f"{args.idle:g} s idle {mb(idle_end)} {'ok' if ok_idle else 'OVER'} "
+        f"(interpreter baseline {mb(baseline)} not counted; tier 0 used "
+        f"{mb(st['tiers'][0]['used'])}, DRAM kind allocated {mb(dram.allocated)}, "
+        f"resident {mb(dram.resident)})"
+    )
     if args.json_out:
         out = Path(args.json_out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ so that hit ratios compare; ``note`` says how each one is set up.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import os
 import shutil
@@ -167,12 +168,8 @@ def open_diskcache(cfg: CacheConfig, threads: int, expiring: bool) -> Store:
 
 
 def open_redis(cfg: CacheConfig, threads: int, expiring: bool) -> Store:
-    try:
-        import redis
-    except ImportError as exc:
-        raise PeerUnavailable(
-            "redis (the Python client) is not installed (pip install redis)"
-        ) from exc
+    if importlib.util.find_spec("redis") is None:
+        raise PeerUnavailable("redis (the Python client) is not installed (pip install redis)")
     server = start_redis(math.ceil(cfg.capacity_mb))
     try:
         return _open_redis_on(server, cfg)
@@ -182,10 +179,8 @@ def open_redis(cfg: CacheConfig, threads: int, expiring: bool) -> Store:
 
 
 def open_memcached(cfg: CacheConfig, threads: int, max_item: int) -> Store:
-    try:
-        from pymemcache.client.base import Client
-    except ImportError as exc:
-        raise PeerUnavailable("pymemcache is not installed (pip install pymemcache)") from exc
+    if importlib.util.find_spec("pymemcache") is None:
+        raise PeerUnavailable("pymemcache is not installed (pip install pymemcache)")
     server: Server = start_memcached(math.ceil(cfg.capacity_mb), max_item)
     try:
         return _open_memcached_on(server, cfg)
