@@ -9,7 +9,8 @@
 #   make bench   the main command: builds everything, then `tiercache bench --compare ...`:
 #                tiercache (DRAM + a temporary directory on /dev/shm) against dict, cachetools,
 #                diskcache, redis and memcached on the same requests; table and plots into
-#                benchmarks/results/ (BENCH_ARGS to change the workload)
+#                benchmarks/results/run/, ignored by git (BENCH_ARGS to change the workload)
+#   make bench-rss     DRAM use against its budget under churn and idle (benchmarks/rss)
 #   make bench-cache   TierCache micro-benchmarks against its targets (benchmarks/cache)
 #   make bench-native  the allocator against memkind (benchmarks/native)
 #   make bench-tiering issue 11's tiering benchmarks (fill, miss ratio, speed, set stalls):
@@ -26,8 +27,8 @@ NPROC := $(shell nproc 2>/dev/null || echo 2)
 PYTEST_ARGS ?=
 
 .PHONY: all deps test test-native test-asan test-numa test-python bench bench-deps \
-	bench-cache bench-native bench-tiering lint format clean test-tsan test-python-asan \
-	test-python-tsan fuzz fuzz-short reliability soak
+	bench-cache bench-native bench-tiering bench-rss lint format clean test-tsan \
+	test-python-asan test-python-tsan fuzz fuzz-short reliability soak
 
 all: deps
 	$(MAKE) -C native -j$(NPROC)
@@ -114,7 +115,9 @@ test-python:
 # The main command: a Zipf workload whose data (~200 MiB) is larger than DRAM (16 MiB) but
 # fits DRAM + the capacity tier (256 MiB, a temporary directory on /dev/shm); every peer gets
 # the same 272 MiB. ~1-2 minutes here.
-BENCH_OUT ?= benchmarks/results
+# Output of a run goes to an ignored folder; benchmarks/results/ keeps the committed reference
+# run (copy a run there on purpose: make bench BENCH_OUT=benchmarks/results).
+BENCH_OUT ?= benchmarks/results/run
 BENCH_ARGS ?= --compare dict,cachetools,diskcache,redis,memcached \
 	--key-pattern Z:Z --key-maximum 50000 --data-size-range 64-8192 -n 100000 \
 	--dram-mb 16 --pmem-mb 256 --sweep-dram-mb 4,8,16,32,64 --hide-histogram
@@ -127,6 +130,9 @@ bench: bench-deps
 bench-deps:
 	VENV=$(VENV) EXTRAS=test,bench bash scripts/bootstrap.sh
 	$(MAKE) -C native -j$(NPROC)
+
+bench-rss: all
+	$(VENV)/bin/python benchmarks/rss/rss.py
 
 bench-cache: bench-deps
 	$(MAKE) -C benchmarks/cache run PYTHON=$(abspath $(VENV))/bin/python

@@ -4,6 +4,8 @@ constructor for bad directories and sizes), and a failed set never loses the old
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 import pytest
 from helpers import MiB, run_in_child
@@ -19,6 +21,8 @@ from tiercache import (
     TierCache,
     UnsupportedFilesystemError,
 )
+from tiercache.cli.info import punch_hole
+from tiercache.errors import CapacityWarning
 
 NOBODY = 65534
 BAD_KEYS = [1.5, None, [1], {"a": 1}, bytearray(b"k"), memoryview(b"k"), object(), ("ok", 1.5)]
@@ -469,3 +473,67 @@ def test_a_cache_cannot_be_pickled(cache):
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(cache)
     cache.check()
+
+
+# ---- issue 13: full and unusual filesystems, pinned views ----
+
+
+def test_file_tier_larger_than_its_filesystem_warns_cuts_its_budget_and_keeps_working(mounted):
+    """Issue 13 item 5: 8 MiB tmpfs, pmem_mb=64: a warning, then 1 MiB sets evict, never fail."""
+    small = mounted(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+    with pytest.warns(CapacityWarning, match="8.0 MiB free"):
+        cache = TierCache(2, small, 64)
+    assert cache.stats()["tiers"][1]["budget"] < 8 << 20
+    for i in range(40):
+        cache[i] = bytes([i]) * (1 << 20)
+        assert cache[i] == bytes([i]) * (1 << 20)
+    cache.check()
+    cache.close()
+
+
+def test_nul_byte_in_pmem_dir_is_a_value_error(shm_dir):
+    """Issue 13 item 7: C would stop at the NUL and use the directory before it."""
+    with pytest.raises(ValueError, match="null byte"):
+        TierCache(4, f"{shm_dir}\0this/does/not/exist")
+
+
+def test_directory_that_cannot_hold_files_says_so_not_that_it_is_missing():
+    """Issue 13 item 8: /proc exists; the error says its filesystem cannot hold the file."""
+    with pytest.raises(UnsupportedFilesystemError, match="proc filesystem there cannot hold"):
+        TierCache(4, "/proc")
+
+
+def test_ext2_without_fallocate_is_usable_and_info_agrees(mounted, tmp_path):
+    """Issue 13 item 6: ext2 punches holes but has no fallocate(mode 0): blocks are
+    zero-filled instead, and `tiercache info` gives the same answer as TierCache."""
+    if shutil.which("mkfs.ext2") is None:
+        pytest.skip("no mkfs.ext2 here")
+    image = tmp_path / "ext2.img"
+    image.write_bytes(b"")
+    os.truncate(image, 32 << 20)
+    subprocess.run(["mkfs.ext2", "-q", "-F", str(image)], check=True, capture_output=True)
+    target = mounted(["-o", "loop", str(image)])
+    usable, detail = punch_hole(str(target))
+    assert usable, detail
+    with TierCache(2, target, 16) as cache:
+        for i in range(10):
+            cache[i] = bytes([i]) * 700_000
+        assert all(cache[i] == bytes([i]) * 700_000 for i in range(10) if i in cache)
+        assert cache.stats()["tiers"][1]["items"] > 0
+        cache.check()
+
+
+def test_set_failing_because_views_pin_the_tier_says_so(shm_dir):
+    """Issue 13 item 9: views held on every value of a full file tier: the error names them."""
+    cache = TierCache(1, shm_dir, 8)
+    views = []
+
+    def fill_and_hold() -> None:
+        for i in range(200):
+            cache[i] = bytes([i % 256]) * 100_000
+            views.append(cache.get(i, copy=False))
+
+    with pytest.raises(OutOfMemoryError, match="pinned by zero-copy views"):
+        fill_and_hold()
+    views.clear()
+    cache.close()

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +157,61 @@ def test_bench_test_time_cycles_the_sequence_until_the_time_is_up(tmp_path, caps
     stats = doc["ALL STATS"]
     assert stats["Runtime"]["Total duration"] >= 300
     assert stats["Totals"]["Count"] > 0
+
+
+# ---- issue 13, item 10 ----
+
+
+def test_tiercache_without_a_command_prints_the_usage_and_exits_2():
+    done = subprocess.run([sys.executable, "-m", "tiercache"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: tiercache") and "error:" in done.stderr
+
+
+def test_negative_seed_is_one_line_and_status_2():
+    done = bench("--seed", "-1")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "tiercache bench: error: --seed must be in [0, 2**32), not -1"
+
+
+def test_unwritable_plot_directory_is_refused_before_the_run(tmp_path):
+    done = bench("-n", "10000000", "--plot", "/proc/x")  # the run would take minutes
+    assert done.returncode == 2
+    assert done.stderr.startswith("tiercache bench: error: --plot '/proc/x': cannot write")
+    assert "Traceback" not in done.stderr
+
+
+def test_json_records_the_default_pmem_mb_that_was_used(tmp_path, capsys):
+    out_file = tmp_path / "out.json"
+    args = ["-n", "100", "--key-maximum", "99", "-d", "100", "--dram-mb", "1", "--no-progress"]
+    assert main(["bench", *args, "--hide-histogram", "--json-out-file", str(out_file)]) == 0
+    assert json.loads(out_file.read_text())["configuration"]["cache"]["pmem_mb"] == 8
+
+
+def test_sigterm_removes_the_temporary_tier_and_server_directories(tmp_path):
+    """Like Ctrl-C: the file tier's directory and redis's socket directory go away."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("no redis-server here")
+    env = {**os.environ, "TMPDIR": str(tmp_path), "TIERCACHE_SCRATCH_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tiercache", "bench", "--test-time", "30", "--key-maximum",
+         "1000", "--compare", "redis", "--no-progress", "--hide-histogram"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            made = sorted(p.name for p in tmp_path.glob("tiercache-bench-*"))
+            if any("redis" in n for n in made):
+                break
+            time.sleep(0.05)
+        assert any("tier" in n for n in made) and any("redis" in n for n in made), made
+        time.sleep(1.0)  # into redis's start or run
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert list(tmp_path.glob("tiercache-bench-*")) == []

@@ -90,6 +90,10 @@ def _alloc_error(what: str, err: int) -> TierCacheError:
 
 def _fspath(directory: PathLike) -> tuple[bytes, str]:
     raw = os.fsencode(directory)
+    if b"\0" in raw:  # C would stop at it and use another directory
+        raise InvalidArgumentError(
+            f"embedded null byte in the path {os.fsdecode(raw)!r}", lib.TC_ERR_INVALID
+        )
     return raw, os.fsdecode(raw)
 
 
@@ -132,6 +136,11 @@ def kind_create_file(directory: PathLike, max_size: int, policy: str) -> Handle:
         )
     out = ffi.new("tc_kind_t **")
     rc = lib.tc_kind_create_file(raw, max_size, FILE_POLICIES[policy], out)
+    if rc == lib.TC_ERR_NOTSUP:  # say what the filesystem lacks, as `tiercache info` does
+        from tiercache import _fsprobe
+
+        detail = _fsprobe.probe(text)["detail"]
+        check(rc, f"cannot create a file-backed kind in {text!r} ({detail})", text)
     check(rc, f"cannot create a file-backed kind in {text!r}", text)
     return out[0]
 
@@ -349,6 +358,11 @@ def stats_report(opts: str | None = None) -> str:
     return "".join(chunks)
 
 
+def background_purge_start() -> None:
+    """Start the background purging threads unless TIERCACHE_BACKGROUND_PURGE=0."""
+    check(lib.tc_background_purge_start(), "cannot start the background purging threads")
+
+
 def set_background_threads(enable: bool) -> None:
     check(lib.tc_set_background_threads(bool(enable)), "cannot switch background threads")
 
@@ -356,6 +370,7 @@ def set_background_threads(enable: bool) -> None:
 # ---- cache (native/include/tiercache/cache.h) ----
 
 ERR_TOOLARGE: int = lib.TC_ERR_TOOLARGE
+ERR_NOMEM: int = lib.TC_ERR_NOMEM
 ERR_CLOSED: int = lib.TC_ERR_CLOSED
 MAX_KEY: int = lib.TC_CACHE_MAX_KEY
 _KEY_HEADER = 3  # tc_cache_keys: [u8 tag][u16 length]

@@ -151,6 +151,7 @@ int tc_kind_stat(const tc_kind_t *kind, tc_stat_t stat, size_t *out);
 int tc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
                    const char *opts);
 int tc_set_background_threads(bool enable);
+int tc_background_purge_start(void);
 int tc_kind_purge(tc_kind_t *kind);
 
 const char *tc_strerror(int err);

@@ -8,8 +8,10 @@ cache. Python only turns keys and values into bytes (tiercache.serde).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import warnings
 import weakref
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from typing import Any, Callable, TypeVar
 
 from tiercache.atomic import AtomicOps
 from tiercache import _bindings as _b
-from tiercache.errors import CacheClosedError, CacheCorruptError
+from tiercache.errors import CacheClosedError, CacheCorruptError, CapacityWarning
 from tiercache.kinds import Kind
 from tiercache.serde import decode_key, encode_key, make_serializer
 
@@ -112,6 +114,32 @@ def _ttl_seconds(ttl: Any) -> float:
     return float(ttl)
 
 
+def _fs_free(path: str) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def _fitted_budget(tier: Tier) -> int:
+    """A file tier's budget, cut (with a CapacityWarning) to what its filesystem has free:
+    the cache then evicts instead of failing writes with ENOSPC."""
+    if tier.kind != "file" or not tier.path:
+        return tier.budget
+    try:
+        free = _fs_free(tier.path)
+    except OSError:
+        return tier.budget
+    room = max(int(free * 0.95) - (2 << 20), 64 * 1024)  # window and block-size slack
+    if tier.budget <= room:
+        return tier.budget
+    warnings.warn(
+        f"the file tier in {tier.path!r} asks for {tier.budget / _MB:g} MiB but its filesystem "
+        f"has {free / _MB:.1f} MiB free: the tier's budget is cut to {room / _MB:.1f} MiB",
+        CapacityWarning,
+        stacklevel=4,
+    )
+    return room
+
+
 class _Native:
     """The native cache and the kinds it uses. Zero-copy views hold a reference to it, so it
     (and the kinds their bytes live in) outlives the TierCache while any view is alive."""
@@ -123,8 +151,9 @@ class _Native:
         try:
             for tier in tiers:
                 self.kinds.append(self._open_kind(tier))
+            self.budgets = [_fitted_budget(t) for t in tiers]
             self.handle = _b.cache_create(
-                [(k._handle, t.budget) for k, t in zip(self.kinds, tiers)], **options
+                [(k._handle, b) for k, b in zip(self.kinds, self.budgets)], **options
             )
         except BaseException:
             self._close_kinds()
@@ -310,6 +339,8 @@ class TierCache(AtomicOps, MutableMapping):
         rc = _fast.set(self._addr, key, -1, value, -1, seconds)
         if rc is NotImplemented:
             rc = self._set_slow(key, value, seconds)
+        if rc == _b.ERR_NOMEM and self._purge_file_tiers():  # ENOSPC: freed blocks back, retry
+            rc = self._set_slow(key, value, seconds)
         if rc:
             raise self._set_error(rc, key, value)
 
@@ -335,7 +366,42 @@ class TierCache(AtomicOps, MutableMapping):
                 f"larger than any tier can take ({budgets}; one entry may use at most half of "
                 "the first tier)",
             )
-        return _b.cache_error(rc, f"cannot store a value of {vlen} bytes")
+        return _b.cache_error(rc, f"cannot store a value of {vlen} bytes{self._nomem_reason()}")
+
+    def _purge_file_tiers(self) -> bool:
+        """Return the free pages of file tiers whose filesystem is nearly full (freed blocks
+        that still hold file space): True if there was one, so a retry may succeed."""
+        purged = False
+        for spec, kind in zip(self._tiers, self._native.kinds):
+            if spec.kind == "file" and spec.path and not kind.closed:
+                with contextlib.suppress(OSError):
+                    if _fs_free(spec.path) < max(4 << 20, spec.budget // 8):
+                        kind.purge()
+                        purged = True
+        return purged
+
+    def _nomem_reason(self) -> str:
+        """Why no tier had room: values pinned by views, or a full filesystem."""
+        reasons = []
+        try:
+            s = _b.cache_stats(self._h)
+        except Exception:  # closed or forked: the code says it already
+            return ""
+        if s["pinned"]:
+            reasons.append(
+                f"{s['pinned']} values are pinned by zero-copy views (get(copy=False)) and "
+                "hold their memory until those views are released"
+            )
+        for spec in self._tiers:
+            if spec.kind == "file" and spec.path:
+                with contextlib.suppress(OSError):
+                    free = _fs_free(spec.path)
+                    if free < 4 << 20:
+                        reasons.append(
+                            f"no space left on the filesystem of {spec.path!r} (ENOSPC, "
+                            f"{free} bytes free) and nothing more could be evicted from it"
+                        )
+        return ": " + "; ".join(reasons) if reasons else ""
 
     def __getitem__(self, key: Any) -> Any:
         value = self.get(key, _MISSING)

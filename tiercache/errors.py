@@ -11,6 +11,7 @@ from typing import ClassVar
 
 __all__ = [
     "AllocatorArenaError",
+    "CapacityWarning",
     "DirectoryAccessError",
     "DirectoryNotFoundError",
     "EnvironmentOptionError",
@@ -181,3 +182,7 @@ CODE_CLASSES: tuple[type[TierCacheError], ...] = (
     NotANumberError,
     NumberRangeError,
 )
+
+
+class CapacityWarning(UserWarning):
+    """A file tier asked for more than its filesystem has free: its budget was cut to fit."""

@@ -4,8 +4,9 @@ A :class:`Kind` says where memory comes from: DRAM (the built-in default), a fil
 hole-punching filesystem such as a PMEM/fsdax mount or /dev/shm, or a caller's buffer.
 :class:`Allocation` is a small helper holding bytes of one kind with a writable memoryview.
 
-Lifetime: closing a kind invalidates its allocations (their views are released); the DRAM
-kind is built in and never closes.
+Lifetime: closing a kind invalidates its allocations; the DRAM kind is built in and never
+closes. A view (or a slice of one) still held keeps its memory: the kind's memory is returned
+when the last such view is released, and an allocation freed while viewed likewise.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import weakref
 from typing import Any, ClassVar, Literal, NamedTuple
 
 from tiercache import _bindings as _b
+from tiercache._fastpath import Region
 from tiercache.errors import InvalidArgumentError, KindClosedError
 
 __all__ = ["FILE_MIN_SIZE", "Allocation", "Kind", "KindStats"]
@@ -49,6 +51,8 @@ class Kind:
     _closed: bool
     _lock: threading.RLock
     _live: weakref.WeakSet[Allocation]
+    _held: int  # regions still viewed after free() or close(): the memory waits for them
+    _destroyed: bool
 
     def __init__(self) -> None:
         raise TypeError("use Kind.dram(), Kind.file(...), Kind.fixed(...) or Kind.numa(...)")
@@ -63,7 +67,10 @@ class Kind:
         self._closed = False
         self._lock = threading.RLock()
         self._live = weakref.WeakSet()
+        self._held = 0
+        self._destroyed = False
         self.name = _b.kind_name(handle)
+        _ALL_KINDS.add(self)
         return self
 
     # ---- constructors ----
@@ -164,17 +171,39 @@ class Kind:
     # ---- lifetime ----
 
     def close(self) -> None:
-        """Destroy the kind and invalidate its allocations. Idempotent; no-op for DRAM."""
+        """Close the kind and invalidate its allocations. Idempotent; no-op for DRAM. The
+        memory is returned now, or, while views of it are still held, when the last one is
+        released (they stay readable until then)."""
         with self._lock:
             if self._builtin or self._closed:
                 return
             for alloc in list(self._live):
                 alloc._invalidate()
             self._closed = True
-            _b.kind_destroy(self._handle)
-            if self._keepalive is not None:
-                _b.unpin(self._keepalive)
-                self._keepalive = None
+            if not self._held:
+                self._destroy()
+
+    def _destroy(self) -> None:
+        self._destroyed = True
+        _b.kind_destroy(self._handle)
+        if self._keepalive is not None:
+            _b.unpin(self._keepalive)
+            self._keepalive = None
+
+    def _hold(self, region: Region, ptr: Any) -> None:
+        """region's memory (ptr, or None when the kind's destruction returns it) waits for
+        its views to be released. Kind lock held."""
+        self._held += 1
+        region.close()
+        region.on_idle = lambda: self._unhold(ptr)
+
+    def _unhold(self, ptr: Any) -> None:
+        with self._lock:
+            self._held -= 1
+            if ptr is not None and not self._closed:
+                _b.free(self._handle, ptr)
+            if self._closed and not self._held and not self._destroyed:
+                self._destroy()
 
     def __enter__(self) -> Kind:
         return self
@@ -198,15 +227,28 @@ class Kind:
         return self._handle
 
 
+_ALL_KINDS: weakref.WeakSet[Kind] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A thread that held a kind's lock at fork() does not exist in the child."""
+    for kind in list(_ALL_KINDS):
+        kind._lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Allocation:
     """Bytes from a kind. ``view`` is a writable memoryview of the requested size; views
     derived from it must not be used after free(). Freed by free(), ``with``, or GC."""
 
-    __slots__ = ("__weakref__", "_kind", "_ptr", "_size", "_view")
+    __slots__ = ("__weakref__", "_kind", "_ptr", "_region", "_size", "_view")
     _kind: Kind
     _ptr: Any
     _size: int
     _view: memoryview | None
+    _region: Region | None  # exports the views and counts them
 
     def __init__(self) -> None:
         raise TypeError("use Kind.allocate(size)")
@@ -216,6 +258,7 @@ class Allocation:
         self = object.__new__(cls)
         self._kind, self._ptr, self._size = kind, ptr, size
         self._view = None
+        self._region = None
         return self
 
     @property
@@ -249,7 +292,10 @@ class Allocation:
     @property
     def view(self) -> memoryview:
         if self._view is None:
-            self._view = _b.view(self._live_ptr(), self._size)
+            ptr = self._live_ptr()
+            if self._region is None:
+                self._region = Region(_b.address(ptr), self._size)
+            self._view = memoryview(self._region)
         return self._view
 
     def write(self, data: bytes, offset: int = 0) -> None:
@@ -265,12 +311,15 @@ class Allocation:
 
     def resize(self, size: int, kind: Kind | None = None) -> None:
         """Change the size, moving the bytes to kind when given (tc_realloc); on failure the
-        allocation is unchanged. Earlier views become invalid."""
+        allocation is unchanged. BufferError while slices of its view are still held."""
         size = _b.size_arg(size, "size")
         with self._kind._lock:
             target = None if kind is None else kind._live_handle()
-            new = _b.realloc(target, self._live_ptr(), size)
             self._release_view()
+            if self._region_viewed():
+                raise BufferError("views of the allocation are still held: release them first")
+            new = _b.realloc(target, self._live_ptr(), size)
+            self._region = None
             if kind is not None and kind is not self._kind:
                 self._kind._live.discard(self)
                 kind._live.add(self)
@@ -286,7 +335,9 @@ class Allocation:
             self._release_view()
             ptr, self._ptr = self._ptr, None
             kind._live.discard(self)
-            if not kind._closed:
+            if self._region_viewed():  # a slice of a view is still held: free at its release
+                kind._hold(self._region, ptr)
+            elif not kind._closed:
                 _b.free(kind._handle, ptr)
 
     def __enter__(self) -> Allocation:
@@ -321,6 +372,12 @@ class Allocation:
                 self._view.release()
             self._view = None
 
+    def _region_viewed(self) -> bool:
+        return self._region is not None and self._region.exports > 0
+
     def _invalidate(self) -> None:
+        """The kind is closing (its lock held)."""
         self._release_view()
         self._ptr = None
+        if self._region_viewed():
+            self._kind._hold(self._region, None)

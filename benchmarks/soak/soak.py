@@ -40,6 +40,15 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * PAGE
 
 
+def rss_anon_bytes() -> int:
+    """Anonymous resident memory (DRAM: the file tier's shared pages are not counted)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def backing_bytes(directory: str) -> int:
     """Allocated bytes of this process's open files in directory (the unlinked backing file)."""
     total = 0
@@ -117,6 +126,7 @@ def main() -> int:
     args = parser.parse_args()
 
     directory = tempfile.mkdtemp(prefix="tiercache-soak-", dir=args.dir)
+    anon_base = rss_anon_bytes()  # the interpreter's, before the cache
     cache = tiercache.TierCache(args.dram_mb, directory, args.pmem_mb)
     load = Load(cache, args.keys, args.seconds)
     rss_start = rss_bytes()
@@ -132,6 +142,7 @@ def main() -> int:
             {
                 "t": round(time.monotonic() - start, 1),
                 "rss_mb": round(rss_bytes() / 2**20, 2),
+                "anon_over_base_mb": round((rss_anon_bytes() - anon_base) / 2**20, 2),
                 "backing_mb": round(backing_bytes(directory) / 2**20, 2),
                 "items": s["items"],
                 "tier_used_mb": [round(t["used"] / 2**20, 2) for t in s["tiers"]],
@@ -168,6 +179,10 @@ def main() -> int:
         "rss_peak_mb": max(x["rss_mb"] for x in samples),
         "rss_growth_second_half": round(growth, 4),
         "rss_flat": abs(growth) < 0.05,
+        # issue 13: DRAM (anonymous RSS above the interpreter's) <= 1.15 x dram_mb + 16 MiB
+        "anon_limit_mb": round(1.15 * args.dram_mb + 16, 2),
+        "anon_peak_mb": max(x["anon_over_base_mb"] for x in samples),
+        "anon_end_mb": samples[-1]["anon_over_base_mb"],
         "check": check,
         "wrong_values": load.wrong,
         "errors": load.errors,
@@ -181,7 +196,9 @@ def main() -> int:
     print(
         f"soak: {elapsed:.0f} s, {load.ops} ops ({result['ops_per_s']}/s), RSS "
         f"{result['rss_mid_mb']} MB at mid-run -> {result['rss_end_mb']} MB at end "
-        f"({growth:+.1%}, peak {result['rss_peak_mb']} MB, flat={result['rss_flat']}), "
+        f"({growth:+.1%}, peak {result['rss_peak_mb']} MB, flat={result['rss_flat']}), DRAM "
+        f"(RssAnon over baseline) peak {result['anon_peak_mb']} / end {result['anon_end_mb']} "
+        f"MiB against {result['anon_limit_mb']}, "
         f"check() {check}, {load.wrong} wrong values, {len(load.errors)} errors -> {out}"
     )
     ok = check == "ok" and not load.wrong and not load.errors and not leftover

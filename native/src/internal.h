@@ -39,6 +39,10 @@ struct tc_kind_ops {
     /* In a forked child: detach from memory shared with the parent, or copy it (per the
      * kind's tc_fork_policy_t). No jemalloc calls. */
     void (*fork_child)(tc_kind_t *k);
+    /* In a forked child, after fork_child detached the kind: make [addr, addr+len) readable
+     * again, as a private copy of what it held at fork (a reader's pinned block). 0 or an
+     * errno (NULL slot: the kind is never detached). */
+    int (*fork_keep)(tc_kind_t *k, void *addr, size_t len);
     /* Choose what fork_child does. TC_OK or an error (NULL slot: see tc_kind_set_fork_policy). */
     int (*set_fork_policy)(tc_kind_t *k, tc_fork_policy_t policy);
     /* Capacity in bytes. TC_OK or an error. */
@@ -339,7 +343,10 @@ void tc__ptrmap_clear_range(uintptr_t start, size_t len, uint16_t id);
  * its first). False, and nothing claimed, when another fixed kind's area has handed out part of
  * it (overlapping areas) or it is outside id's area. */
 bool tc__ptrmap_claim(uint16_t id, uintptr_t from, uintptr_t to);
-void tc__ptrmap_fork_child(void);
+/* fork(): take the index's locks (after the kinds' provider locks), and release them in the
+ * parent and the child. */
+void tc__ptrmap_fork_prepare(void);
+void tc__ptrmap_fork_release(void);
 
 static inline tc_kind_t *tc__kind_of(const void *p) {
     uint16_t id = tc__ptrmap_get(p);
@@ -414,6 +421,8 @@ enum tc_option_id {
     TC_OPT_HBW_THRESHOLD,
     TC_OPT_MEM_TIERS,
     TC_OPT_MEM_THRESHOLDS,
+    TC_OPT_DRAM_DECAY_MS,
+    TC_OPT_BACKGROUND_PURGE,
     TC_OPT_COUNT
 };
 void tc__options_init(void);
@@ -425,6 +434,11 @@ bool tc__debug(void);
 void tc__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 extern _Atomic unsigned tc__fork_generation; /* bumped in every forked child (cache/forked.c) */
+/* A new cache joins the caches whose locks fork() takes and starts the background purging
+ * (tc_background_purge_start): TC_OK or TC_ERR_NOMEM. A released one leaves (cache/forked.c). */
+struct tc_cache;
+int tc__cache_register(struct tc_cache *c);
+void tc__cache_unregister(struct tc_cache *c);
 
 /* ---- os.c: every mmap/madvise/fallocate/open; 0 or an errno ---- */
 int tc__os_reserve(size_t len, size_t align, void **out); /* PROT_NONE, aligned */

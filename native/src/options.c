@@ -41,6 +41,10 @@ static const struct option_row rows[TC_OPT_COUNT] = {
                           "tiers of the LD_PRELOAD memtier library (memtier_env.c parses it)"},
     [TC_OPT_MEM_THRESHOLDS] = {"MEMKIND_MEM_THRESHOLDS", OPT_TEXT, 0, 0, 0,
                                "DYNAMIC_THRESHOLD thresholds of the memtier library"},
+    [TC_OPT_DRAM_DECAY_MS] = {"TIERCACHE_DRAM_DECAY_MS", OPT_UINT, 1000, 0, 3600000,
+                              "freed DRAM pages go back to the system within this many ms"},
+    [TC_OPT_BACKGROUND_PURGE] = {"TIERCACHE_BACKGROUND_PURGE", OPT_BOOL, 1, 0, 1,
+                                 "1: a cache starts the background purging threads"},
 };
 
 struct option_state {

@@ -130,12 +130,30 @@ int tc__os_copy_to_private(void *addr, size_t len, size_t used, int fd, off_t of
     return e;
 }
 
-/* Allocate file blocks so that touching [off, off+len) through a mapping cannot SIGBUS. */
+/* Where fallocate(mode 0) is not supported (ext2, ...): write a zero byte into each block.
+ * Pre: nobody uses [off, off+len) (it is being committed), so its bytes are zeros or junk. */
+static int zero_fill(int fd, off_t off, size_t len) {
+    struct stat st;
+    if (fstat(fd, &st)) return errno;
+    off_t blk = st.st_blksize > 0 ? st.st_blksize : 4096, end = off + (off_t)len;
+    for (off_t at = off - off % blk; at < end; at += blk) {
+        off_t p = at < off ? off : at;
+        ssize_t w;
+        do w = pwrite(fd, "", 1, p);
+        while (w < 0 && errno == EINTR);
+        if (w < 0) return errno;
+    }
+    return 0;
+}
+
+/* Allocate file blocks so that touching [off, off+len) through a mapping cannot SIGBUS.
+ * Pre: nobody uses the range. */
 int tc__os_file_alloc(int fd, off_t off, size_t len) {
     TC_FAULT_POINT(TC_FAULT_FILE_ALLOC);
     int r;
     do r = fallocate(fd, 0, off, (off_t)len);
     while (r && errno == EINTR);
+    if (r && errno == EOPNOTSUPP) return zero_fill(fd, off, len);
     return r ? errno : 0;
 }
 

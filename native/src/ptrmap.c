@@ -212,7 +212,12 @@ bool tc__ptrmap_claim(uint16_t id, uintptr_t from, uintptr_t to) {
     return ok;
 }
 
-void tc__ptrmap_fork_child(void) {
-    pthread_mutex_init(&leaf_lock, NULL);
-    pthread_mutex_init(&shared_lock, NULL);
+void tc__ptrmap_fork_prepare(void) {
+    pthread_mutex_lock(&shared_lock);
+    pthread_mutex_lock(&leaf_lock);
+}
+
+void tc__ptrmap_fork_release(void) {
+    pthread_mutex_unlock(&leaf_lock);
+    pthread_mutex_unlock(&shared_lock);
 }

@@ -21,6 +21,10 @@
 tc_kind_t *_Atomic tc__slots[TC_MAX_KINDS];
 _Atomic uint32_t tc__slot_gen[TC_MAX_KINDS] = {[0 ... TC_MAX_KINDS - 1] = TC_GEN_NONE};
 static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER;
+/* Serialises TC_KIND_LAZY activations. Taken before the registry lock, never while holding a
+ * kind's provider lock: a provider lock is taken under jemalloc's locks (extent hooks), so it
+ * must come after them, for fork() as everywhere. */
+static pthread_mutex_t activation = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static uint32_t next_gen = 1;
 static uint16_t next_id_hint = 1;
@@ -42,7 +46,13 @@ void tc__registry_unlock(void) { pthread_mutex_unlock(&registry); }
 _Atomic unsigned tc__fork_copy_kinds;
 static int fork_pipe[2] = {-1, -1};
 
+/* fork() takes every lock a child can meet, in lock order, so that the child finds each one
+ * free with consistent data behind it: the caches' (cache/forked.c, registered last, so first
+ * to prepare), activation and the registry (here), jemalloc's (its own handlers), then each
+ * live kind's provider lock and the address index's (locks_prepare, registered before
+ * jemalloc's by a constructor). Child handlers run in the opposite order. */
 static void fork_prepare(void) {
+    pthread_mutex_lock(&activation);
     pthread_mutex_lock(&registry);
     int saved = errno;
     if (atomic_load(&tc__fork_copy_kinds) && pipe2(fork_pipe, O_CLOEXEC))
@@ -54,6 +64,7 @@ static void fork_parent(void) {
     int rd = fork_pipe[0], wr = fork_pipe[1], saved = errno;
     fork_pipe[0] = fork_pipe[1] = -1;
     pthread_mutex_unlock(&registry);
+    pthread_mutex_unlock(&activation);
     if (rd < 0) return;
     close(wr);
     char c;
@@ -65,14 +76,12 @@ static void fork_parent(void) {
 /* Runs after jemalloc's own child handler. Detaches or copies kinds whose memory is shared. */
 static void fork_child(void) {
     int saved = errno;
-    pthread_mutex_init(&registry, NULL);
+    pthread_mutex_unlock(&registry);
+    pthread_mutex_unlock(&activation);
     atomic_fetch_add(&tc__fork_generation, 1); /* caches check it (cache/forked.c) */
-    tc__ptrmap_fork_child();
     for (unsigned i = 1; i < TC_MAX_KINDS; i++) {
         tc_kind_t *k = atomic_load_explicit(&tc__slots[i], memory_order_relaxed);
-        if (!k) continue;
-        pthread_mutex_init(&k->lock, NULL);
-        if (k->ops->fork_child) k->ops->fork_child(k);
+        if (k && k->ops->fork_child) k->ops->fork_child(k);
     }
     if (fork_pipe[1] >= 0) {
         ssize_t r;
@@ -85,12 +94,63 @@ static void fork_child(void) {
     errno = saved;
 }
 
+/* After jemalloc's prepare (registry lock held): the provider locks of live kinds, then the
+ * address index's. Kind structs are never freed, and the registry lock keeps the slots still. */
+static void locks_prepare(void) {
+    for (unsigned i = 1; i < TC_MAX_KINDS; i++) {
+        tc_kind_t *k = atomic_load_explicit(&tc__slots[i], memory_order_relaxed);
+        if (k) pthread_mutex_lock(&k->lock);
+    }
+    tc__ptrmap_fork_prepare();
+}
+
+static void locks_release(void) {
+    tc__ptrmap_fork_release();
+    for (unsigned i = 1; i < TC_MAX_KINDS; i++) {
+        tc_kind_t *k = atomic_load_explicit(&tc__slots[i], memory_order_relaxed);
+        if (k) pthread_mutex_unlock(&k->lock);
+    }
+}
+
+/* Registered before jemalloc initialises (its constructor has the default priority, and
+ * nothing calls it earlier), so that locks_prepare runs after jemalloc's prepare handler. */
+__attribute__((constructor(101))) static void register_locks_handlers(void) {
+    pthread_atfork(locks_prepare, locks_release, locks_release);
+}
+
+/* jemalloc makes its automatic (DRAM) arenas lazily, the first time a thread needs one: a new
+ * thread's first allocation initialises an arena, mutexes included, and publishes it with an
+ * atomic store. Meanwhile another thread may purge or read statistics over all arenas and
+ * lock those mutexes. jemalloc is not built with TSan, so TSan never sees that publication
+ * and reported a race on the new arena's mutexes (test_tcache, purge while threads allocate):
+ * not a real race, but a flaky suite. Initialising every automatic arena here, once, under
+ * pthread_once, which TSan does see, removes the concurrent initialisation for every build. */
+/* Their dirty pages (freed, still resident) decay over TIERCACHE_DRAM_DECAY_MS rather than
+ * jemalloc's 10 s: a cache's DRAM then stays near its budget (issue 13), given something that
+ * runs the decay while the application is idle (tc_background_purge_start). */
+static void init_auto_arenas(void) {
+    unsigned n = 0, cur = 0;
+    size_t sz = sizeof n;
+    if (tc_je_mallctl("opt.narenas", &n, &sz, NULL, 0)) return;
+    sz = sizeof cur;
+    if (tc_je_mallctl("thread.arena", &cur, &sz, NULL, 0)) return;
+    unsigned long decay_ms = 1000;
+    tc__option_uint(TC_OPT_DRAM_DECAY_MS, &decay_ms);
+    ssize_t decay = (ssize_t)decay_ms;
+    for (unsigned i = 0; i < n; i++) {
+        tc_je_mallctl("thread.arena", NULL, NULL, &i, sizeof i);
+        tc__mallctl_arena_u(i, "dirty_decay_ms", &decay, sizeof decay);
+    }
+    tc_je_mallctl("thread.arena", NULL, NULL, &cur, sizeof cur);
+}
+
 static void init(void) {
     tc__options_init();
     /* Initialise jemalloc first, so its atfork handlers are registered before ours: ours
      * then prepare first (registry before jemalloc's locks) and run last in the child. */
     void *p = tc_je_malloc(1);
     tc_je_free(p);
+    init_auto_arenas();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     unsigned long limit;
     if (tc__option_uint(TC_OPT_BACKGROUND_THREAD_LIMIT, &limit) == TC_OK && limit) {
@@ -222,9 +282,9 @@ TC_API int tc_kind_set_fork_policy(tc_kind_t *kind, tc_fork_policy_t policy) {
 
 int tc__kind_activate(tc_kind_t *k) {
     if (!(k->flags & TC_KIND_LAZY) || !k->ops->activate) return TC_ERR_UNAVAILABLE;
-    pthread_mutex_lock(&k->lock);
+    pthread_mutex_lock(&activation);
     int err = k->narenas ? TC_OK : k->ops->activate(k);
-    pthread_mutex_unlock(&k->lock);
+    pthread_mutex_unlock(&activation);
     return err;
 }
 

@@ -91,6 +91,17 @@ TC_API int tc_set_background_threads(bool enable) {
                ? TC_ERR_SYSTEM : TC_OK;
 }
 
+TC_API int tc_background_purge_start(void) {
+    tc__init();
+    unsigned long on = 1;
+    if (tc__option_uint(TC_OPT_BACKGROUND_PURGE, &on) != TC_OK || !on) return TC_OK;
+    bool enable = true, was = false;
+    size_t sz = sizeof was;
+    if (!tc_je_mallctl("background_thread", &was, &sz, NULL, 0) && was) return TC_OK;
+    return tc_je_mallctl("background_thread", NULL, NULL, &enable, sizeof enable)
+               ? TC_ERR_SYSTEM : TC_OK;
+}
+
 /* An arena kind's purge first empties every thread's cache of it (tcache.c) into its arenas,
  * so that the blocks cached there do not keep their pages. DRAM's thread caches are
  * jemalloc's automatic ones, which only their threads can flush. */

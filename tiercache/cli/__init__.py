@@ -7,6 +7,7 @@ Errors in the arguments print one line and exit with status 2.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,15 @@ def _error(prog: str, message: str, status: int) -> int:
     return status
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every cleanup runs, as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup short
+    raise _Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failure, 2 bad arguments)."""
     from tiercache.cli import args as cli_args
@@ -31,6 +41,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tiercache.cli.serve import run_serve
 
         return run_serve(argv[1:])
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(cli_args, argv)
+    except _Terminated:
+        return _error("tiercache", "terminated", 128 + signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(cli_args, argv: Sequence[str] | None) -> int:
     try:
         ns = cli_args.parse(argv)
         if ns.command == "info":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -30,6 +32,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports errors on one line instead of usage + error."""
 
     def error(self, message: str) -> NoReturn:
+        if self.prog == "tiercache" and ("command" in message or "invalid choice" in message):
+            self.print_usage(sys.stderr)  # no command, or an unknown one: show what there is
         raise UsageError(message, self.prog)
 
 
@@ -142,6 +146,8 @@ def _data_size_list(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def _workload(a: argparse.Namespace) -> WorkloadSpec:
+    if not 0 <= a.seed < 2**32:
+        raise UsageError(f"--seed must be in [0, 2**32), not {a.seed}")
     sizes = [x for x in (a.data_size, a.data_size_range, a.data_size_list) if x is not None]
     if len(sizes) > 1:
         raise UsageError("use only one of -d/--data-size, --data-size-range, --data-size-list")
@@ -216,6 +222,18 @@ def _cache(a: argparse.Namespace) -> tuple[CacheConfig, bool]:
     return cfg, not a.no_pmem and a.pmem_dir is None
 
 
+def _check_plot_dir(path: str) -> None:
+    """--plot's directory exists (made now if not) and takes files: checked before the run."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"--plot {path!r} is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--plot {path!r}: cannot write there: {exc.strerror}") from None
+
+
 def bench_args(a: argparse.Namespace) -> BenchArgs:
     """The checked bench arguments; UsageError for the first that makes no sense."""
     workload = _workload(a)
@@ -239,8 +257,8 @@ def bench_args(a: argparse.Namespace) -> BenchArgs:
         parent = os.path.dirname(os.path.abspath(a.json_out_file))
         if not os.path.isdir(parent):
             raise UsageError(f"--json-out-file {a.json_out_file!r}: no directory {parent!r}")
-    if a.plot is not None and os.path.exists(a.plot) and not os.path.isdir(a.plot):
-        raise UsageError(f"--plot {a.plot!r} is not a directory")
+    if a.plot is not None:
+        _check_plot_dir(a.plot)
     return BenchArgs(
         workload=workload,
         cache=cache,

@@ -83,6 +83,8 @@ def _configuration(args: BenchArgs, wl: Workload) -> dict[str, Any]:
     spec = dataclasses.asdict(args.workload)
     spec["data_size_granularity"] = wl.size_granularity
     cache = dataclasses.asdict(args.cache)
+    if cache["pmem_dir"] is not None and cache["pmem_mb"] is None:
+        cache["pmem_mb"] = 8 * cache["dram_mb"]  # the default the cache used
     return {
         "workload": spec,
         "cache": cache,

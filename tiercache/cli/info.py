@@ -8,8 +8,6 @@ file there). The file kind is probed in the first DIR (default /dev/shm).
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import json
 import mmap
 import os
@@ -17,12 +15,10 @@ import sys
 import tempfile
 from typing import Any
 
-from tiercache import __version__, _bindings
+from tiercache import __version__, _bindings, _fsprobe
 from tiercache.errors import TierCacheError
 from tiercache.kinds import Kind
 
-FALLOC_FL_KEEP_SIZE = 0x01
-FALLOC_FL_PUNCH_HOLE = 0x02
 NO_TOPOLOGY = "topology: not available in this build"
 
 # memkind's static kinds: built on the NUMA topology, which this build may not have.
@@ -109,27 +105,7 @@ def kinds(file_dir: str, topology: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _mount_of(path: str) -> dict[str, str] | None:
-    """The /proc/self/mountinfo entry whose mount point holds path (the longest match)."""
-    real = os.path.realpath(path)
-    best = None
-    try:
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                left, _, right = line.partition(" - ")
-                fields, rfields = left.split(), right.split()
-                point = fields[4].replace("\\040", " ")
-                inside = real == point or real.startswith(point.rstrip("/") + "/")
-                if inside and (best is None or len(point) >= len(best["mount_point"])):
-                    best = {
-                        "mount_point": point,
-                        "filesystem": rfields[0],
-                        "source": rfields[1] if len(rfields) > 1 else "",
-                        "options": ",".join([fields[5], *rfields[2:3]]),
-                    }
-    except OSError:
-        return None
-    return best
+_mount_of = _fsprobe.mount_of
 
 
 def _dax(options: str) -> str:
@@ -143,30 +119,10 @@ def _dax(options: str) -> str:
 
 
 def punch_hole(directory: str) -> tuple[bool, str]:
-    """Punch a hole in a temporary file in directory: (works, how it went)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fallocate = libc.fallocate
-    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
-    try:
-        fd, path = tempfile.mkstemp(prefix=".tiercache-probe-", dir=directory)
-    except OSError as exc:
-        return False, f"cannot create a file there: {exc.strerror}"
-    try:
-        os.unlink(path)
-        size = 1 << 20
-        os.write(fd, b"\xa5" * size)
-        os.fsync(fd)
-        before = os.fstat(fd).st_blocks
-        rc = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size)
-        if rc != 0:
-            err = ctypes.get_errno()
-            return False, f"fallocate(PUNCH_HOLE) failed: {errno.errorcode.get(err, err)}"
-        after = os.fstat(fd).st_blocks
-        if after >= before:
-            return False, f"fallocate(PUNCH_HOLE) returned 0 but freed no block ({before})"
-        return True, f"freed {(before - after) * 512 // 1024} KiB of a 1 MiB file"
-    finally:
-        os.close(fd)
+    """Whether a file-backed kind can live in directory (a probe that allocates and punches a
+    hole in a temporary file there, as the library does): (works, how it went)."""
+    result = _fsprobe.probe(directory)
+    return bool(result["usable"]), str(result["detail"])
 
 
 def examine_dir(path: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ so that hit ratios compare; ``note`` says how each one is set up.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import os
 import shutil
@@ -66,9 +67,12 @@ class Store:
 
 
 def scratch_dir(tag: str, base: str | None = None) -> str:
-    """A fresh private directory, on /dev/shm when there is one (removed by the store)."""
+    """A fresh private directory in $TIERCACHE_SCRATCH_DIR, else on /dev/shm when there is
+    one (removed by the store, and on Ctrl-C or SIGTERM)."""
     if base is None:
-        base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        base = os.environ.get("TIERCACHE_SCRATCH_DIR") or (
+            "/dev/shm" if os.path.isdir("/dev/shm") else None
+        )
     return tempfile.mkdtemp(prefix=f"tiercache-bench-{tag}-", dir=base)
 
 
@@ -164,13 +168,45 @@ def open_diskcache(cfg: CacheConfig, threads: int, expiring: bool) -> Store:
 
 
 def open_redis(cfg: CacheConfig, threads: int, expiring: bool) -> Store:
-    try:
-        import redis
-    except ImportError as exc:
-        raise PeerUnavailable(
-            "redis (the Python client) is not installed (pip install redis)"
-        ) from exc
+    if importlib.util.find_spec("redis") is None:
+        raise PeerUnavailable("redis (the Python client) is not installed (pip install redis)")
     server = start_redis(math.ceil(cfg.capacity_mb))
+    try:
+        return _open_redis_on(server, cfg)
+    except BaseException:  # the store never owned the server: stop it here
+        server.stop()
+        raise
+
+
+def open_memcached(cfg: CacheConfig, threads: int, max_item: int) -> Store:
+    if importlib.util.find_spec("pymemcache") is None:
+        raise PeerUnavailable("pymemcache is not installed (pip install pymemcache)")
+    server: Server = start_memcached(math.ceil(cfg.capacity_mb), max_item)
+    try:
+        return _open_memcached_on(server, cfg)
+    except BaseException:  # the store never owned the server: stop it here
+        server.stop()
+        raise
+
+
+def open_peer(name: str, cfg: CacheConfig, threads: int, max_item: int, expiring: bool) -> Store:
+    """Open peer `name`; PeerUnavailable says why it cannot run here."""
+    if name == "dict":
+        return open_dict(cfg, threads, expiring)
+    if name == "cachetools":
+        return open_cachetools(cfg, threads, expiring)
+    if name == "diskcache":
+        return open_diskcache(cfg, threads, expiring)
+    if name == "redis":
+        return open_redis(cfg, threads, expiring)
+    if name == "memcached":
+        return open_memcached(cfg, threads, max_item)
+    raise ValueError(f"unknown peer {name!r}")
+
+
+def _open_redis_on(server: Server, cfg: CacheConfig) -> Store:
+    import redis
+
     clients: list[Any] = []
 
     def client() -> Any:
@@ -199,12 +235,9 @@ def open_redis(cfg: CacheConfig, threads: int, expiring: bool) -> Store:
     return store
 
 
-def open_memcached(cfg: CacheConfig, threads: int, max_item: int) -> Store:
-    try:
-        from pymemcache.client.base import Client
-    except ImportError as exc:
-        raise PeerUnavailable("pymemcache is not installed (pip install pymemcache)") from exc
-    server: Server = start_memcached(math.ceil(cfg.capacity_mb), max_item)
+def _open_memcached_on(server: Server, cfg: CacheConfig) -> Store:
+    from pymemcache.client.base import Client
+
     clients: list[Any] = []
 
     def client() -> Any:
@@ -239,18 +272,3 @@ def open_memcached(cfg: CacheConfig, threads: int, max_item: int) -> Store:
 
     store.bulk_put = bulk_put
     return store
-
-
-def open_peer(name: str, cfg: CacheConfig, threads: int, max_item: int, expiring: bool) -> Store:
-    """Open peer `name`; PeerUnavailable says why it cannot run here."""
-    if name == "dict":
-        return open_dict(cfg, threads, expiring)
-    if name == "cachetools":
-        return open_cachetools(cfg, threads, expiring)
-    if name == "diskcache":
-        return open_diskcache(cfg, threads, expiring)
-    if name == "redis":
-        return open_redis(cfg, threads, expiring)
-    if name == "memcached":
-        return open_memcached(cfg, threads, max_item)
-    raise ValueError(f"unknown peer {name!r}")

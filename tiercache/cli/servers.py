@@ -38,7 +38,11 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix=f"tiercache-bench-{name}-")
         self.socket = os.path.join(self.dir, f"{name}.sock")
         self.log_path = os.path.join(self.dir, f"{name}.log")
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        try:
+            self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
         try:
             self.proc = subprocess.Popen(
                 argv_for(self.socket, self.dir),
@@ -51,21 +55,28 @@ class Server:
         except OSError as exc:
             self._cleanup()
             raise PeerUnavailable(f"cannot start {name}: {exc}") from exc
+        except BaseException:  # Ctrl-C or SIGTERM meanwhile
+            self.stop() if hasattr(self, "proc") else self._cleanup()
+            raise
 
     def wait_ready(self, ping: Callable[[], object], timeout: float = 10.0) -> None:
         """Call ping() until it succeeds; raise PeerUnavailable if the server died or timed out."""
         deadline = time.monotonic() + timeout
         last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            if os.path.exists(self.socket):
-                try:
-                    ping()
-                    return
-                except Exception as exc:  # not accepting yet
-                    last = exc
-            time.sleep(0.02)
+        try:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                if os.path.exists(self.socket):
+                    try:
+                        ping()
+                        return
+                    except Exception as exc:  # not accepting yet
+                        last = exc
+                time.sleep(0.02)
+        except BaseException:  # Ctrl-C or SIGTERM before the store owns the server
+            self.stop()
+            raise
         output = self._tail()
         self.stop()
         raise PeerUnavailable(f"{self.name} did not start ({output or last or 'no output'})")

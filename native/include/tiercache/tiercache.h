@@ -238,6 +238,9 @@ TC_API int tc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque
                           const char *opts);
 /* Start (true) or stop jemalloc's background purging threads. */
 TC_API int tc_set_background_threads(bool enable);
+/* What a cache calls at creation: start the background purging threads unless
+ * TIERCACHE_BACKGROUND_PURGE=0 or they run already. TC_OK (also when off) or TC_ERR_SYSTEM. */
+TC_API int tc_background_purge_start(void);
 /* Return all unused dirty pages of a kind (NULL: all kinds) to the system now. For a kind
  * other than DRAM it first empties every thread's cache of that kind's free blocks, so the
  * pages they sat on can go too; DRAM's thread caches are jemalloc's own, which only their

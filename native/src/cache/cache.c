@@ -45,7 +45,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
     tc_cache_t *c = tc_malloc(cfg->tiers[0].kind, sizeof *c);
     if (!c) return TC_ERR_NOMEM;
     memset(c, 0, sizeof *c);
-    if (pthread_mutex_init(&c->lock, NULL)) {
+    if (pthread_mutex_init(&c->lock, NULL) || tc__cache_register(c)) {
         tc_free(NULL, c);
         return TC_ERR_SYSTEM;
     }
@@ -74,6 +74,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
 
 /* Free what is left of a closed cache once no pin holds it (lock not held). */
 static void release_cache(tc_cache_t *c) {
+    tc__cache_unregister(c);
     tc__pins_release(c);
     for (unsigned t = 0; t < c->ntiers; t++) tc__slabs_release(c, t); /* if close left them */
     pthread_mutex_destroy(&c->lock);

@@ -5,7 +5,8 @@
  * Address space comes in windows: 2 MiB-aligned ranges mapped MAP_SHARED over consecutive
  * file offsets, never unmapped while the kind lives. A kind with max_size has exactly one
  * window of that size, which is how the limit is enforced. Without max_size, windows grow
- * geometrically. File blocks are allocated (fallocate) before jemalloc touches a range, so a
+ * geometrically. File blocks are allocated (fallocate, or by writing a zero into each block where
+ * the filesystem has no fallocate, e.g. ext2) before jemalloc touches a range, so a
  * full filesystem is an allocation failure, never SIGBUS, and returned by punching holes.
  *
  * Fork (tc_fork_policy_t): under TC_FORK_DETACH, the default, windows are MADV_DONTFORK; in the
@@ -168,6 +169,19 @@ static void file_fork_child(tc_kind_t *k) {
         tc__os_map_anon((void *)f->win[i].base, f->win[i].len, false);
 }
 
+/* A detached child keeps a private copy of [addr, addr+len)'s pages, read from the file. */
+static int file_fork_keep(tc_kind_t *k, void *addr, size_t len) {
+    struct file_kind *f = k->priv;
+    struct window *w = window_of(f, (uintptr_t)addr);
+    if (!w || f->fd < 0) return EINVAL;
+    size_t page = tc__os_page_size();
+    uintptr_t start = (uintptr_t)addr & ~(page - 1);
+    uintptr_t end = round_up((uintptr_t)addr + len, page);
+    if (end > w->base + w->len) end = w->base + w->len;
+    return tc__os_copy_to_private((void *)start, end - start, end - start, f->fd,
+                                  w->file_off + (off_t)(start - w->base));
+}
+
 static int file_set_fork_policy(tc_kind_t *k, tc_fork_policy_t policy) {
     struct file_kind *f = k->priv;
     bool copy = policy == TC_FORK_COPY;
@@ -204,6 +218,7 @@ static const struct tc_kind_ops file_ops = {
     .can_merge = file_can_merge,
     .release = file_release,
     .fork_child = file_fork_child,
+    .fork_keep = file_fork_keep,
     .set_fork_policy = file_set_fork_policy,
     .capacity = file_capacity,
 };
@@ -211,10 +226,13 @@ static const struct tc_kind_ops file_ops = {
 /* Create the backing file and check the filesystem can punch holes. TC_OK or an error. */
 static int open_backing(const char *dir, int *fd) {
     int e = tc__os_check_dir(dir);
-    if (!e) e = tc__os_open_tmpfile(dir, fd);
     if (e) {
         tc__log("cannot use directory %s: %s", dir, strerror(e));
         return tc__err_from_errno(e);
+    }
+    if ((e = tc__os_open_tmpfile(dir, fd))) { /* the directory is there (procfs, sysfs) */
+        tc__log("cannot create a file in directory %s: %s", dir, strerror(e));
+        return e == ENOENT || e == ENOTDIR ? TC_ERR_NOTSUP : tc__err_from_errno(e);
     }
     size_t page = tc__os_page_size();
     e = tc__os_file_alloc(*fd, 0, page);

@@ -110,12 +110,17 @@ TEST(interleave_spreads_over_nodes) {
         printf("skip: INTERLEAVE spread (no interleave= expectation for this machine)\n");
         return;
     }
-    unsigned counts[64], used = 0;
-    CHECK_EQ(land(MEMKIND_INTERLEAVE, "INTERLEAVE", 16 * MIB, counts), 0);
-    for (int i = 0; i < 64; i++) used += counts[i] > 0;
-    CHECK((int)used >= atoi(v));
-    printf("%s INTERLEAVE spreads over %u nodes (want >= %s)\n",
-           (int)used >= atoi(v) ? "PASS" : "FAIL", used, v);
+    /* Every size that gets whole pages, after the other kinds of this suite were used (issue
+     * 13: 8 MiB was reported all on node 0). */
+    static const size_t sizes[] = {64 << 10, 1 * MIB, 2 * MIB, 4 * MIB, 8 * MIB, 16 * MIB, 32 * MIB};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        unsigned counts[64], used = 0;
+        CHECK_EQ(land(MEMKIND_INTERLEAVE, "INTERLEAVE", sizes[s], counts), 0);
+        for (int i = 0; i < 64; i++) used += counts[i] > 0;
+        CHECK((int)used >= atoi(v));
+        printf("%s INTERLEAVE of %zu KiB spreads over %u nodes (want >= %s)\n",
+               (int)used >= atoi(v) ? "PASS" : "FAIL", sizes[s] >> 10, used, v);
+    }
 }
 
 /* The page size the kernel uses for the mapping holding p, from /proc/self/smaps (KiB). */
