@@ -25,7 +25,11 @@ def _server_env() -> dict[str, str]:
     """The environment servers run in: this one without a preloaded sanitizer runtime (the
     Python suites under ASan/TSan preload it for the extension; the servers are not built
     with it, and their memory figures would mean nothing)."""
-    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS")}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS")
+    }
 
 
 def server_binary() -> Path | None:
@@ -138,8 +142,10 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
         if self.kind == "tiercache" and self.proc.returncode not in (0, -signal.SIGKILL):
             # a clean SIGTERM shutdown exits 0; anything else (a sanitizer report) fails the run
-            raise RuntimeError(f"tiercache-server exited with {self.proc.returncode}: "
-                               f"{err.decode(errors='replace')[-4000:]}")
+            raise RuntimeError(
+                f"tiercache-server exited with {self.proc.returncode}: "
+                f"{err.decode(errors='replace')[-4000:]}"
+            )
         return self.proc.returncode
 
 

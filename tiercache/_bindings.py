@@ -572,9 +572,13 @@ def cache_keys_from(cache: Any, cursor: Any, cap: int = 1 << 16) -> list[tuple[i
         cap *= 4
     if rc < 0:
         check(rc, "cannot list the keys")
-    raw = ffi.buffer(buf, int(written[0]))[:]
+    return _parse_keys(ffi.buffer(buf, int(written[0]))[:], rc)
+
+
+def _parse_keys(raw: bytes, n: int) -> list[tuple[int, bytes]]:
+    """The n keys tc_cache_keys wrote into raw, as (tag, bytes)."""
     keys, pos = [], 0
-    for _ in range(rc):
+    for _ in range(n):
         length = raw[pos + 1] | raw[pos + 2] << 8
         start = pos + _KEY_HEADER
         keys.append((raw[pos], raw[start : start + length]))
@@ -609,14 +613,7 @@ def cache_keys(cache: Any) -> list[tuple[int, bytes]]:
         if rc != lib.TC_ERR_NOMEM:
             check(rc, "cannot list the keys")
         cap = int(needed[0]) + 4096
-    raw = ffi.buffer(buf, int(needed[0]))[:]
-    keys, pos = [], 0
-    for _ in range(rc):
-        length = raw[pos + 1] | raw[pos + 2] << 8
-        start = pos + _KEY_HEADER
-        keys.append((raw[pos], raw[start : start + length]))
-        pos = start + length
-    return keys
+    return _parse_keys(ffi.buffer(buf, int(needed[0]))[:], rc)
 
 
 def cache_clear(cache: Any) -> None:

@@ -11,8 +11,16 @@ from typing import Any
 
 from tiercache import _bindings as _b
 from tiercache.errors import NotANumberError, NumberRangeError
-from tiercache.serde import INT_MAX, INT_MIN, VALUE_BYTEARRAY, VALUE_BYTES, VALUE_INT, VALUE_STR
-from tiercache.serde import decode_key, encode_key
+from tiercache.serde import (
+    INT_MAX,
+    INT_MIN,
+    VALUE_BYTEARRAY,
+    VALUE_BYTES,
+    VALUE_INT,
+    VALUE_STR,
+    decode_key,
+    encode_key,
+)
 
 __all__ = ["AtomicOps"]
 

@@ -17,8 +17,8 @@ from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMappi
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from tiercache.atomic import AtomicOps
 from tiercache import _bindings as _b
+from tiercache.atomic import AtomicOps
 from tiercache.errors import CacheClosedError, CacheCorruptError, CapacityWarning
 from tiercache.kinds import Kind
 from tiercache.serde import decode_key, encode_key, make_serializer
@@ -544,7 +544,9 @@ class TierCache(AtomicOps, MutableMapping):
         """Store every pair in one native call (pairs the fast path cannot encode take one
         more call each). A failure raises after the pairs before it were stored; the failed
         key keeps its previous value and the pairs after it are not stored."""
-        pairs = [tuple(pair) for pair in (mapping.items() if isinstance(mapping, Mapping) else mapping)]
+        pairs = [
+            tuple(pair) for pair in (mapping.items() if isinstance(mapping, Mapping) else mapping)
+        ]
         seconds = 0.0 if ttl is None else _ttl_seconds(ttl)
         done = 0
         while done < len(pairs):

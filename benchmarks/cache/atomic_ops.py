@@ -70,20 +70,28 @@ def loops(cache: TierCache, keys: list[str], value: bytes) -> dict[str, Callable
     }
 
 
-def section_atomic(rep: Any, a: argparse.Namespace, sample: Callable, loop_type: type, med: Callable) -> None:
+def section_atomic(
+    rep: Any, a: argparse.Namespace, sample: Callable, loop_type: type, med: Callable
+) -> None:
     keys = w.make_keys(w.N_KEYS)
     value = b"v" * w.SMALL
     cache = TierCache(dram_mb=64)
     try:
         w.fill(cache, keys, value)
         named = {"loop": loop_type(w.empty_loop(keys), len(keys))}
-        named.update({name: loop_type(fn, len(keys)) for name, fn in loops(cache, keys, value).items()})
+        named.update(
+            {name: loop_type(fn, len(keys)) for name, fn in loops(cache, keys, value).items()}
+        )
         s = sample(named, a.repeats, a.min_time)
         rep.samples["atomic"] = s
         base = med(s["loop"])
         net = {name: med(xs) - base for name, xs in s.items() if name != "loop"}
         for name, ns in net.items():
-            ref = "set" if name.startswith(("set_many", "delete_many", "add", "cas", "incr")) else "get"
+            ref = (
+                "set"
+                if name.startswith(("set_many", "delete_many", "add", "cas", "incr"))
+                else "get"
+            )
             if name in ("get", "set"):
                 rep.info("atomic", f"{name} 100 B", ns, "ns")
             else:
