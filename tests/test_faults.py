@@ -142,6 +142,32 @@ def test_full_capacity_filesystem_makes_the_cache_raise_or_evict(mounted):
     assert [p.name for p in mnt.iterdir()] == ["filler"]
 
 
+def test_filesystem_filled_by_another_program_makes_the_tier_evict_not_fail(mounted):
+    """A capacity tier whose filesystem fills up while the cache runs shrinks its budget to
+    what it holds and evicts: every set still succeeds; a compaction pass gives the
+    configured budget back."""
+    mnt = mounted(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+    cache = tiercache.TierCache(0.25, mnt, 12)  # fits the filesystem: no warning
+    value = [bytes([i % 251]) * 200_000 for i in range(120)]
+    for i in range(20):
+        cache[i] = value[i]
+    (mnt / "other").write_bytes(bytes(9 << 20))  # another program takes most of the rest
+    for i in range(20, 120):
+        cache[i] = value[i]  # 20 MB more than the filesystem holds: evicts, never raises
+    tier = cache.stats()["tiers"][1]
+    assert tier["budget"] < 12 << 20
+    assert tier["evictions"] > 0
+    assert tier["used"] <= tier["budget"]
+    assert all(cache.get(i) in (None, value[i]) for i in range(120))
+    assert cache.get(119) == value[119]
+    cache.check()
+    (mnt / "other").unlink()
+    cache.compact()
+    assert cache.stats()["tiers"][1]["budget"] == 12 << 20
+    cache.check()
+    cache.close()
+
+
 def test_disarmed_fault_points_cost_nothing_visible():
     """After disarm, calls are no longer counted (the fault point only reads one flag)."""
     _b.fault_arm("any", 0)

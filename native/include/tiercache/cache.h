@@ -227,6 +227,10 @@ TC_API int tc_cache_keys(tc_cache_t *cache, void *buf, size_t cap, size_t *neede
  * listed; the others are listed once. */
 TC_API int tc_cache_keys_from(tc_cache_t *cache, size_t *cursor, void *buf, size_t cap,
                               size_t *written);
+/* A lower tier whose kind refuses memory its budget allows (a filesystem that filled up)
+ * has its budget lowered to what it holds, so that it evicts instead of failing; it tries its
+ * configured budget again when it has nothing left to evict, and after a compaction pass
+ * (stats show the budget in force). */
 /* Move up to max_entries entries (0 = all) whose blocks defrag_reallocate wants to move,
  * starting at *cursor (0 to begin). *cursor is 0 again when a pass completed. *moved gets the
  * number of blocks moved. Pinned entries are left in place. */

@@ -56,7 +56,7 @@ TC_API int tc_cache_create(const tc_cache_config_t *cfg, tc_cache_t **out) {
     for (size_t t = 0; t < cfg->ntiers; t++) {
         struct tc_tier *tier = &c->tiers[t];
         tier->kind = cfg->tiers[t].kind;
-        tier->budget = cfg->tiers[t].budget;
+        tier->budget = tier->configured = cfg->tiers[t].budget;
         tier->small_limit = tier->budget / 100 * percent;
         tc__queue_init(&tier->small, tier->budget, true);
         tc__queue_init(&tier->main, tier->budget, false);

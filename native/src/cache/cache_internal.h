@@ -306,6 +306,8 @@ void tc__pins_release(struct tc_cache *c);
 struct tc_tier {
     tc_kind_t *kind;
     size_t budget, used, value_bytes, items;
+    size_t configured; /* the budget asked for; budget is less while the memory source (a full
+                        * filesystem) refuses more (tc__tier_refused) */
     uint64_t hits, promotions, demotions, evictions;
     struct tc_queue small; /* new entries placed on this tier (tier 0, or large values) */
     struct tc_queue main;
@@ -393,6 +395,11 @@ int tc__make_room(struct tc_cache *c, unsigned t, size_t need);
 void tc__drop(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued);
 /* Drop e as expired (counted) when its time ran out; true if it was dropped. */
 bool tc__drop_if_expired(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued);
+/* A lower tier's kind refused an allocation its budget allowed (a full filesystem): its budget
+ * shrinks to what it holds now, so that making room evicts instead. True when it shrank (the
+ * caller retries once); never for tier 0. Making room gives the configured budget back when
+ * nothing is left to evict, and so does a compaction pass. */
+bool tc__tier_refused(struct tc_cache *c, unsigned t);
 /* Evict one entry from the last tier (the policy's choice): false when there is none. */
 bool tc__evict_one(struct tc_cache *c);
 /* The entry eviction would consider first: the oldest of the last non-empty tier's FIFO that

@@ -145,6 +145,8 @@ TC_API int tc_cache_compact(tc_cache_t *c, size_t *cursor, size_t max_entries,
             count++;
         }
     }
+    if (!e) /* a pass ended: a tier a full filesystem shrank may try its budget again */
+        for (size_t t = 1; t < c->ntiers; t++) c->tiers[t].budget = c->tiers[t].configured;
     *cursor = e ? pos : 0;
     *moved = count;
     tc__cache_unlock(c);

@@ -187,6 +187,15 @@ struct tc_entry *tc__next_victim(struct tc_cache *c) {
     return NULL;
 }
 
+bool tc__tier_refused(struct tc_cache *c, unsigned t) {
+    struct tc_tier *tier = &c->tiers[t];
+    size_t floor = (size_t)64 << 10;
+    size_t now = tier->used > floor ? tier->used : floor;
+    if (t == 0 || now >= tier->budget) return false;
+    tier->budget = now;
+    return true;
+}
+
 bool tc__evict_one(struct tc_cache *c) {
     size_t before = c->index.count;
     while (c->index.count >= before) {
@@ -227,14 +236,21 @@ static int room(struct tc_cache *c, unsigned t, size_t block, size_t extra) {
     unsigned budget = CONSOLIDATE_SLOTS;
     for (;;) {
         size_t need = extra + (block ? tc__slab_need(c, t, block) : 0);
-        if (need > tier->budget) return TC_ERR_TOOLARGE;
-        if (tier->used + need <= tier->budget) return TC_OK;
-        if (budget) {
+        bool stuck = need > tier->budget;
+        if (!stuck && tier->used + need <= tier->budget) return TC_OK;
+        if (!stuck && budget) {
             consolidate(c, t, need, &budget);
             need = extra + (block ? tc__slab_need(c, t, block) : 0);
             if (tier->used + need <= tier->budget) return TC_OK;
         }
-        if (!tier_step(c, t)) return TC_ERR_NOMEM;
+        if (!stuck && tier_step(c, t)) continue;
+        /* A tier a full filesystem shrank tries its configured budget again (the allocation
+         * then tells whether the filesystem has room by now). */
+        if (tier->budget < tier->configured) {
+            tier->budget = tier->configured;
+            continue;
+        }
+        return stuck ? TC_ERR_TOOLARGE : TC_ERR_NOMEM;
     }
 }
 
@@ -249,11 +265,14 @@ struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsign
     unsigned from = entry_tier(e);
     bool small = (e->flags & E_SMALL) && t > from;
     struct tc_entry_spec spec = tc__entry_spec_of(e);
+    struct tc_entry *n = NULL;
     tc__keep(c, e);
-    int err = room(c, t, tc__entry_block(&spec), tc__entry_value_block(&spec));
+    for (int tries = 0; !n && tries < 2; tries++) {
+        if (room(c, t, tc__entry_block(&spec), tc__entry_value_block(&spec))) break;
+        n = tc__entry_new(c, t, &spec);
+        if (!n && !tc__tier_refused(c, t)) break;
+    }
     tc__unkeep(c);
-    if (err) return NULL;
-    struct tc_entry *n = tc__entry_new(c, t, &spec);
     if (!n) return NULL;
     if (small) n->flags |= E_SMALL;
     struct tc_queue *q = tc__entry_queue(c, n);

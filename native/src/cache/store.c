@@ -79,7 +79,7 @@ int tc__cache_place(const tc_cache_t *c, const struct tc_entry_spec *s) {
     size_t vlen = s->len1 + s->len2;
     unsigned first = c->large_threshold && vlen >= c->large_threshold ? c->ntiers - 1 : 0;
     for (unsigned t = first; t < c->ntiers; t++) {
-        size_t most = t ? c->tiers[t].budget : c->tiers[t].budget / 2;
+        size_t most = t ? c->tiers[t].configured : c->tiers[t].budget / 2; /* (not shrunk) */
         if (tc__entry_need(c, t, s) <= most) return (int)t;
     }
     return -1;
@@ -116,9 +116,12 @@ static int put(tc_cache_t *c, uint64_t h, struct tc_entry *old, const struct tc_
         to_main = tc__ghost_take(c, h);
         err = ensure_index(c, h);
     }
-    if (!err) err = tc__make_room_entry(c, t, tc__entry_block(s), tc__entry_value_block(s));
     struct tc_entry *n = NULL;
-    if (!err && !(n = tc__entry_new(c, t, s))) err = TC_ERR_NOMEM;
+    for (int tries = 0; !err && !n && tries < 2; tries++) {
+        err = tc__make_room_entry(c, t, tc__entry_block(s), tc__entry_value_block(s));
+        if (!err && !(n = tc__entry_new(c, t, s)) && !tc__tier_refused(c, t)) err = TC_ERR_NOMEM;
+    }
+    if (!err && !n) err = TC_ERR_NOMEM;
     if (n && !to_main) n->flags |= E_SMALL;
     struct tc_queue *q = n ? tc__entry_queue(c, n) : NULL;
     if (!err && tc__queue_reserve(c, t, q)) {
