@@ -168,8 +168,9 @@ static struct tc_entry *maybe_promote(tc_cache_t *c, struct tc_entry *e) {
 
 /* Seconds until e expires (0: never; a tiny figure once due). */
 static double ttl_left(const struct tc_entry *e) {
-    uint64_t x = entry_expiry(e), now = tc__now_ns();
-    if (!x || x == UINT64_MAX) return 0;
+    uint64_t x = entry_expiry(e);
+    if (!x || x == UINT64_MAX) return 0; /* (no clock read for the entries without a ttl) */
+    uint64_t now = tc__now_ns();
     return x > now ? (double)(x - now) / 1e9 : 1e-9;
 }
 
