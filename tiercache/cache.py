@@ -207,7 +207,7 @@ class TierCache(AtomicOps, MutableMapping):
     ``promote_hits`` times on a lower tier returns to DRAM. ``ttl`` is in seconds.
 
     An entry lives whole on one tier (key, value and header, read in place there); DRAM keeps
-    only the index, about 10-11 bytes per item whatever tier the item is on.
+    only the index, 9-11.4 bytes per item whatever tier the item is on.
     ``index_tier=1`` puts the index on the capacity tier too, for machines whose DRAM cannot
     hold even that (lookups then read the index there).
     """

@@ -4,7 +4,7 @@
  * A cache has 1 to TC_CACHE_MAX_TIERS tiers, fastest first; tier 0 is the DRAM tier. An entry
  * lives whole on one tier: header, key, expiry and value in a block of that tier's kind (two
  * blocks for values of 2 KiB or more), read in place. Tier 0 also holds the index (8-byte
- * slots at 72-81% load: 10-11 bytes per entry, whatever tier the entry is on) unless
+ * slots at 70-88% load: 9-11.4 bytes per entry, whatever tier the entry is on) unless
  * index_tier puts it elsewhere, tier 0's FIFO rings and the pin records; a lower tier holds
  * its own FIFO rings (8 bytes per entry) and the last tier the ghost table (2 bytes per index
  * slot). Values at or above large_threshold go straight to the last tier. Every budget is the
