@@ -71,7 +71,9 @@ ASAN_ENV = ASAN_OPTIONS=detect_leaks=0:handle_segv=0:allow_user_segv_handler=1 \
 # the real one (Python is not linked with libstdc++): without it, the first C++ exception in an
 # extension (matplotlib's ft2font) stops the process on a failed ASan CHECK.
 CXX_RUNTIME := $(shell $(or $(CXX),g++) -print-file-name=libstdc++.so.6 2>/dev/null)
-TSAN_ENV = TSAN_OPTIONS="detect_deadlocks=0 halt_on_error=1" TIERCACHE_SANITIZER=tsan
+# (jemalloc's background purging threads stay off under TSan: see native/Makefile's test-tsan.)
+TSAN_ENV = TSAN_OPTIONS="detect_deadlocks=0 halt_on_error=1" TIERCACHE_SANITIZER=tsan \
+	TIERCACHE_BACKGROUND_PURGE=0
 test-tsan:
 	$(MAKE) -C native -j$(NPROC) test-tsan
 test-python-asan:
