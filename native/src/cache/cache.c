@@ -135,21 +135,19 @@ TC_API int tc_cache_destroy(tc_cache_t *c) {
 }
 
 /* The live entry for a key (expired ones are dropped on the way), with its slot. */
-static struct tc_entry *lookup(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                               size_t *slot) {
-    *slot = tc__index_find(&c->index, tc__key_hash(ktag, key, klen), ktag, key, klen);
-    if (*slot == TC_INDEX_NONE) return NULL;
-    struct tc_entry *e = tc__index_at(&c->index, *slot);
-    if ((e->flags & E_TTL) && tc__drop_if_expired(c, e, *slot, true)) return NULL;
+static inline struct tc_entry *lookup(tc_cache_t *c, unsigned ktag, const void *key,
+                                      size_t klen, size_t *slot) {
+    struct tc_entry *e =
+        tc__index_find(&c->index, tc__key_hash(ktag, key, klen), ktag, key, klen, slot);
+    if (e && (e->flags & E_TTL) && tc__drop_if_expired(c, e, *slot, true)) return NULL;
     return e;
 }
 
 struct tc_entry *tc__lookup_hashed(tc_cache_t *c, uint64_t h, unsigned ktag, const void *key,
                                    size_t klen) {
-    size_t slot = tc__index_find(&c->index, h, ktag, key, klen);
-    if (slot == TC_INDEX_NONE) return NULL;
-    struct tc_entry *e = tc__index_at(&c->index, slot);
-    if ((e->flags & E_TTL) && tc__drop_if_expired(c, e, slot, true)) return NULL;
+    size_t slot;
+    struct tc_entry *e = tc__index_find(&c->index, h, ktag, key, klen, &slot);
+    if (e && (e->flags & E_TTL) && tc__drop_if_expired(c, e, slot, true)) return NULL;
     return e;
 }
 
@@ -197,9 +195,15 @@ static struct tc_entry *with_token(tc_cache_t *c, struct tc_entry *e) {
     return tc__entry_rebuild(c, e, &s);
 }
 
-static void describe(const struct tc_entry *e, tc_cache_value_t *out) {
+static inline void describe(const struct tc_entry *e, tc_cache_value_t *out) {
     out->len = e->vlen;
     out->tag = entry_vtag(e);
+    if (TC_LIKELY(!(e->flags & E_TTL) && !(e->meta & (M_CAS | M_FLAGS)))) { /* (most) */
+        out->cas = 0;
+        out->flags = 0;
+        out->ttl = 0;
+        return;
+    }
     out->cas = entry_cas(e);
     out->flags = entry_client_flags(e);
     out->ttl = ttl_left(e);

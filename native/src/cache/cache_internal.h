@@ -56,8 +56,15 @@ static inline size_t layout_offset_ext(unsigned l) {
 static inline size_t layout_offset_flags(unsigned l) {
     return layout_offset_ext(l) + (l & L_EXTERNAL ? 8 : 0);
 }
+/* The header's size: 12 bytes, 8 more for each of expiry, CAS token and value pointer, 4 for
+ * client flags, looked up by the four bits (l & 3) | (l >> 12 & 12). */
 static inline size_t layout_header_size(unsigned l) {
-    return sizeof(struct tc_entry) + layout_offset_flags(l) + (l & L_FLAGS ? 4 : 0);
+    static const uint8_t sizes[16] = {12, 20, 20, 28, 20, 28, 28, 36,
+                                      16, 24, 24, 32, 24, 32, 32, 40};
+    _Static_assert(sizeof(struct tc_entry) == 12, "the table's base");
+    _Static_assert(L_EXTERNAL == 1 && L_TTL == 2 && L_CAS == 1u << 14 && L_FLAGS == 1u << 15,
+                   "the table's index bits");
+    return sizes[(l & 3) | (l >> 12 & 12)];
 }
 
 static inline unsigned entry_tier(const struct tc_entry *e) { return (e->flags >> 4) & 7; }
@@ -140,10 +147,16 @@ uint64_t tc__entry_hash(const struct tc_entry *e);
 static inline struct tc_entry *tc__slot_entry(uint64_t word) {
     return (struct tc_entry *)(uintptr_t)((word & TC_SLOT_ADDR) << 2);
 }
+#define TC_INDEX_PART_SHIFT 58     /* 64 - log2(TC_INDEX_PARTS) */
+#define TC_INDEX_OLD_BIT (1u << 31) /* in a slot handle: the slot is in the part's old table */
 /* The table a slot handle is in. */
-struct tc_index_table *tc__index_table_of(const struct tc_index *ix, size_t slot);
+static inline struct tc_index_table *tc__index_table_of(const struct tc_index *ix,
+                                                        size_t slot) {
+    struct tc_index_part *part = (struct tc_index_part *)&ix->part[slot >> 32];
+    return slot & TC_INDEX_OLD_BIT ? &part->old : &part->now;
+}
 static inline uint64_t *tc__index_word(const struct tc_index *ix, size_t slot) {
-    return &tc__index_table_of(ix, slot)->slots[slot & 0x7fffffff];
+    return &tc__index_table_of(ix, slot)->slots[slot & (TC_INDEX_OLD_BIT - 1)];
 }
 /* The entry at a slot handle (which must be live). */
 static inline struct tc_entry *tc__index_at(const struct tc_index *ix, size_t slot) {
@@ -159,9 +172,9 @@ static inline void tc__index_set_at(struct tc_index *ix, size_t slot, struct tc_
 struct tc_entry *tc__index_next(const struct tc_index *ix, size_t *pos);
 /* Whether a live slot has the part, tag and distance a key of hash h gets (for check). */
 bool tc__index_slot_ok(const struct tc_index *ix, size_t slot, uint64_t h);
-/* Slot of the entry with this key, or TC_INDEX_NONE. */
-size_t tc__index_find(const struct tc_index *ix, uint64_t h, unsigned tag, const void *key,
-                      size_t klen);
+/* The entry with this key and its slot in *slot; NULL and TC_INDEX_NONE when absent. */
+struct tc_entry *tc__index_find(const struct tc_index *ix, uint64_t h, unsigned tag,
+                                const void *key, size_t klen, size_t *slot);
 /* Slot of this exact entry (found through its key, whose hash is h), or TC_INDEX_NONE. */
 size_t tc__index_find_entry(const struct tc_index *ix, const struct tc_entry *e);
 size_t tc__index_find_hashed(const struct tc_index *ix, const struct tc_entry *e, uint64_t h);
@@ -171,7 +184,9 @@ size_t tc__index_insert(struct tc_index *ix, uint64_t h, struct tc_entry *e);
 void tc__index_remove_at(struct tc_index *ix, size_t slot);
 /* The part a key of hash h belongs to, and the capacity that part's new table needs so that
  * the key can be inserted within the load and distance limits (0 if it can be now). */
-unsigned tc__index_part_of(uint64_t h);
+static inline unsigned tc__index_part_of(uint64_t h) {
+    return (unsigned)(h >> TC_INDEX_PART_SHIFT);
+}
 size_t tc__index_wanted_cap(const struct tc_index *ix, unsigned part, uint64_t h);
 /* Give a part a fresh zeroed table of cap slots (allocated by the caller): its entries move
  * there from now on (tc__index_move). When the part was still moving, everything moves at once
@@ -376,6 +391,9 @@ struct tc_entry *tc__entry_rebuild(tc_cache_t *c, struct tc_entry *e,
 /* ---- entry.c: memory. Every block the cache allocates is charged to a tier ---- */
 /* tc_malloc from tier t's kind; NULL when out of memory. */
 void *tc__cache_alloc(struct tc_cache *c, unsigned t, size_t size);
+/* The same, with every usable byte zero (fresh pages are not written: their first touch is
+ * spread over later operations instead of paid at once). */
+void *tc__cache_alloc_zeroed(struct tc_cache *c, unsigned t, size_t size);
 void tc__cache_free(struct tc_cache *c, unsigned t, void *p);
 /* Bytes the block of this request will be charged (its size class). */
 size_t tc__cache_charge(size_t size);
@@ -414,7 +432,7 @@ void tc__keep(struct tc_cache *c, struct tc_entry *e);
 void tc__unkeep(struct tc_cache *c);
 /* A key about to be inserted: true (and forgotten) if it was evicted recently. */
 bool tc__ghost_take(struct tc_cache *c, uint64_t h);
-/* Fill a new ghost table of cap slots for an index part from its current one. */
+/* Fill a new ghost table of cap zeroed slots for an index part from its current one. */
 void tc__ghost_move(struct tc_index_part *part, uint16_t *ghost, size_t cap);
 /* The queue an entry belongs in. */
 static inline struct tc_queue *tc__entry_queue(struct tc_cache *c, const struct tc_entry *e) {
@@ -441,6 +459,10 @@ struct tc_entry_spec {
 struct tc_entry_spec tc__entry_spec_of(const struct tc_entry *e);
 /* Allocate and fill an entry on tier t, frequency 0, in no queue. NULL when out of memory. */
 struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, const struct tc_entry_spec *s);
+/* Rewrite e in place with s (same key, tier and queue place, frequency kept) when the new
+ * contents take the same slot or size class, e's value is inline and unpinned and s reads
+ * nothing in e's block; false (e untouched) otherwise. Counts are updated. */
+bool tc__entry_rewrite(struct tc_cache *c, struct tc_entry *e, const struct tc_entry_spec *s);
 /* Add (sign 1) or remove (sign -1) e from the item, key and value byte counts. */
 void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign);
 /* Free e's blocks (a pinned value block becomes a zombie instead). Not in index or queue. */

@@ -26,6 +26,13 @@ void *tc__cache_alloc(struct tc_cache *c, unsigned t, size_t size) {
     return p;
 }
 
+void *tc__cache_alloc_zeroed(struct tc_cache *c, unsigned t, size_t size) {
+    size_t n = tc__cache_charge(size); /* all of the block's usable bytes zeroed */
+    void *p = n == SIZE_MAX ? NULL : tc_calloc(c->tiers[t].kind, 1, n);
+    if (p) c->tiers[t].used += tc_usable_size(NULL, p);
+    return p;
+}
+
 void tc__cache_free(struct tc_cache *c, unsigned t, void *p) {
     c->tiers[t].used -= tc_usable_size(NULL, p);
     tc_free(NULL, p); /* the NULL kind: the address says where the block belongs */
@@ -79,6 +86,25 @@ struct tc_entry_spec tc__entry_spec_of(const struct tc_entry *e) {
     };
 }
 
+/* Write s into e's block for layout (tier bits included); e's E_SLAB, E_SMALL, E_PINNED
+ * bits, frequency, queue position and value block pointer are kept. */
+static void fill(struct tc_entry *e, unsigned layout, const struct tc_entry_spec *s) {
+    size_t vlen = s->len1 + s->len2;
+    e->vlen = (uint32_t)vlen;
+    e->klen = (uint16_t)(s->klen + 1);
+    e->flags = (uint8_t)((layout & 0xff) | (e->flags & (E_SLAB | E_SMALL | E_PINNED)));
+    e->meta = (uint8_t)((s->vtag & 15) | (layout >> 8) | (e->meta & 0x30));
+    if (s->expiry) memcpy(e->tail, &s->expiry, 8);
+    if (s->cas) memcpy(e->tail + layout_offset_cas(layout), &s->cas, 8);
+    if (s->flags) memcpy(e->tail + layout_offset_flags(layout), &s->flags, 4);
+    unsigned char *k = entry_key(e);
+    k[0] = (unsigned char)s->ktag;
+    memcpy(k + 1, s->key, s->klen);
+    unsigned char *v = entry_value(e);
+    if (s->len1) memcpy(v, s->part1, s->len1);
+    if (s->len2) memcpy(v + s->len1, s->part2, s->len2);
+}
+
 struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, const struct tc_entry_spec *s) {
     unsigned layout = layout_of(t, s);
     size_t klen = s->klen + 1, vlen = s->len1 + s->len2; /* klen with the tag byte */
@@ -102,21 +128,37 @@ struct tc_entry *tc__entry_new(struct tc_cache *c, unsigned t, const struct tc_e
     }
     tc__slab_count(c, t, bytes, 1);
     e->qpos = 0;
-    e->vlen = (uint32_t)vlen;
-    e->klen = (uint16_t)klen;
-    e->flags = (uint8_t)flags;
-    e->meta = (uint8_t)((s->vtag & 15) | (layout >> 8));
-    if (s->expiry) memcpy(e->tail, &s->expiry, 8);
-    if (s->cas) memcpy(e->tail + layout_offset_cas(layout), &s->cas, 8);
+    e->flags = (uint8_t)flags; /* (entry_set_external reads the layout from both) */
+    e->meta = (uint8_t)(layout >> 8);
     if (vblock) entry_set_external(e, vblock);
-    if (s->flags) memcpy(e->tail + layout_offset_flags(layout), &s->flags, 4);
-    unsigned char *k = entry_key(e);
-    k[0] = (unsigned char)s->ktag;
-    memcpy(k + 1, s->key, s->klen);
-    unsigned char *v = entry_value(e);
-    if (s->len1) memcpy(v, s->part1, s->len1);
-    if (s->len2) memcpy(v + s->len1, s->part2, s->len2);
+    fill(e, layout, s);
     return e;
+}
+
+/* Whether [p, p + n) and [lo, hi) share a byte. */
+static bool overlaps(const void *p, size_t n, const char *lo, const char *hi) {
+    return n && (const char *)p < hi && (const char *)p + n > lo;
+}
+
+bool tc__entry_rewrite(struct tc_cache *c, struct tc_entry *e, const struct tc_entry_spec *s) {
+    unsigned t = entry_tier(e), layout = layout_of(t, s);
+    if ((e->flags & (E_PINNED | E_EXTERNAL)) || (layout & L_EXTERNAL)) return false;
+    size_t klen = s->klen + 1, vlen = s->len1 + s->len2;
+    size_t was = entry_block_size(e), bytes = block_size(layout, klen, vlen);
+    if (e->flags & E_SLAB ? tc__slab_slot(bytes) != tc__slab_slot(was)
+                          : tc__cache_charge(bytes) != tc__cache_charge(was))
+        return false;
+    const char *lo = (const char *)e, *hi = lo + was;
+    if (overlaps(s->key, s->klen, lo, hi) || overlaps(s->part1, s->len1, lo, hi) ||
+        overlaps(s->part2, s->len2, lo, hi))
+        return false;
+    if (bytes != was) { /* (the same slot or size class: only the class counts change) */
+        tc__slab_count(c, t, was, -1);
+        tc__slab_count(c, t, bytes, 1);
+    }
+    c->tiers[t].value_bytes += vlen - e->vlen;
+    fill(e, layout, s);
+    return true;
 }
 
 void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign) {

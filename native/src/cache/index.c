@@ -21,13 +21,13 @@
 
 #include "cache_internal.h"
 
-#define PART_SHIFT 58 /* 64 - log2(TC_INDEX_PARTS) */
 #define TAG_SHIFT 52
 #define DIST_SHIFT 46
 #define DIST_ONE (1ull << DIST_SHIFT)
 #define DIST_MAX 63
 #define MIN_CAP 8
-#define OLD_BIT (1u << 31) /* in a slot handle: the slot is in the part's old table */
+#define OLD_BIT TC_INDEX_OLD_BIT
+#define PART_SHIFT TC_INDEX_PART_SHIFT
 
 _Static_assert(TC_INDEX_PARTS == 1u << (64 - PART_SHIFT), "part bits");
 _Static_assert(sizeof(void *) == 8, "entry addresses in 64-bit slots");
@@ -41,8 +41,6 @@ uint64_t tc__entry_hash(const struct tc_entry *e) {
     return tc__key_hash(k[0], k + 1, e->klen - 1u);
 }
 
-unsigned tc__index_part_of(uint64_t h) { return (unsigned)(h >> PART_SHIFT); }
-
 static inline uint64_t tag_of(uint64_t h) { return h & 0xfff; }
 static inline unsigned dist_of(uint64_t w) { return (unsigned)(w >> DIST_SHIFT) & DIST_MAX; }
 
@@ -50,26 +48,33 @@ static inline size_t home_of(uint64_t h, size_t cap) {
     return (size_t)(((unsigned __int128)(h << (64 - PART_SHIFT)) * cap) >> 64);
 }
 
+/* memcmp(a, b, n) == 0, with keys of 8 to 16 bytes (the common ones) compared inline. */
+static inline bool bytes_equal(const unsigned char *a, const unsigned char *b, size_t n) {
+    if (n < 8 || n > 16) return memcmp(a, b, n) == 0;
+    uint64_t a0, a1, b0, b1; /* the first 8 and the last 8 bytes (they overlap under 16) */
+    memcpy(&a0, a, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&a1, a + n - 8, 8);
+    memcpy(&b1, b + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
 static inline bool key_equal(const struct tc_entry *e, unsigned tag, const void *key,
                              size_t klen) {
     const unsigned char *k = entry_key(e);
-    return e->klen == klen + 1 && k[0] == tag && memcmp(k + 1, key, klen) == 0;
+    return e->klen == klen + 1 && k[0] == tag && bytes_equal(k + 1, key, klen);
 }
 
 static inline size_t handle(unsigned part, bool old, size_t i) {
     return (size_t)part << 32 | (old ? OLD_BIT : 0) | i;
 }
 
-struct tc_index_table *tc__index_table_of(const struct tc_index *ix, size_t slot) {
-    struct tc_index_part *part = (struct tc_index_part *)&ix->part[slot >> 32];
-    return slot & OLD_BIT ? &part->old : &part->now;
-}
-
 /* ---- one table ---- */
 
 /* Position of the key in t, or SIZE_MAX. */
-static size_t t_find(const struct tc_index_table *t, uint64_t h, unsigned ktag, const void *key,
-                     size_t klen) {
+static inline __attribute__((always_inline)) size_t t_find(const struct tc_index_table *t,
+                                                           uint64_t h, unsigned ktag,
+                                                           const void *key, size_t klen) {
     if (!t->count) return SIZE_MAX;
     uint64_t tag = tag_of(h);
     size_t i = home_of(h, t->cap);
@@ -131,21 +136,28 @@ static void t_remove(struct tc_index_table *t, size_t i) {
 
 /* ---- the index ---- */
 
-size_t tc__index_find(const struct tc_index *ix, uint64_t h, unsigned ktag, const void *key,
-                      size_t klen) {
+struct tc_entry *tc__index_find(const struct tc_index *ix, uint64_t h, unsigned ktag,
+                                const void *key, size_t klen, size_t *slot) {
     unsigned p = tc__index_part_of(h);
     const struct tc_index_part *part = &ix->part[p];
     size_t i = t_find(&part->now, h, ktag, key, klen);
-    if (i != SIZE_MAX) return handle(p, false, i);
-    if (part->old.slots && (i = t_find(&part->old, h, ktag, key, klen)) != SIZE_MAX)
-        return handle(p, true, i);
-    return TC_INDEX_NONE;
+    if (TC_LIKELY(i != SIZE_MAX)) {
+        *slot = handle(p, false, i);
+        return tc__slot_entry(part->now.slots[i]);
+    }
+    if (part->old.slots && (i = t_find(&part->old, h, ktag, key, klen)) != SIZE_MAX) {
+        *slot = handle(p, true, i);
+        return tc__slot_entry(part->old.slots[i]);
+    }
+    *slot = TC_INDEX_NONE;
+    return NULL;
 }
 
 size_t tc__index_find_hashed(const struct tc_index *ix, const struct tc_entry *e, uint64_t h) {
     const unsigned char *key = entry_key(e);
-    size_t slot = tc__index_find(ix, h, key[0], key + 1, e->klen - 1u);
-    return slot != TC_INDEX_NONE && tc__index_at(ix, slot) == e ? slot : TC_INDEX_NONE;
+    size_t slot;
+    return tc__index_find(ix, h, key[0], key + 1, e->klen - 1u, &slot) == e ? slot
+                                                                            : TC_INDEX_NONE;
 }
 
 size_t tc__index_find_entry(const struct tc_index *ix, const struct tc_entry *e) {
@@ -237,9 +249,23 @@ int tc__index_grow(struct tc_index *ix, unsigned p, uint64_t *slots, size_t cap,
     return TC_OK;
 }
 
+/* Ask for the entries of the next n live slots of t from position i (with wrap-around) to be
+ * read into the cache: moving them needs their keys, which are wherever their tiers are, and
+ * the reads then overlap instead of missing one after another. */
+static void prefetch_entries(const struct tc_index_table *t, size_t i, size_t n) {
+    for (size_t seen = 0; seen < t->cap && n; seen++, i = i + 1 == t->cap ? 0 : i + 1) {
+        if (!t->slots[i]) continue;
+        const char *e = (const char *)tc__slot_entry(t->slots[i]);
+        __builtin_prefetch(e);
+        __builtin_prefetch(e + 63); /* a header with its fields and a long key spans two lines */
+        n--;
+    }
+}
+
 uint64_t *tc__index_move(struct tc_index *ix, unsigned p, size_t n) {
     struct tc_index_part *part = &ix->part[p];
     struct tc_index_table *old = &part->old;
+    if (old->count) prefetch_entries(old, part->moved_at < old->cap ? part->moved_at : 0, n);
     while (old->count && n) {
         if (part->moved_at >= old->cap) part->moved_at = 0; /* (a cluster wrapped around) */
         uint64_t w = old->slots[part->moved_at];

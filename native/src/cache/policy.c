@@ -61,7 +61,6 @@ static void ghost_put(struct tc_cache *c, uint64_t h) {
 }
 
 void tc__ghost_move(struct tc_index_part *part, uint16_t *ghost, size_t cap) {
-    memset(ghost, 0, cap * sizeof *ghost);
     /* A key in old slot i has x = h' / 2^64 in [i/old, (i+1)/old): its new slot floor(x*cap)
      * is one of a few. Its fingerprint goes to all of them; the wrong ones match another key
      * with odds of 2^-15 and are overwritten as keys are evicted. */

@@ -17,7 +17,7 @@
 static void resize_ghost(tc_cache_t *c, struct tc_index_part *part) {
     size_t cap = part->now.cap;
     if (tc__make_room(c, c->ghost_tier, tc__cache_charge(cap * sizeof(uint16_t)))) return;
-    uint16_t *ghost = tc__cache_alloc(c, c->ghost_tier, cap * sizeof *ghost);
+    uint16_t *ghost = tc__cache_alloc_zeroed(c, c->ghost_tier, cap * sizeof *ghost);
     if (!ghost) return;
     tc__ghost_move(part, ghost, cap);
     if (part->ghost) tc__cache_free(c, c->ghost_tier, part->ghost);
@@ -51,7 +51,7 @@ static int ensure_index(tc_cache_t *c, uint64_t h) {
         uint64_t *slots = NULL;
         if (index_bytes <= tier->budget / 5 * INDEX_FIFTHS_MAX &&
             tc__make_room(c, ix->tier, tc__cache_charge(cap * sizeof *slots)) == TC_OK)
-            slots = tc__cache_alloc(c, ix->tier, cap * sizeof *slots);
+            slots = tc__cache_alloc_zeroed(c, ix->tier, cap * sizeof *slots);
         if (!slots) {
             /* At its size: evict until the part takes the key. */
             if (!part->now.cap || !tc__evict_one(c)) return TC_ERR_NOMEM;
@@ -59,7 +59,6 @@ static int ensure_index(tc_cache_t *c, uint64_t h) {
             continue;
         }
         cap = tc_usable_size(NULL, slots) / sizeof *slots; /* the size class's room is free */
-        memset(slots, 0, cap * sizeof *slots);
         uint64_t *freed[2];
         if (tc__index_grow(ix, p, slots, cap, freed)) { /* a distance too long: larger */
             tc__cache_free(c, ix->tier, slots);
@@ -101,12 +100,46 @@ void tc__note_expiry(tc_cache_t *c, uint64_t expiry) {
 
 uint64_t tc__next_cas(tc_cache_t *c) { return ++c->last_cas; }
 
+/* tc__entry_rebuild for e of key hash h. */
+static struct tc_entry *rebuild(tc_cache_t *c, struct tc_entry *e, uint64_t h,
+                                const struct tc_entry_spec *s) {
+    unsigned t = entry_tier(e);
+    struct tc_entry *n = NULL;
+    tc__keep(c, e);
+    for (int tries = 0; !n && tries < 2; tries++) {
+        if (tc__make_room_entry(c, t, tc__entry_block(s), tc__entry_value_block(s))) break;
+        if (!(n = tc__entry_new(c, t, s)) && !tc__tier_refused(c, t)) break;
+    }
+    tc__unkeep(c);
+    if (!n) return NULL;
+    /* Making room may have moved e's index slot, never its queue position (e was kept). */
+    tc__index_set_at(&c->index, tc__index_find_hashed(&c->index, e, h), n);
+    struct tc_queue *q = tc__entry_queue(c, e);
+    n->flags |= e->flags & E_SMALL;
+    entry_set_freq(n, entry_freq(e));
+    if (q->counts_bytes) q->bytes += tc__entry_charge(n) - tc__entry_charge(e);
+    *tc__queue_slot(q, e->qpos) = n;
+    n->qpos = e->qpos;
+    tc__account(c, e, -1);
+    tc__account(c, n, 1);
+    tc__entry_free(c, e);
+    tc__note_expiry(c, s->expiry);
+    tc__cache_trim(c, n);
+    return n;
+}
+
 /* Store a new entry of spec s for the key of hash h, replacing old (NULL: the key is new).
  * On any error nothing changed. */
 static int put(tc_cache_t *c, uint64_t h, struct tc_entry *old, const struct tc_entry_spec *s) {
     int placed = tc__cache_place(c, s);
     if (placed < 0) return TC_ERR_TOOLARGE;
     unsigned t = (unsigned)placed;
+    if (old && t == entry_tier(old)) { /* stays on its tier, at its place in its queue */
+        if (!tc__entry_rewrite(c, old, s) && !rebuild(c, old, h, s)) return TC_ERR_NOMEM;
+        tc__note_expiry(c, s->expiry);
+        c->sets++;
+        return TC_OK;
+    }
     bool to_main;
     int err = TC_OK;
     if (old) {
@@ -133,7 +166,7 @@ static int put(tc_cache_t *c, uint64_t h, struct tc_entry *old, const struct tc_
     tc__note_expiry(c, s->expiry);
     if (old) {
         entry_set_freq(n, entry_freq(old));
-        tc__index_set_at(&c->index, tc__index_find_entry(&c->index, old), n);
+        tc__index_set_at(&c->index, tc__index_find_hashed(&c->index, old, h), n);
         tc__queue_remove(c, tc__entry_queue(c, old), old);
         tc__account(c, old, -1);
         tc__entry_free(c, old);
@@ -149,27 +182,7 @@ static int put(tc_cache_t *c, uint64_t h, struct tc_entry *old, const struct tc_
 
 struct tc_entry *tc__entry_rebuild(tc_cache_t *c, struct tc_entry *e,
                                    const struct tc_entry_spec *s) {
-    unsigned t = entry_tier(e);
-    tc__keep(c, e);
-    int err = tc__make_room_entry(c, t, tc__entry_block(s), tc__entry_value_block(s));
-    tc__unkeep(c);
-    if (err) return NULL;
-    struct tc_entry *n = tc__entry_new(c, t, s);
-    if (!n) return NULL;
-    /* Making room may have moved e's index slot, never its queue position (e was kept). */
-    tc__index_set_at(&c->index, tc__index_find_entry(&c->index, e), n);
-    struct tc_queue *q = tc__entry_queue(c, e);
-    n->flags |= e->flags & E_SMALL;
-    entry_set_freq(n, entry_freq(e));
-    if (q->counts_bytes) q->bytes += tc__entry_charge(n) - tc__entry_charge(e);
-    *tc__queue_slot(q, e->qpos) = n;
-    n->qpos = e->qpos;
-    tc__account(c, e, -1);
-    tc__account(c, n, 1);
-    tc__entry_free(c, e);
-    tc__note_expiry(c, s->expiry);
-    tc__cache_trim(c, n);
-    return n;
+    return rebuild(c, e, tc__entry_hash(e), s);
 }
 
 static bool bad_item(const tc_cache_item_t *it) {
