@@ -408,6 +408,8 @@ int tc__make_room_entry(struct tc_cache *c, unsigned t, size_t block, size_t ext
 /* Evict or demote until tier t has need more bytes free; kept entries are never chosen.
  * TC_ERR_NOMEM when nothing is left to evict. */
 int tc__make_room(struct tc_cache *c, unsigned t, size_t need);
+/* A few bounded steps towards tier t's headroom (policy.c, AHEAD_*); kept entries are spared. */
+void tc__make_room_ahead(struct tc_cache *c, unsigned t);
 /* Remove e for good: index (at slot, or looked up when TC_INDEX_NONE), its queue when queued,
  * counts, memory. */
 void tc__drop(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued);

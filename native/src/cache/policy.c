@@ -15,11 +15,19 @@
  *   one table per index part with as many slots, in the last tier's memory); a key found
  *   there on insertion goes straight to its tier's main FIFO.
  * - Making room does bounded work besides the evictions it needs: at most CONSOLIDATE_SLOTS
- *   ring slots are looked at to pack sparse slabs per call.
+ *   ring slots are looked at to pack sparse slabs per call. Stores also make a little room
+ *   ahead (AHEAD_*), so that the evictions a large block needs are mostly done by then.
+ * - An overwrite that stays on its tier keeps the entry's place and count (store.c).
  */
 #include "cache_internal.h"
 
 #define CONSOLIDATE_SLOTS 64
+/* Room made ahead: a tier with slabs keeps 1/AHEAD_SHARE of its budget free, each store taking
+ * at most AHEAD_STEPS eviction steps and AHEAD_SLOTS consolidation slots towards it, so that a
+ * store needing a new slab or a large block seldom evicts its whole size at once. */
+#define AHEAD_SHARE 128
+#define AHEAD_STEPS 4
+#define AHEAD_SLOTS 16
 
 void tc__drop(struct tc_cache *c, struct tc_entry *e, size_t slot, bool queued) {
     if (slot == TC_INDEX_NONE) slot = tc__index_find_entry(&c->index, e);
@@ -206,15 +214,16 @@ bool tc__evict_one(struct tc_cache *c) {
 }
 
 /* Tier t is short while its slabs hold at least as many bytes in free slots (evictions left
- * them scattered): move entries of its main FIFO out of slabs at most half used into fuller
- * ones, so that emptied slabs are freed. Looks at most *budget ring slots, from where the last
- * call stopped. */
-static void consolidate(struct tc_cache *c, unsigned t, size_t need, unsigned *budget) {
+ * them scattered), with margin bytes to spare: move entries of its main FIFO out of slabs at
+ * most half used into fuller ones, so that emptied slabs are freed. Looks at most *budget ring
+ * slots, from where the last call stopped. */
+static void consolidate(struct tc_cache *c, unsigned t, size_t need, size_t margin,
+                        unsigned *budget) {
     struct tc_tier *tier = &c->tiers[t];
     struct tc_slabs *s = &tier->slabs;
     struct tc_queue *q = &tier->main;
     if (!s->count || !q->live || tier->used + need <= tier->budget) return;
-    if (s->free_bytes < tier->used + need - tier->budget + 2 * TC_SLAB_ALIGN) return;
+    if (s->free_bytes < tier->used + need - tier->budget + margin) return;
     while (*budget && tier->used + need > tier->budget) {
         (*budget)--;
         if (s->sweep - q->head >= q->tail - q->head) s->sweep = q->head;
@@ -238,7 +247,7 @@ static int room(struct tc_cache *c, unsigned t, size_t block, size_t extra) {
         bool stuck = need > tier->budget;
         if (!stuck && tier->used + need <= tier->budget) return TC_OK;
         if (!stuck && budget) {
-            consolidate(c, t, need, &budget);
+            consolidate(c, t, need, 2 * TC_SLAB_ALIGN, &budget);
             need = extra + (block ? tc__slab_need(c, t, block) : 0);
             if (tier->used + need <= tier->budget) return TC_OK;
         }
@@ -258,6 +267,16 @@ int tc__make_room_entry(struct tc_cache *c, unsigned t, size_t block, size_t ext
 }
 
 int tc__make_room(struct tc_cache *c, unsigned t, size_t need) { return room(c, t, 0, need); }
+
+void tc__make_room_ahead(struct tc_cache *c, unsigned t) {
+    struct tc_tier *tier = &c->tiers[t];
+    size_t slab = tier->slabs.max_pages * 4096, want = tier->budget / AHEAD_SHARE;
+    if (!slab || tier->used + want <= tier->budget) return; /* (no slabs: a small tier) */
+    unsigned slots = AHEAD_SLOTS;
+    consolidate(c, t, want, 2 * slab, &slots);
+    for (unsigned i = 0; i < AHEAD_STEPS && tier->used + want > tier->budget; i++)
+        if (!tier_step(c, t)) break;
+}
 
 struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsigned t,
                                   bool queued) {

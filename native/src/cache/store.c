@@ -88,6 +88,7 @@ void tc__cache_trim(tc_cache_t *c, struct tc_entry *keep) {
     tc__keep(c, keep);
     for (unsigned t = 0; t < c->ntiers; t++) {
         tc__make_room(c, t, 0);
+        tc__make_room_ahead(c, t);
         tc__queue_tidy(c, t, &c->tiers[t].small);
         tc__queue_tidy(c, t, &c->tiers[t].main);
     }
