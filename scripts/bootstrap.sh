@@ -19,8 +19,9 @@ EXTRAS=${EXTRAS:-test}
 # redis-server, memcached: peers of `tiercache bench --compare` (it starts private instances
 # on unix sockets itself; on a systemd machine apt also starts their default services).
 # libevent-dev: the event library of the server (native/server, tiercache-server).
+# clang-format: `make lint` checks the C and C++ sources against .clang-format.
 APT_PACKAGES=(build-essential pkg-config libnuma-dev libxxhash-dev dpkg-dev numactl libmemkind-dev
-    libevent-dev redis-server memcached)
+    libevent-dev redis-server memcached clang-format)
 JEMALLOC_TARBALL=native/build/jemalloc-5.3.0.tar.bz2
 
 log() { printf 'bootstrap: %s\n' "$*"; }
