@@ -44,9 +44,6 @@ def main(pmem_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        main(sys.argv[1])
-    else:
-        shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
-        with tempfile.TemporaryDirectory(prefix="tiercache-example-", dir=shm) as tmp:
-            main(tmp)
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.TemporaryDirectory(prefix="tiercache-example-", dir=shm) as tmp:
+        main(sys.argv[1] if len(sys.argv) > 1 else tmp)
