@@ -18,7 +18,8 @@
 #   make fuzz    the cache fuzzer for FUZZ_SECONDS (default 600)
 #   make reliability   fault sweep + process events + 60 s fuzz: one summary line
 #   make soak    mixed load with TTLs on 2 threads for SOAK_SECONDS (default 1800)
-#   make lint    ruff check, ruff format --check, clang-format --dry-run (format-c-check) and
+#   make lint    ruff check, ruff format --check (ruff and mypy at the `dev` extra's pins),
+#                clang-format --dry-run (format-c-check) and
 #                mypy tiercache; every check runs, the target fails at the end if any did
 #   make format-c      clang-format -i over the C and C++ sources (.clang-format)
 #   make examples      builds and runs every program in examples/ (also run by pytest:
@@ -33,7 +34,7 @@ PYTEST_ARGS ?=
 .PHONY: all deps test test-native test-asan test-numa test-python bench bench-deps \
 	bench-cache bench-native bench-tiering bench-rss lint format clean test-tsan \
 	test-python-asan test-python-tsan fuzz fuzz-short reliability soak format-c format-c-check \
-	examples
+	examples lint-deps
 
 all: deps
 	$(MAKE) -C native -j$(NPROC)
@@ -162,9 +163,12 @@ C_FORMAT_FILES = $(shell find native/include native/src native/server native/tes
 CLANG_FORMAT ?= clang-format
 
 # Every check runs even when an earlier one fails; the target fails at the end if any did.
-lint:
-	@[ -x $(VENV)/bin/ruff ] || $(VENV)/bin/python -m pip install -q ruff
-	@[ -x $(VENV)/bin/mypy ] || $(VENV)/bin/python -m pip install -q mypy
+# The linters at the versions pyproject.toml's `dev` extra pins (quick when they are in place).
+lint-deps:
+	$(VENV)/bin/python scripts/lint_requirements.py | \
+		xargs -d '\n' $(VENV)/bin/python -m pip install -q --disable-pip-version-check
+
+lint: lint-deps
 	@failed=""; \
 	echo "== ruff check"; $(VENV)/bin/ruff check . || failed="$$failed ruff-check"; \
 	echo "== ruff format --check"; $(VENV)/bin/ruff format --check . || failed="$$failed ruff-format"; \
@@ -181,8 +185,7 @@ format-c-check:
 format-c:
 	$(CLANG_FORMAT) -i $(C_FORMAT_FILES)
 
-format:
-	@[ -x $(VENV)/bin/ruff ] || $(VENV)/bin/python -m pip install -q ruff
+format: lint-deps
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
