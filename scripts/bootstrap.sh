@@ -103,7 +103,9 @@ fi
 # `make bench` (test,bench) followed by `make test` (test) does not reinstall.
 stamp="$VENV/.tiercache-installed"
 inputs=$(find pyproject.toml setup.py MANIFEST.in tiercache/_cdef.h tiercache/_build_native.py \
-    native \( -path native/build -o -path native/build-asan \) -prune -o -type f -print |
+    tiercache/_fastpath.c \
+    native \( -path native/build -o -path native/build-asan -o -path native/build-tsan \) -prune \
+    -o -type f -print |
     LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 old_inputs="" old_extras=""
 if [ -f "$stamp" ]; then read -r old_inputs old_extras <"$stamp" || true; fi
