@@ -3,9 +3,9 @@
 #   make all     the native library and tiercache installed (editable) into .venv
 #   make test    deps, then the C tests, the C tests under ASan+UBSan, the NUMA placement suite
 #                (here, and in ../shared/numa-vm's multi-node VM when present; NUMA_VM=path),
-#                the Python tests, the threaded C tests under TSan, the Python tests under
-#                ASan+UBSan and the threaded Python tests under TSan, and 30 s of
-#                differential fuzzing
+#                the Python tests (examples/ included), the threaded C tests under TSan, the
+#                Python tests under ASan+UBSan and the threaded Python tests under TSan, 30 s
+#                of differential fuzzing, and make lint
 #   make bench   the main command: builds everything, then `tiercache bench --compare ...`:
 #                tiercache (DRAM + a temporary directory on /dev/shm) against dict, cachetools,
 #                diskcache, redis and memcached on the same requests; table and plots into
@@ -18,7 +18,12 @@
 #   make fuzz    the cache fuzzer for FUZZ_SECONDS (default 600)
 #   make reliability   fault sweep + process events + 60 s fuzz: one summary line
 #   make soak    mixed load with TTLs on 2 threads for SOAK_SECONDS (default 1800)
-#   make lint    ruff check and ruff format --check
+#   make lint    ruff check, ruff format --check (ruff and mypy at the `dev` extra's pins),
+#                clang-format --dry-run (format-c-check) and
+#                mypy tiercache; every check runs, the target fails at the end if any did
+#   make format-c      clang-format -i over the C and C++ sources (.clang-format)
+#   make examples      builds and runs every program in examples/ (also run by pytest:
+#                tests/test_examples.py)
 # Everything is idempotent: a second `make test` reuses what the first one built.
 
 SHELL := /bin/bash
@@ -28,7 +33,8 @@ PYTEST_ARGS ?=
 
 .PHONY: all deps test test-native test-asan test-numa test-python bench bench-deps \
 	bench-cache bench-native bench-tiering bench-rss lint format clean test-tsan \
-	test-python-asan test-python-tsan fuzz fuzz-short reliability soak
+	test-python-asan test-python-tsan fuzz fuzz-short reliability soak format-c format-c-check \
+	examples lint-deps
 
 all: deps
 	$(MAKE) -C native -j$(NPROC)
@@ -56,6 +62,8 @@ test: deps
 	$(MAKE) test-python-tsan || failed="$$failed python-tsan"; \
 	echo "===== differential fuzzing, 30 s"; \
 	$(MAKE) fuzz-short || failed="$$failed fuzz"; \
+	echo "===== lint: ruff, clang-format, mypy"; \
+	$(MAKE) lint || failed="$$failed lint"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all suites passed"
 
@@ -145,15 +153,46 @@ bench-tiering: bench-deps
 bench-native: bench-deps
 	$(MAKE) -C benchmarks/native run PYTHON=$(abspath $(VENV))/bin/python
 
-lint:
-	@[ -x $(VENV)/bin/ruff ] || $(VENV)/bin/python -m pip install -q ruff
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+# The C and C++ sources clang-format checks (.clang-format): the library, its headers, tests
+# and server, the native benchmarks, the fast path, and any C under fuzz/. tiercache/_cdef.h is
+# cffi's declaration syntax, not C to format; build trees and generated files are left out.
+C_FORMAT_FILES = $(shell find native/include native/src native/server native/tests \
+	benchmarks/native fuzz tiercache examples \( -path '*/build' -o -path '*/build-*' \) -prune \
+	-o \( -name '*.c' -o -name '*.h' -o -name '*.cpp' \) ! -name _cdef.h ! -name _native.c \
+	-type f -print 2>/dev/null | LC_ALL=C sort)
+CLANG_FORMAT ?= clang-format
 
-format:
-	@[ -x $(VENV)/bin/ruff ] || $(VENV)/bin/python -m pip install -q ruff
+# Every check runs even when an earlier one fails; the target fails at the end if any did.
+# The linters at the versions pyproject.toml's `dev` extra pins (quick when they are in place).
+lint-deps:
+	$(VENV)/bin/python scripts/lint_requirements.py | \
+		xargs -d '\n' $(VENV)/bin/python -m pip install -q --disable-pip-version-check
+
+lint: lint-deps
+	@failed=""; \
+	echo "== ruff check"; $(VENV)/bin/ruff check . || failed="$$failed ruff-check"; \
+	echo "== ruff format --check"; $(VENV)/bin/ruff format --check . || failed="$$failed ruff-format"; \
+	echo "== clang-format"; $(MAKE) --no-print-directory format-c-check || failed="$$failed clang-format"; \
+	echo "== mypy tiercache"; $(VENV)/bin/mypy tiercache || failed="$$failed mypy"; \
+	if [ -n "$$failed" ]; then echo "make lint: FAILED:$$failed"; exit 1; fi; \
+	echo "make lint: all checks passed"
+
+format-c-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || \
+		{ echo "clang-format is missing: make deps (apt install clang-format)"; exit 1; }
+	$(CLANG_FORMAT) --dry-run -Werror $(C_FORMAT_FILES)
+
+format-c:
+	$(CLANG_FORMAT) -i $(C_FORMAT_FILES)
+
+format: lint-deps
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# The programs in examples/: the C and C++ ones built (the C one with pkg-config against a
+# private install of the library), then every one run and checked. pytest runs the same file.
+examples: all
+	$(VENV)/bin/pytest -p no:cacheprovider tests/test_examples.py $(PYTEST_ARGS)
 
 clean:
 	$(MAKE) -C native clean

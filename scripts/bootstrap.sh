@@ -19,8 +19,9 @@ EXTRAS=${EXTRAS:-test}
 # redis-server, memcached: peers of `tiercache bench --compare` (it starts private instances
 # on unix sockets itself; on a systemd machine apt also starts their default services).
 # libevent-dev: the event library of the server (native/server, tiercache-server).
+# clang-format: `make lint` checks the C and C++ sources against .clang-format.
 APT_PACKAGES=(build-essential pkg-config libnuma-dev libxxhash-dev dpkg-dev numactl libmemkind-dev
-    libevent-dev redis-server memcached)
+    libevent-dev redis-server memcached clang-format)
 JEMALLOC_TARBALL=native/build/jemalloc-5.3.0.tar.bz2
 
 log() { printf 'bootstrap: %s\n' "$*"; }
@@ -102,7 +103,9 @@ fi
 # `make bench` (test,bench) followed by `make test` (test) does not reinstall.
 stamp="$VENV/.tiercache-installed"
 inputs=$(find pyproject.toml setup.py MANIFEST.in tiercache/_cdef.h tiercache/_build_native.py \
-    native \( -path native/build -o -path native/build-asan \) -prune -o -type f -print |
+    tiercache/_fastpath.c \
+    native \( -path native/build -o -path native/build-asan -o -path native/build-tsan \) -prune \
+    -o -type f -print |
     LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 old_inputs="" old_extras=""
 if [ -f "$stamp" ]; then read -r old_inputs old_extras <"$stamp" || true; fi
