@@ -699,6 +699,43 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def run_sections(rep: Report, a: argparse.Namespace, runners: dict) -> float:
+    """Run a.sections in order (a crash is recorded, the rest still run); seconds taken."""
+    started = time.perf_counter()
+    for name in a.sections:
+        t0 = time.perf_counter()
+        print(f"... {name}", file=sys.stderr, flush=True)
+        try:
+            runners[name](rep, a)
+        except Exception:
+            rep.errors[name] = traceback.format_exc()
+        rep.details.setdefault("seconds", {})[name] = round(time.perf_counter() - t0, 2)
+    return time.perf_counter() - started
+
+
+def write_json(
+    path: str, rep: Report, a: argparse.Namespace, machine: dict, elapsed: float
+) -> None:
+    """The run's rows, samples and details as JSON at path (written whole, then renamed)."""
+    out = {
+        "machine": machine,
+        "args": {k: v for k, v in vars(a).items() if k != "json"},
+        "seconds": round(elapsed, 2),
+        "rows": [asdict(r) for r in rep.rows],
+        "details": rep.details,
+        "samples_ns_per_op": rep.samples,
+        "errors": rep.errors,
+        "notes": rep.notes,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(out, f, indent=1, default=str)
+        f.write("\n")
+    shutil.move(tmp, path)
+    print(f"\nwrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
@@ -730,16 +767,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{w.SHM} is missing: the file tiers and diskcache need it", file=sys.stderr)
         return 1
     rep = Report()
-    started = time.perf_counter()
-    for name in a.sections:
-        t0 = time.perf_counter()
-        print(f"... {name}", file=sys.stderr, flush=True)
-        try:
-            RUNNERS[name](rep, a)
-        except Exception:
-            rep.errors[name] = traceback.format_exc()
-        rep.details.setdefault("seconds", {})[name] = round(time.perf_counter() - t0, 2)
-    elapsed = time.perf_counter() - started
+    elapsed = run_sections(rep, a, RUNNERS)
 
     m = _machine()
     print(
@@ -750,23 +778,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print_table(rep)
     if a.json:
-        out = {
-            "machine": m,
-            "args": {k: v for k, v in vars(a).items() if k != "json"},
-            "seconds": round(elapsed, 2),
-            "rows": [asdict(r) for r in rep.rows],
-            "details": rep.details,
-            "samples_ns_per_op": rep.samples,
-            "errors": rep.errors,
-            "notes": rep.notes,
-        }
-        os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-        tmp = a.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(out, f, indent=1)
-            f.write("\n")
-        shutil.move(tmp, a.json)
-        print(f"\nwrote {a.json}")
+        write_json(a.json, rep, a, m, elapsed)
     return 1 if rep.errors else 0
 
 

@@ -35,9 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -778,16 +776,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rep = R.Report()
     load0 = os.getloadavg()
-    started = time.perf_counter()
-    for name in a.sections:
-        t0 = time.perf_counter()
-        print(f"... {name}", file=sys.stderr, flush=True)
-        try:
-            RUNNERS[name](rep, a)
-        except Exception:
-            rep.errors[name] = traceback.format_exc()
-        rep.details.setdefault("seconds", {})[name] = round(time.perf_counter() - t0, 2)
-    elapsed = time.perf_counter() - started
+    elapsed = R.run_sections(rep, a, RUNNERS)
 
     m = R._machine()
     m["loadavg_start"] = load0
@@ -801,23 +790,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     R.print_table(rep)
     if a.json:
-        out = {
-            "machine": m,
-            "args": {k: v for k, v in vars(a).items() if k != "json"},
-            "seconds": round(elapsed, 2),
-            "rows": [asdict(r) for r in rep.rows],
-            "details": rep.details,
-            "samples_ns_per_op": rep.samples,
-            "errors": rep.errors,
-            "notes": rep.notes,
-        }
-        os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-        tmp = a.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(out, f, indent=1, default=str)
-            f.write("\n")
-        shutil.move(tmp, a.json)
-        print(f"\nwrote {a.json}")
+        R.write_json(a.json, rep, a, m, elapsed)
     return 1 if rep.errors else 0
 
 
