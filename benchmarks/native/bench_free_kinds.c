@@ -104,6 +104,8 @@ void unit_free_kinds(const struct bench_cfg *cfg, enum bench_sel sel)
             (is_null ? without : with)[r] = ns;
         }
         ratio[r] = with[r] / without[r];
+        out_info("free_kinds_rep", "%d first=%s kind_ns=%.1f null_ns=%.1f", r,
+                 null_first ? "null" : "kind", with[r], without[r]);
         slower += ratio[r] > 1.05;
     }
     out_info("free_kinds_kind_slower_reps", "%d of %d (by more than 5%%)", slower, cfg->reps);
