@@ -56,6 +56,7 @@ static int file_carve(tc_kind_t *k, const struct tc_window *w, uintptr_t addr, s
 
 static const struct tc_window_hooks file_windows = {.map = file_map_window, .carve = file_carve};
 
+/* reserve op: a piece of the newest window, its file blocks allocated when committed. */
 static void *file_reserve(tc_kind_t *k, size_t size, size_t align, bool *zero, bool *commit) {
     struct file_kind *f = k->priv;
     void *ret = tc__windows_reserve(k, &f->win, &file_windows, size, align, *commit);

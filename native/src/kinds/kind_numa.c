@@ -92,6 +92,7 @@ static int numa_carve(tc_kind_t *k, const struct tc_window *w, uintptr_t addr, s
 
 static const struct tc_window_hooks numa_windows = {.carve = numa_carve};
 
+/* reserve op: a piece of the newest window, mapped and bound (huge kinds: in 2 MiB pages). */
 static void *numa_reserve(tc_kind_t *k, size_t size, size_t align, bool *zero, bool *commit) {
     struct numa_kind *s = k->priv;
     if (is_huge(s)) {

@@ -3,6 +3,7 @@
 
 #include "kinds/window.h"
 
+/* x rounded up to a multiple of a (a power of two). */
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
 
 /* Add a window of at least `need` bytes to ws: reserve it, let the kind map it, index it for
