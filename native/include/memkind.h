@@ -118,29 +118,13 @@ MEMKIND_EXPORT_API memkind_t memkind_detect_kind(void *ptr);
 
 #include "memkind_deprecated.h"
 
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_REGULAR;
 MEMKIND_EXPORT_API extern memkind_t MEMKIND_DEFAULT;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HUGETLB;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HBW;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HBW_ALL;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HBW_PREFERRED;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HBW_HUGETLB;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HBW_ALL_HUGETLB;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HBW_PREFERRED_HUGETLB;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HBW_INTERLEAVE;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_INTERLEAVE;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_DAX_KMEM;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_DAX_KMEM_ALL;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_DAX_KMEM_PREFERRED;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_DAX_KMEM_INTERLEAVE;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HIGHEST_CAPACITY;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HIGHEST_CAPACITY_PREFERRED;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HIGHEST_CAPACITY_LOCAL;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HIGHEST_CAPACITY_LOCAL_PREFERRED;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_LOWEST_LATENCY_LOCAL;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_LOWEST_LATENCY_LOCAL_PREFERRED;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HIGHEST_BANDWIDTH_LOCAL;
-MEMKIND_EXPORT_API extern memkind_t MEMKIND_HIGHEST_BANDWIDTH_LOCAL_PREFERRED;
+/* The static topology kinds (MEMKIND_REGULAR, MEMKIND_HBW, MEMKIND_DAX_KMEM, ...): one
+ * `extern memkind_t MEMKIND_<ID>` per row of tiercache/numa_presets.h, where they are listed. */
+#define TC_NUMA_PRESET(ID, name, nodes, policy, page_mib) \
+    MEMKIND_EXPORT_API extern memkind_t MEMKIND_##ID;
+#include "tiercache/numa_presets.h"
+#undef TC_NUMA_PRESET
 
 /* major * 1000000 + minor * 1000 + patch of the memkind API provided (1.14.0). */
 MEMKIND_EXPORT_API int memkind_get_version();

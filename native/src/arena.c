@@ -51,7 +51,7 @@ static void *purged_retry(size_t size, int flags) {
 static void *cached_mallocx(struct tc_tcache *c, size_t size, int flags) {
     void *p = tc_je_mallocx(size, flags);
     if (TC_UNLIKELY(!p) && c) {
-        tc__cache_drain(c);
+        tc__tcache_drain(c);
         p = tc_je_mallocx(size, flags);
     }
     if (TC_UNLIKELY(!p)) p = purged_retry(size, flags);
@@ -65,9 +65,9 @@ static void *arena_alloc(tc_kind_t *k, size_t size, int extra) {
     }
     struct tc_tcache *c;
     int flags = tc__kind_flags(k, &c) | extra;
-    tc__cache_enter(c);
+    tc__tcache_enter(c);
     void *p = cached_mallocx(c, size ? size : 1, flags);
-    tc__cache_leave(c);
+    tc__tcache_leave(c);
     if (TC_UNLIKELY(!p)) errno = ENOMEM;
     return p;
 }
@@ -79,19 +79,19 @@ static __attribute__((noinline)) void *kind_malloc(tc_kind_t *kind, size_t size)
     if (TC_LIKELY(id < tl->cap)) {
         struct tc_tl_slot *s = &tl->slots[id];
         struct tc_tcache *c = s->cache;
-        if (TC_LIKELY(s->gen == kind->gen && c && size && tc__cache_enter_front(c))) {
+        if (TC_LIKELY(s->gen == kind->gen && c && size && tc__tcache_enter_front(c))) {
             void *p;
             if (TC_LIKELY(size - 1 < tc__front_limit)) {
                 unsigned cls = tc__front_class[(size - 1) >> 3];
                 if (TC_LIKELY(c->n[cls])) {
                     p = c->blk[cls][--c->n[cls]];
-                    tc__cache_leave(c);
+                    tc__tcache_leave(c);
                     return p;
                 }
             }
             c->spilling = false;
             p = cached_mallocx(c, size, c->flags);
-            tc__cache_leave(c);
+            tc__tcache_leave(c);
             if (TC_UNLIKELY(!p)) errno = ENOMEM;
             return p;
         }
@@ -121,14 +121,10 @@ TC_API void *tc_calloc(tc_kind_t *kind, size_t n, size_t size) {
         return NULL;
     }
     if (kind->flags & TC_KIND_AUTO_ARENAS) return tc_je_calloc(1, total);
-#ifdef TC_ASAN /* jemalloc would zero a block that may still be poisoned */
-    void *p = arena_alloc(kind, total, 0);
+    void *p = arena_alloc(kind, total, TC_ASAN_MALLOCX_ZERO);
     TC_ASAN_ALLOCATED(p);
-    if (p) memset(p, 0, total);
+    TC_ASAN_ZERO(p, total);
     return p;
-#else
-    return arena_alloc(kind, total, MALLOCX_ZERO);
-#endif
 }
 
 /* As POSIX's: the result is the error, and errno is left as it was, whatever the providers
@@ -158,9 +154,9 @@ static void free_owned(tc_kind_t *k, void *ptr) {
         return; /* a forked child never touches a detached kind's memory */
     struct tc_tcache *c;
     int flags = tc__kind_flags(k, &c);
-    tc__cache_enter(c);
+    tc__tcache_enter(c);
     tc_je_dallocx(ptr, flags);
-    tc__cache_leave(c);
+    tc__tcache_leave(c);
 }
 
 /* tc_free for memory of arena kind id; out of line like kind_malloc. */
@@ -170,7 +166,7 @@ static __attribute__((noinline)) void kind_free(uint16_t id, void *ptr) {
         /* The size lookup runs before entering: inside, it cost ~7 ns more (measured). A run
          * of frees (spilling) skips it: those go to jemalloc, which looks the size up. */
         size_t usize = TC_UNLIKELY(c->spilling) ? 0 : tc_je_sallocx(ptr, 0);
-        if (TC_LIKELY(tc__cache_enter_front(c))) {
+        if (TC_LIKELY(tc__tcache_enter_front(c))) {
             bool small = usize - 1 < tc__front_limit;
             unsigned cls = small ? tc__front_class[(usize - 1) >> 3] : 0;
             if (TC_LIKELY(small && c->n[cls] < TC_FRONT_CAP)) {
@@ -181,7 +177,7 @@ static __attribute__((noinline)) void kind_free(uint16_t id, void *ptr) {
             } else {
                 tc_je_dallocx(ptr, c->flags);
             }
-            tc__cache_leave(c);
+            tc__tcache_leave(c);
             return;
         }
     }
@@ -196,10 +192,7 @@ TC_API void tc_free(tc_kind_t *kind, void *ptr) {
         tc_je_free(ptr);
         return;
     }
-#ifdef TC_ASAN /* a detached kind's memory (and metadata) must not be touched */
-    tc_kind_t *k = atomic_load_explicit(&tc__slots[id], memory_order_acquire);
-    if (k && !atomic_load(&k->detached)) TC_ASAN_FREEING(id, ptr);
-#endif
+    TC_ASAN_FREEING(id, ptr);
     kind_free(id, ptr);
 }
 
@@ -207,6 +200,12 @@ TC_API size_t tc_usable_size(tc_kind_t *kind, const void *ptr) {
     return ptr ? tc_je_malloc_usable_size((void *)ptr) : 0;
 }
 
+/*
+ * In place when jemalloc can resize the block to the size class a fresh allocation of `size`
+ * would get (xallocx), else moved: tc_malloc, copy, tc_free, the same way as to another kind.
+ * jemalloc's rallocx would do the same, but its copy would write into a block that may still be
+ * poisoned in ASan builds; with the copy here every build runs this one path.
+ */
 TC_API void *tc_realloc(tc_kind_t *kind, void *ptr, size_t size) {
     if (!ptr) return tc_malloc(kind ? kind : &tc__kind_dram, size);
     if (size == 0) {
@@ -215,42 +214,27 @@ TC_API void *tc_realloc(tc_kind_t *kind, void *ptr, size_t size) {
     }
     tc_kind_t *owner = tc__kind_of(ptr);
     tc_kind_t *target = kind ? kind : owner;
-    if (target != owner) { /* move the data to the requested kind */
-        void *p = tc_malloc(target, size);
-        if (!p) return NULL;
-        size_t old = tc_je_malloc_usable_size(ptr);
-        memcpy(p, ptr, old < size ? old : size);
-        tc_free(owner, ptr);
-        return p;
-    }
-    if (target->flags & TC_KIND_AUTO_ARENAS) {
+    if (target == owner && (target->flags & TC_KIND_AUTO_ARENAS)) {
         void *p = tc_je_realloc(ptr, size);
         TC_ASAN_ALLOCATED(p);
         return p;
     }
-    if (!ready(target)) {
-        errno = ENOMEM;
-        return NULL;
+    if (target == owner) {
+        if (!ready(target)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        size_t want = tc_je_nallocx(size, 0);
+        if (want && tc_je_xallocx(ptr, size, 0, 0) == want) {
+            TC_ASAN_ALLOCATED(ptr); /* it may have grown over freed, poisoned memory */
+            return ptr;
+        }
     }
-#ifdef TC_ASAN /* jemalloc would copy into a block that may still be poisoned */
-    void *q = tc_malloc(target, size);
-    if (!q) return NULL;
+    void *p = tc_malloc(target, size);
+    if (!p) return NULL;
     size_t old = tc_je_malloc_usable_size(ptr);
-    memcpy(q, ptr, old < size ? old : size);
-    tc_free(target, ptr);
-    return q;
-#endif
-    struct tc_tcache *c;
-    int flags = tc__kind_flags(target, &c);
-    tc__cache_enter(c);
-    void *p = tc_je_rallocx(ptr, size, flags);
-    if (!p && c) { /* as in cached_mallocx */
-        tc__cache_drain(c);
-        p = tc_je_rallocx(ptr, size, flags);
-    }
-    tc__cache_leave(c);
-    if (!p) errno = ENOMEM;
-    TC_ASAN_ALLOCATED(p);
+    memcpy(p, ptr, old < size ? old : size);
+    tc_free(owner, ptr);
     return p;
 }
 

@@ -25,6 +25,7 @@
 #include <sanitizer/asan_interface.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -35,8 +36,12 @@ static inline void tc__asan_allocated(void *p) {
     if (p) ASAN_UNPOISON_MEMORY_REGION(p, tc_je_malloc_usable_size(p));
 }
 
+/* Poison block p of arena kind id as it goes back; not for a detached kind's memory (and
+ * metadata), which a forked child must not touch. */
 static inline void tc__asan_freeing(uint16_t id, void *p) {
     if (!p || !id) return;
+    tc_kind_t *k = atomic_load_explicit(&tc__slots[id], memory_order_acquire);
+    if (!k || atomic_load(&k->detached)) return;
     size_t len = tc_je_malloc_usable_size(p);
     uintptr_t a = (uintptr_t)p, b = a + len, cur;
     cur = atomic_load(&tc__asan_lo[id]);
@@ -51,10 +56,16 @@ static inline void tc__asan_kind_gone(uint16_t id) {
     if (a && b > a) ASAN_UNPOISON_MEMORY_REGION((void *)a, b - a);
 }
 
+/* calloc of an arena kind: jemalloc would zero a block that may still be poisoned (its memset
+ * is checked), so the ASan build asks for an unzeroed block and zeroes it once unpoisoned. */
+#define TC_ASAN_MALLOCX_ZERO 0
+#define TC_ASAN_ZERO(p, n) ((p) ? (void)memset((p), 0, (n)) : (void)0)
 #define TC_ASAN_ALLOCATED(p) tc__asan_allocated(p)
 #define TC_ASAN_FREEING(id, p) tc__asan_freeing((id), (p))
 #define TC_ASAN_KIND_GONE(id) tc__asan_kind_gone(id)
 #else
+#define TC_ASAN_MALLOCX_ZERO MALLOCX_ZERO
+#define TC_ASAN_ZERO(p, n) ((void)0)
 #define TC_ASAN_ALLOCATED(p) ((void)0)
 #define TC_ASAN_FREEING(id, p) ((void)0)
 #define TC_ASAN_KIND_GONE(id) ((void)0)

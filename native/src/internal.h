@@ -34,7 +34,8 @@ struct tc_kind_ops {
     int (*decommit)(tc_kind_t *k, void *addr, size_t size);
     /* True when two address-adjacent extents may be merged into one. */
     bool (*can_merge)(tc_kind_t *k, void *a, void *b);
-    /* Return every resource of the kind (called once, after its arenas are destroyed). */
+    /* Return every resource of the kind (called once, after its arenas are destroyed, or when
+     * its creation failed before it handed out memory). */
     void (*release)(tc_kind_t *k);
     /* In a forked child: detach from memory shared with the parent, or copy it (per the
      * kind's tc_fork_policy_t). No jemalloc calls. */
@@ -91,61 +92,16 @@ extern tc_kind_t tc__kind_dram;
                      .ops = &tc__unavailable_ops, .name = kname}
 extern const struct tc_kind_ops tc__unavailable_ops;
 
-/* ---- kinds/kind_numa.c, kinds/numa_presets.c: NUMA kinds ---- */
-/* memkind's static topology kinds, as parameter sets (numa_presets.c). */
+/* ---- kinds/kind_numa.c: NUMA kinds ---- */
+/* memkind's static topology kinds (tiercache/numa_presets.h), by id. */
 enum tc_numa_preset_id {
-    TC_PRESET_REGULAR,
-    TC_PRESET_HUGETLB,
-    TC_PRESET_INTERLEAVE,
-    TC_PRESET_HBW,
-    TC_PRESET_HBW_ALL,
-    TC_PRESET_HBW_PREFERRED,
-    TC_PRESET_HBW_INTERLEAVE,
-    TC_PRESET_HBW_HUGETLB,
-    TC_PRESET_HBW_ALL_HUGETLB,
-    TC_PRESET_HBW_PREFERRED_HUGETLB,
-    TC_PRESET_DAX_KMEM,
-    TC_PRESET_DAX_KMEM_ALL,
-    TC_PRESET_DAX_KMEM_PREFERRED,
-    TC_PRESET_DAX_KMEM_INTERLEAVE,
-    TC_PRESET_HIGHEST_CAPACITY,
-    TC_PRESET_HIGHEST_CAPACITY_PREFERRED,
-    TC_PRESET_HIGHEST_CAPACITY_LOCAL,
-    TC_PRESET_HIGHEST_CAPACITY_LOCAL_PREFERRED,
-    TC_PRESET_LOWEST_LATENCY_LOCAL,
-    TC_PRESET_LOWEST_LATENCY_LOCAL_PREFERRED,
-    TC_PRESET_HIGHEST_BANDWIDTH_LOCAL,
-    TC_PRESET_HIGHEST_BANDWIDTH_LOCAL_PREFERRED,
+#define TC_NUMA_PRESET(ID, name, nodes, policy, page_mib) TC_PRESET_##ID,
+#include "tiercache/numa_presets.h"
+#undef TC_NUMA_PRESET
     TC_PRESET_COUNT
 };
-struct tc_numa_preset {
-    const char *name;
-    tc_numa_params_t params;
-};
-extern const struct tc_numa_preset tc__numa_presets[TC_PRESET_COUNT];
-
-#define TC_NUMA_MAX_WINDOWS 32
-struct tc_numa_window {
-    uintptr_t base;
-    size_t len, used;
-};
-struct tc_numa_state {
-    int preset;              /* a tc_numa_preset_id, or -1: `params` */
-    tc_numa_params_t params;
-    struct tc_numa_window win[TC_NUMA_MAX_WINDOWS];
-    _Atomic unsigned nwin;
-};
-extern const struct tc_kind_ops tc__numa_ops;
-unsigned tc__numa_arenas(void);
-/* A built-in NUMA kind for preset `pid`; its arenas are made on first use. */
-#define TC_NUMA_STATIC_KIND(sym, pid, kname)                                                       \
-    tc_kind_t sym = {.magic = TC_KIND_MAGIC,                                                   \
-                     .flags = TC_KIND_STATIC | TC_KIND_LAZY,                                   \
-                     .gen = TC_GEN_NONE,                                                       \
-                     .ops = &tc__numa_ops,                                                     \
-                     .name = kname,                                                            \
-                     .lock = PTHREAD_MUTEX_INITIALIZER,                                        \
-                     .priv = &(struct tc_numa_state){.preset = (pid)}}
+/* The static NUMA kind of each preset; its arenas are made on first use. */
+extern tc_kind_t tc__numa_presets[TC_PRESET_COUNT];
 /* Make a TC_KIND_LAZY kind's arenas if not made yet. TC_OK or why it cannot allocate. */
 int tc__kind_activate(tc_kind_t *k);
 
@@ -159,12 +115,18 @@ extern _Atomic uint32_t tc__slot_gen[TC_MAX_KINDS];
 /* Live kinds whose fork policy is TC_FORK_COPY: when not 0, the parent waits at fork() until
  * the child has made its copies (registry.c). */
 extern _Atomic unsigned tc__fork_copy_kinds;
+/* What a kind's arenas do with the pages of freed extents (jemalloc's dirty/muzzy decay). */
+enum tc_decay {
+    TC_DECAY_JEMALLOC,  /* jemalloc's own decay times (dirty_decay_ms, muzzy_decay_ms) */
+    TC_DECAY_NEVER,     /* keep them (dirty_decay_ms -1): nothing to return, or hog memory */
+    TC_DECAY_IMMEDIATE, /* return them at once (both decay times 0): memory over speed */
+};
 /* Register a new kind: assign id and gen, create its arenas with the given decay. */
-int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms);
-/* Allocate a zeroed kind struct (recycled from destroyed ones when possible). */
-tc_kind_t *tc__kind_alloc(void);
-/* Give back a struct from tc__kind_alloc that was never registered. */
-void tc__kind_free_unregistered(tc_kind_t *k);
+int tc__kind_register(tc_kind_t *k, unsigned narenas, enum tc_decay decay);
+/* Make and register a kind over provider `ops` and state `priv` (tc__init done here): TC_OK
+ * and *out, or an error after ops->release(k) has let go of priv. */
+int tc__kind_create(const struct tc_kind_ops *ops, void *priv, const char *name, uint8_t flags,
+                    unsigned narenas, enum tc_decay decay, tc_kind_t **out);
 bool tc__kind_alive(const tc_kind_t *k);
 void tc__registry_lock(void);
 void tc__registry_unlock(void);
@@ -181,22 +143,22 @@ void tc__registry_unlock(void);
  * without entering jemalloc. Blocks in either layer count as allocated in the kind's stats,
  * as jemalloc's own tcache does. Owner-only fields (spilling) are never written by others.
  *
- * The owning thread uses both layers only between tc__cache_enter and tc__cache_leave (busy).
- * Another thread (purge) may empty them while holding the registry lock: it raises
- * TC_CACHE_FLUSH, waits until the owner is not busy, empties, and lowers the bit; an owner
+ * The owning thread uses both layers only between tc__tcache_enter and tc__tcache_leave
+ * (busy). Another thread (purge) may empty them while holding the registry lock: it raises
+ * TC_TCACHE_FLUSH, waits until the owner is not busy, empties, and lowers the bit; an owner
  * that finds it raised waits for that. The owner's side costs two plain stores and a load:
  * the ordering between its store to `busy` and its load of `state` comes from the purger's
  * membarrier(2), or, where that syscall is missing, from a fence the owner makes when it sees
- * TC_CACHE_FENCE.
+ * TC_TCACHE_FENCE.
  */
-enum tc_cache_state {
-    TC_CACHE_FLUSH = 1,  /* another thread is emptying the cache */
-    TC_CACHE_FORKED = 2, /* in a forked child: the front cache is not used */
-    TC_CACHE_FENCE = 4,  /* no membarrier(2): the owner fences in tc__cache_enter */
+enum tc_tcache_state {
+    TC_TCACHE_FLUSH = 1,  /* another thread is emptying the cache */
+    TC_TCACHE_FORKED = 2, /* in a forked child: the front cache is not used */
+    TC_TCACHE_FENCE = 4,  /* no membarrier(2): the owner fences in tc__tcache_enter */
 };
 struct tc_tcache {
     _Atomic uint8_t busy;
-    _Atomic uint8_t state; /* tc_cache_state bits */
+    _Atomic uint8_t state; /* tc_tcache_state bits */
     uint8_t n[TC_FRONT_CLASSES];
     bool spilling;    /* a free found its bin full: frees bypass the front cache until a miss */
     uint16_t kind;    /* kind id */
@@ -284,29 +246,30 @@ static inline struct tc_tcache *tc__id_cache_fast(uint32_t id) {
     return NULL;
 }
 
-/* The rest of tc__cache_try_enter when c->state is not 0: false for TC_CACHE_FORKED when
+/* The rest of tc__tcache_try_enter when c->state is not 0: false for TC_TCACHE_FORKED when
  * `front`, else fences or waits as needed and returns true. */
-bool tc__cache_enter_slow(struct tc_tcache *c, bool front);
-static inline bool tc__cache_try_enter(struct tc_tcache *c, bool front) {
+bool tc__tcache_enter_slow(struct tc_tcache *c, bool front);
+static inline bool tc__tcache_try_enter(struct tc_tcache *c, bool front) {
     atomic_store_explicit(&c->busy, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* see the struct's comment */
     if (TC_LIKELY(!atomic_load_explicit(&c->state, memory_order_acquire))) return true;
-    return tc__cache_enter_slow(c, front);
+    return tc__tcache_enter_slow(c, front);
 }
 /* Begin using cache c (NULL: nothing to do); waits while another thread flushes it. */
-static inline void tc__cache_enter(struct tc_tcache *c) {
-    if (c) tc__cache_try_enter(c, false);
+static inline void tc__tcache_enter(struct tc_tcache *c) {
+    if (c) tc__tcache_try_enter(c, false);
 }
-/* tc__cache_enter for the front cache's fast paths, c not NULL. False, and not entered, in
+/* tc__tcache_enter for the front cache's fast paths, c not NULL. False, and not entered, in
  * a forked child: the caller takes the checked path. */
-static inline bool tc__cache_enter_front(struct tc_tcache *c) {
-    return tc__cache_try_enter(c, true);
+static inline bool tc__tcache_enter_front(struct tc_tcache *c) {
+    return tc__tcache_try_enter(c, true);
 }
-static inline void tc__cache_leave(struct tc_tcache *c) {
+/* End using cache c (NULL: nothing to do), entered with tc__tcache_enter or _enter_front. */
+static inline void tc__tcache_leave(struct tc_tcache *c) {
     if (c) atomic_store_explicit(&c->busy, 0, memory_order_release);
 }
 /* Inside enter/leave: return every cached block and the jemalloc tcache's contents. */
-void tc__cache_drain(struct tc_tcache *c);
+void tc__tcache_drain(struct tc_tcache *c);
 /* Empty every thread's caches of kind k (NULL: of every kind) into its arenas. */
 void tc__tcache_flush_kind(tc_kind_t *k);
 /* Destroy every thread cache of a kind (registry lock held, kind unused). */
@@ -463,6 +426,7 @@ int tc__os_no_thp(void *addr, size_t len);
 int tc__os_populate(void *addr, size_t len);
 int tc__os_mbind(void *addr, size_t len, int mode, const tc_nodemask_t *mask);
 int tc__os_page_node(const void *addr, int *node);
+int tc__os_pages_nodes(void *const *pages, unsigned long n, int *status);
 int tc__os_current_node(unsigned *node);
 /* Map an errno from os.c to a TC_ERR_* code. */
 int tc__err_from_errno(int e);

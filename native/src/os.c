@@ -264,12 +264,19 @@ int tc__os_mbind(void *addr, size_t len, int mode, const tc_nodemask_t *mask) {
     return r ? errno : 0;
 }
 
-/* The node holding the page at addr (faulting it in first when `touch`), in *node. */
+/* Where each of the n pages at pages[i] (page-aligned) is: status[i] is its node, or a
+ * negative errno (-EFAULT: not mapped, -ENOENT: not faulted in). Moves nothing. */
+int tc__os_pages_nodes(void *const *pages, unsigned long n, int *status) {
+    long r = syscall(SYS_move_pages, 0, n, pages, NULL, status, 0);
+    return r ? errno : 0;
+}
+
+/* The node holding the page at addr, in *node: 0, or an errno (ENOENT: not faulted in). */
 int tc__os_page_node(const void *addr, int *node) {
     void *page = (void *)((uintptr_t)addr & ~(uintptr_t)(tc__os_page_size() - 1));
     int status = -1;
-    long r = syscall(SYS_move_pages, 0, 1ul, &page, NULL, &status, 0);
-    if (r) return errno;
+    int e = tc__os_pages_nodes(&page, 1, &status);
+    if (e) return e;
     if (status < 0) return -status;
     *node = status;
     return 0;

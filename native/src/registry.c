@@ -161,7 +161,8 @@ static void init(void) {
 
 void tc__init(void) { pthread_once(&init_once, init); }
 
-tc_kind_t *tc__kind_alloc(void) {
+/* A zeroed kind struct (recycled from destroyed ones when possible), or NULL. */
+static tc_kind_t *kind_alloc(void) {
     tc__init();
     tc_kind_t *k = NULL;
     pthread_mutex_lock(&registry);
@@ -192,7 +193,8 @@ static void recycle(tc_kind_t *k) {
     free_tail = k;
 }
 
-void tc__kind_free_unregistered(tc_kind_t *k) {
+/* Give back a struct from kind_alloc that was never registered. */
+static void kind_free_unregistered(tc_kind_t *k) {
     atomic_store(&k->magic, TC_KIND_DEAD);
     pthread_mutex_lock(&registry);
     recycle(k);
@@ -217,8 +219,9 @@ static void destroy_arenas(tc_kind_t *k) {
     k->narenas = 0;
 }
 
-/* Pre: k from tc__kind_alloc with ops, name and provider state set. */
-int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
+/* Pre: k from kind_alloc (tc__kind_create), or a TC_KIND_LAZY static kind, with ops, name and
+ * provider state set. */
+int tc__kind_register(tc_kind_t *k, unsigned narenas, enum tc_decay decay) {
     int err = TC_OK;
     pthread_mutex_lock(&registry);
     unsigned id = 0;
@@ -250,9 +253,9 @@ int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
         }
         k->arenas[n++] = arena;
         tc__extent_bind_arena(arena, k);
-        if (dirty_decay_ms != -2) {
-            tc__mallctl_arena_u(arena, "dirty_decay_ms", &dirty_decay_ms, sizeof dirty_decay_ms);
-            ssize_t muzzy = 0;
+        if (decay != TC_DECAY_JEMALLOC) {
+            ssize_t dirty = decay == TC_DECAY_NEVER ? -1 : 0, muzzy = 0;
+            tc__mallctl_arena_u(arena, "dirty_decay_ms", &dirty, sizeof dirty);
             tc__mallctl_arena_u(arena, "muzzy_decay_ms", &muzzy, sizeof muzzy);
         }
     }
@@ -268,6 +271,28 @@ int tc__kind_register(tc_kind_t *k, unsigned narenas, ssize_t dirty_decay_ms) {
     }
     pthread_mutex_unlock(&registry);
     return err;
+}
+
+int tc__kind_create(const struct tc_kind_ops *ops, void *priv, const char *name, uint8_t flags,
+                    unsigned narenas, enum tc_decay decay, tc_kind_t **out) {
+    tc_kind_t *k = kind_alloc();
+    int err = k ? TC_OK : TC_ERR_NOMEM;
+    if (!k) {
+        tc_kind_t tmp = {.ops = ops, .priv = priv}; /* release takes its state from a kind */
+        ops->release(&tmp);
+        return err;
+    }
+    k->ops = ops;
+    k->priv = priv;
+    k->name = name;
+    k->flags = flags;
+    if ((err = tc__kind_register(k, narenas, decay))) {
+        ops->release(k);
+        kind_free_unregistered(k);
+        return err;
+    }
+    *out = k;
+    return TC_OK;
 }
 
 TC_API int tc_kind_set_fork_policy(tc_kind_t *kind, tc_fork_policy_t policy) {

@@ -13,7 +13,7 @@
  * threads claim entries of; a thread whose entry another live thread holds uses the pthread
  * key instead. The structs are never freed, so a lookup never reads freed memory.
  *
- * Who may touch a struct tc_tcache: its owning thread, between tc__cache_enter and _leave; any
+ * Who may touch a struct tc_tcache: its owning thread, between tc__tcache_enter and _leave; any
  * thread holding the registry lock, and then only one that by_tcache still links (a linked
  * cache belongs to a live kind: kind destroy, thread exit and fork unlink theirs). The owner
  * frees its caches, after unlinking them under the lock.
@@ -40,7 +40,7 @@ static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 size_t tc__front_limit;
 uint8_t tc__front_class[TC_FRONT_MAX >> 3];
 uint16_t tc__front_size[TC_FRONT_CLASSES];
-static bool fence_mode; /* no membarrier(2): owners fence (TC_CACHE_FENCE) */
+static bool fence_mode; /* no membarrier(2): owners fence (TC_TCACHE_FENCE) */
 static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
 
 #define TCACHES 4096 /* jemalloc's explicit tcache ids are below this (MALLOCX_TCACHE_MAX) */
@@ -86,7 +86,7 @@ static void classes_init(void) {
 }
 
 /* Order every thread's earlier memory accesses before this thread's later ones (the other
- * side of tc__cache_enter). False when no such barrier is available. */
+ * side of tc__tcache_enter). False when no such barrier is available. */
 static bool heavy_fence(void) {
     if (fence_mode) {
         atomic_thread_fence(memory_order_seq_cst);
@@ -191,7 +191,7 @@ static struct tc_tcache *cache_new(tc_kind_t *k, unsigned arena) {
         return NULL;
     }
     c->kind = k->id;
-    c->state = fence_mode ? TC_CACHE_FENCE : 0;
+    c->state = fence_mode ? TC_TCACHE_FENCE : 0;
     c->owner = tc__tl()->index;
     c->tcache = tc;
     c->flags = MALLOCX_ARENA(arena) | MALLOCX_TCACHE(tc);
@@ -228,20 +228,20 @@ int tc__tcache_flags_slow(tc_kind_t *k, struct tc_tcache **cache) {
     return flags;
 }
 
-bool tc__cache_enter_slow(struct tc_tcache *c, bool front) {
+bool tc__tcache_enter_slow(struct tc_tcache *c, bool front) {
     for (;;) {
         uint8_t st = atomic_load_explicit(&c->state, memory_order_acquire);
-        if (front && (st & TC_CACHE_FORKED)) {
+        if (front && (st & TC_TCACHE_FORKED)) {
             atomic_store_explicit(&c->busy, 0, memory_order_release);
             return false;
         }
-        if (st & TC_CACHE_FENCE) {
+        if (st & TC_TCACHE_FENCE) {
             atomic_thread_fence(memory_order_seq_cst);
             st = atomic_load_explicit(&c->state, memory_order_acquire);
         }
-        if (!(st & TC_CACHE_FLUSH)) return true;
+        if (!(st & TC_TCACHE_FLUSH)) return true;
         atomic_store_explicit(&c->busy, 0, memory_order_release);
-        while (atomic_load_explicit(&c->state, memory_order_acquire) & TC_CACHE_FLUSH)
+        while (atomic_load_explicit(&c->state, memory_order_acquire) & TC_TCACHE_FLUSH)
             sched_yield();
         atomic_store_explicit(&c->busy, 1, memory_order_relaxed);
         atomic_signal_fence(memory_order_seq_cst);
@@ -257,7 +257,7 @@ static void front_empty(struct tc_tcache *c) {
     }
 }
 
-void tc__cache_drain(struct tc_tcache *c) {
+void tc__tcache_drain(struct tc_tcache *c) {
     front_empty(c);
     tc_je_mallctl("tcache.flush", NULL, NULL, &c->tcache, sizeof c->tcache);
 }
@@ -265,14 +265,14 @@ void tc__cache_drain(struct tc_tcache *c) {
 /* Drain cache c for a purge (registry lock held). */
 static void purge_one(struct tc_tcache *c, unsigned self, bool fenced) {
     if (c->owner == self) { /* ours, and we are not inside an operation */
-        tc__cache_drain(c);
+        tc__tcache_drain(c);
         return;
     }
     if (fenced) {
         while (atomic_load_explicit(&c->busy, memory_order_acquire)) sched_yield();
-        tc__cache_drain(c);
+        tc__tcache_drain(c);
     }
-    atomic_fetch_and_explicit(&c->state, (uint8_t)~TC_CACHE_FLUSH, memory_order_release);
+    atomic_fetch_and_explicit(&c->state, (uint8_t)~TC_TCACHE_FLUSH, memory_order_release);
 }
 
 void tc__tcache_flush_kind(tc_kind_t *k) {
@@ -282,7 +282,7 @@ void tc__tcache_flush_kind(tc_kind_t *k) {
     for (size_t i = 0; i < n; i++) {
         struct tc_tcache *c = by_tcache[k ? k->tcaches[i] : i];
         if (c && c->owner != self) {
-            atomic_fetch_or_explicit(&c->state, TC_CACHE_FLUSH, memory_order_relaxed);
+            atomic_fetch_or_explicit(&c->state, TC_TCACHE_FLUSH, memory_order_relaxed);
             foreign++;
         }
     }
@@ -343,7 +343,7 @@ static void fork_child(void) {
         struct tc_tcache *c = self->slots[id].cache;
         if (!c) continue;
         c->spilling = true; /* free then skips its size lookup, which is of no use here */
-        atomic_fetch_or(&c->state, TC_CACHE_FORKED);
+        atomic_fetch_or(&c->state, TC_TCACHE_FORKED);
     }
     for (struct tc_tl *tl = atomic_load(&all_threads); tl; tl = tl->next)
         if (tl != self) {

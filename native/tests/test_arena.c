@@ -98,6 +98,26 @@ TEST(realloc_keeps_kind_or_moves_to_requested_kind) {
     CHECK_EQ(tc_kind_destroy(k), TC_OK);
 }
 
+TEST(realloc_within_a_kind_resizes_in_place_or_moves_keeping_the_data) {
+    tc_kind_t *k = file_kind(TC_FILE_PERFORMANCE);
+    unsigned char *p = tc_malloc(k, 100);
+    for (int i = 0; i < 100; i++) p[i] = (unsigned char)i;
+    size_t usable = tc_usable_size(k, p);
+    unsigned char *q = tc_realloc(k, p, usable); /* same size class: the same block */
+    CHECK(q == p);
+    q = tc_realloc(k, p, 300000); /* small to large: moved, data kept */
+    CHECK(q && tc_detect_kind(q) == k && tc_usable_size(k, q) >= 300000);
+    for (int i = 0; i < 100; i++) CHECK_EQ(q[i], (unsigned char)i);
+    memset(q, 0x5a, 300000);
+    unsigned char *r = tc_realloc(k, q, 64); /* large to small: a small block, not the large */
+    CHECK(r && tc_detect_kind(r) == k && tc_usable_size(k, r) < 4096);
+    for (int i = 0; i < 64; i++) CHECK_EQ(r[i], 0x5a);
+    CHECK(tc_realloc(k, r, SIZE_MAX / 2) == NULL && errno == ENOMEM); /* r stays valid */
+    CHECK_EQ(r[63], 0x5a);
+    tc_free(NULL, r);
+    CHECK_EQ(tc_kind_destroy(k), TC_OK);
+}
+
 TEST(null_arguments_are_harmless) {
     tc_free(NULL, NULL);
     tc_free(tc_kind_dram(), NULL);
@@ -178,6 +198,7 @@ int main(void) {
     RUN(posix_memalign_validates_alignment);
     RUN(free_with_null_or_wrong_kind_returns_memory_to_its_owner);
     RUN(realloc_keeps_kind_or_moves_to_requested_kind);
+    RUN(realloc_within_a_kind_resizes_in_place_or_moves_keeping_the_data);
     RUN(null_arguments_are_harmless);
     RUN(defrag_reallocate_lowers_active_memory);
     RUN(stats_reject_bad_arguments_and_count_allocations);

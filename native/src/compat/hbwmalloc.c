@@ -10,8 +10,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "hbwmalloc.h"
 #include "internal.h"
@@ -121,7 +119,7 @@ static bool hbw_nodes(tc_nodemask_t *m) {
 
 HBW_EXPORT_API int hbw_verify_memory_region(void *addr, size_t size, int flags) {
     if (!addr || !size || (flags & ~HBW_TOUCH_PAGES)) return EINVAL;
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t page = (uintptr_t)tc__os_page_size();
     uintptr_t first = (uintptr_t)addr & ~(page - 1);
     uintptr_t end = (uintptr_t)addr + size;
     if (end < (uintptr_t)addr) return EINVAL;
@@ -141,7 +139,7 @@ HBW_EXPORT_API int hbw_verify_memory_region(void *addr, size_t size, int flags) 
         unsigned long n = 0;
         for (; n < BATCH && a < end; n++, a += page) pages[n] = (void *)a;
         /* With no target nodes, move_pages only reports where each page is. */
-        if (syscall(SYS_move_pages, 0, n, pages, NULL, status, 0) != 0) return EFAULT;
+        if (tc__os_pages_nodes(pages, n, status)) return EFAULT;
         for (unsigned long i = 0; i < n; i++) {
             int node = status[i];
             if (node == -EFAULT) return EFAULT; /* not mapped at all */

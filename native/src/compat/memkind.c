@@ -17,60 +17,17 @@
 #define K(m) ((tc_kind_t *)(m))
 #define M(k) ((memkind_t)(k))
 
-/* Topology kinds: premade parameter sets of the one NUMA kind (kinds/numa_presets.c). */
-static TC_NUMA_STATIC_KIND(k_regular, TC_PRESET_REGULAR, "regular");
-static TC_NUMA_STATIC_KIND(k_hugetlb, TC_PRESET_HUGETLB, "hugetlb");
-static TC_NUMA_STATIC_KIND(k_hbw, TC_PRESET_HBW, "hbw");
-static TC_NUMA_STATIC_KIND(k_hbw_all, TC_PRESET_HBW_ALL, "hbw_all");
-static TC_NUMA_STATIC_KIND(k_hbw_preferred, TC_PRESET_HBW_PREFERRED, "hbw_preferred");
-static TC_NUMA_STATIC_KIND(k_hbw_hugetlb, TC_PRESET_HBW_HUGETLB, "hbw_hugetlb");
-static TC_NUMA_STATIC_KIND(k_hbw_all_hugetlb, TC_PRESET_HBW_ALL_HUGETLB, "hbw_all_hugetlb");
-static TC_NUMA_STATIC_KIND(k_hbw_preferred_hugetlb, TC_PRESET_HBW_PREFERRED_HUGETLB, "hbw_preferred_hugetlb");
-static TC_NUMA_STATIC_KIND(k_hbw_interleave, TC_PRESET_HBW_INTERLEAVE, "hbw_interleave");
-static TC_NUMA_STATIC_KIND(k_interleave, TC_PRESET_INTERLEAVE, "interleave");
-static TC_NUMA_STATIC_KIND(k_dax_kmem, TC_PRESET_DAX_KMEM, "dax_kmem");
-static TC_NUMA_STATIC_KIND(k_dax_kmem_all, TC_PRESET_DAX_KMEM_ALL, "dax_kmem_all");
-static TC_NUMA_STATIC_KIND(k_dax_kmem_preferred, TC_PRESET_DAX_KMEM_PREFERRED, "dax_kmem_preferred");
-static TC_NUMA_STATIC_KIND(k_dax_kmem_interleave, TC_PRESET_DAX_KMEM_INTERLEAVE, "dax_kmem_interleave");
-static TC_NUMA_STATIC_KIND(k_highest_capacity, TC_PRESET_HIGHEST_CAPACITY, "highest_capacity");
-static TC_NUMA_STATIC_KIND(k_highest_capacity_preferred, TC_PRESET_HIGHEST_CAPACITY_PREFERRED, "highest_capacity_preferred");
-static TC_NUMA_STATIC_KIND(k_highest_capacity_local, TC_PRESET_HIGHEST_CAPACITY_LOCAL, "highest_capacity_local");
-static TC_NUMA_STATIC_KIND(k_highest_capacity_local_preferred, TC_PRESET_HIGHEST_CAPACITY_LOCAL_PREFERRED, "highest_capacity_local_preferred");
-static TC_NUMA_STATIC_KIND(k_lowest_latency_local, TC_PRESET_LOWEST_LATENCY_LOCAL, "lowest_latency_local");
-static TC_NUMA_STATIC_KIND(k_lowest_latency_local_preferred, TC_PRESET_LOWEST_LATENCY_LOCAL_PREFERRED, "lowest_latency_local_preferred");
-static TC_NUMA_STATIC_KIND(k_highest_bandwidth_local, TC_PRESET_HIGHEST_BANDWIDTH_LOCAL, "highest_bandwidth_local");
-static TC_NUMA_STATIC_KIND(k_highest_bandwidth_local_preferred, TC_PRESET_HIGHEST_BANDWIDTH_LOCAL_PREFERRED, "highest_bandwidth_local_preferred");
 /* 1 GiB-page kinds, deprecated by memkind: never available. */
 static TC_UNAVAILABLE_KIND(k_gbtlb, "gbtlb");
 static TC_UNAVAILABLE_KIND(k_hbw_gbtlb, "hbw_gbtlb");
 static TC_UNAVAILABLE_KIND(k_hbw_preferred_gbtlb, "hbw_preferred_gbtlb");
 
 MEMKIND_EXPORT_API memkind_t MEMKIND_DEFAULT = M(&tc__kind_dram);
-MEMKIND_EXPORT_API memkind_t MEMKIND_REGULAR = M(&k_regular);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HUGETLB = M(&k_hugetlb);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HBW = M(&k_hbw);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_ALL = M(&k_hbw_all);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_PREFERRED = M(&k_hbw_preferred);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_HUGETLB = M(&k_hbw_hugetlb);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_ALL_HUGETLB = M(&k_hbw_all_hugetlb);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_PREFERRED_HUGETLB = M(&k_hbw_preferred_hugetlb);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_INTERLEAVE = M(&k_hbw_interleave);
-MEMKIND_EXPORT_API memkind_t MEMKIND_INTERLEAVE = M(&k_interleave);
-MEMKIND_EXPORT_API memkind_t MEMKIND_DAX_KMEM = M(&k_dax_kmem);
-MEMKIND_EXPORT_API memkind_t MEMKIND_DAX_KMEM_ALL = M(&k_dax_kmem_all);
-MEMKIND_EXPORT_API memkind_t MEMKIND_DAX_KMEM_PREFERRED = M(&k_dax_kmem_preferred);
-MEMKIND_EXPORT_API memkind_t MEMKIND_DAX_KMEM_INTERLEAVE = M(&k_dax_kmem_interleave);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_CAPACITY = M(&k_highest_capacity);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_CAPACITY_PREFERRED = M(&k_highest_capacity_preferred);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_CAPACITY_LOCAL = M(&k_highest_capacity_local);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_CAPACITY_LOCAL_PREFERRED =
-    M(&k_highest_capacity_local_preferred);
-MEMKIND_EXPORT_API memkind_t MEMKIND_LOWEST_LATENCY_LOCAL = M(&k_lowest_latency_local);
-MEMKIND_EXPORT_API memkind_t MEMKIND_LOWEST_LATENCY_LOCAL_PREFERRED =
-    M(&k_lowest_latency_local_preferred);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_BANDWIDTH_LOCAL = M(&k_highest_bandwidth_local);
-MEMKIND_EXPORT_API memkind_t MEMKIND_HIGHEST_BANDWIDTH_LOCAL_PREFERRED =
-    M(&k_highest_bandwidth_local_preferred);
+/* The topology kinds: premade parameter sets of the one NUMA kind (kinds/kind_numa.c). */
+#define TC_NUMA_PRESET(ID, name, nodes, policy, page_mib)                                          \
+    MEMKIND_EXPORT_API memkind_t MEMKIND_##ID = M(&tc__numa_presets[TC_PRESET_##ID]);
+#include "tiercache/numa_presets.h"
+#undef TC_NUMA_PRESET
 MEMKIND_EXPORT_API memkind_t MEMKIND_GBTLB = M(&k_gbtlb);
 MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_GBTLB = M(&k_hbw_gbtlb);
 MEMKIND_EXPORT_API memkind_t MEMKIND_HBW_PREFERRED_GBTLB = M(&k_hbw_preferred_gbtlb);
@@ -252,34 +209,12 @@ MEMKIND_EXPORT_API int memkind_set_bg_threads(bool state) {
 MEMKIND_EXPORT_API int memkind_get_kind_by_partition(int partition, memkind_t *kind) {
     static memkind_t *const table[MEMKIND_NUM_BASE_KIND] = {
         [MEMKIND_PARTITION_DEFAULT] = &MEMKIND_DEFAULT,
-        [MEMKIND_PARTITION_HBW] = &MEMKIND_HBW,
-        [MEMKIND_PARTITION_HBW_HUGETLB] = &MEMKIND_HBW_HUGETLB,
-        [MEMKIND_PARTITION_HBW_PREFERRED] = &MEMKIND_HBW_PREFERRED,
-        [MEMKIND_PARTITION_HBW_PREFERRED_HUGETLB] = &MEMKIND_HBW_PREFERRED_HUGETLB,
-        [MEMKIND_PARTITION_HUGETLB] = &MEMKIND_HUGETLB,
         [MEMKIND_PARTITION_HBW_GBTLB] = &MEMKIND_HBW_GBTLB,
         [MEMKIND_PARTITION_HBW_PREFERRED_GBTLB] = &MEMKIND_HBW_PREFERRED_GBTLB,
         [MEMKIND_PARTITION_GBTLB] = &MEMKIND_GBTLB,
-        [MEMKIND_PARTITION_HBW_INTERLEAVE] = &MEMKIND_HBW_INTERLEAVE,
-        [MEMKIND_PARTITION_INTERLEAVE] = &MEMKIND_INTERLEAVE,
-        [MEMKIND_PARTITION_REGULAR] = &MEMKIND_REGULAR,
-        [MEMKIND_PARTITION_HBW_ALL] = &MEMKIND_HBW_ALL,
-        [MEMKIND_PARTITION_HBW_ALL_HUGETLB] = &MEMKIND_HBW_ALL_HUGETLB,
-        [MEMKIND_PARTITION_DAX_KMEM] = &MEMKIND_DAX_KMEM,
-        [MEMKIND_PARTITION_DAX_KMEM_ALL] = &MEMKIND_DAX_KMEM_ALL,
-        [MEMKIND_PARTITION_DAX_KMEM_PREFERRED] = &MEMKIND_DAX_KMEM_PREFERRED,
-        [MEMKIND_PARTITION_DAX_KMEM_INTERLEAVE] = &MEMKIND_DAX_KMEM_INTERLEAVE,
-        [MEMKIND_PARTITION_HIGHEST_CAPACITY] = &MEMKIND_HIGHEST_CAPACITY,
-        [MEMKIND_PARTITION_HIGHEST_CAPACITY_PREFERRED] = &MEMKIND_HIGHEST_CAPACITY_PREFERRED,
-        [MEMKIND_PARTITION_HIGHEST_CAPACITY_LOCAL] = &MEMKIND_HIGHEST_CAPACITY_LOCAL,
-        [MEMKIND_PARTITION_HIGHEST_CAPACITY_LOCAL_PREFERRED] =
-            &MEMKIND_HIGHEST_CAPACITY_LOCAL_PREFERRED,
-        [MEMKIND_PARTITION_LOWEST_LATENCY_LOCAL] = &MEMKIND_LOWEST_LATENCY_LOCAL,
-        [MEMKIND_PARTITION_LOWEST_LATENCY_LOCAL_PREFERRED] =
-            &MEMKIND_LOWEST_LATENCY_LOCAL_PREFERRED,
-        [MEMKIND_PARTITION_HIGHEST_BANDWIDTH_LOCAL] = &MEMKIND_HIGHEST_BANDWIDTH_LOCAL,
-        [MEMKIND_PARTITION_HIGHEST_BANDWIDTH_LOCAL_PREFERRED] =
-            &MEMKIND_HIGHEST_BANDWIDTH_LOCAL_PREFERRED,
+#define TC_NUMA_PRESET(ID, name, nodes, policy, page_mib) [MEMKIND_PARTITION_##ID] = &MEMKIND_##ID,
+#include "tiercache/numa_presets.h"
+#undef TC_NUMA_PRESET
     };
     if (!kind || partition < 0 || partition >= MEMKIND_NUM_BASE_KIND)
         return MEMKIND_ERROR_UNAVAILABLE;

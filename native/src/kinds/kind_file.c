@@ -22,123 +22,73 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "kinds/window.h"
 
-#define MAX_WINDOWS 48
 #define MAX_GROWTH_SHIFT 6 /* unlimited kinds: windows double up to 64x the first */
-
-struct window {
-    uintptr_t base;
-    size_t len, used;
-    off_t file_off;
-};
 
 struct file_kind {
     int fd;
     size_t max_size;
-    size_t first_window;
-    off_t file_end;
-    struct window win[MAX_WINDOWS];
-    _Atomic unsigned nwin;
-    bool fork_copy; /* TC_FORK_COPY; changed under the kind lock */
-    bool anon;      /* a TC_FORK_COPY child's: windows are private memory, fd is closed */
+    struct tc_windows win; /* win[i].off: the window's offset in the file */
+    bool fork_copy;        /* TC_FORK_COPY; changed under the kind lock */
+    bool anon;             /* a TC_FORK_COPY child's: windows are private memory, fd is closed */
 };
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
 
-/* The window containing addr, or NULL. */
-static struct window *window_of(struct file_kind *f, uintptr_t addr) {
-    unsigned n = atomic_load_explicit(&f->nwin, memory_order_acquire);
-    for (unsigned i = 0; i < n; i++)
-        if (addr >= f->win[i].base && addr < f->win[i].base + f->win[i].len) return &f->win[i];
-    return NULL;
+/* Map the file's next len bytes over a new window (private zeros in a TC_FORK_COPY child). */
+static int file_map_window(tc_kind_t *k, const struct tc_window *w) {
+    struct file_kind *f = k->priv;
+    if (f->anon) return tc__os_map_anon((void *)w->base, w->len, true);
+    int e = tc__os_map_file((void *)w->base, w->len, f->fd, w->off);
+    if (!e && !f->fork_copy) e = tc__os_dontfork((void *)w->base, w->len);
+    return e;
 }
 
-/* Map a new window of at least `need` bytes. 0 or an errno. Kind lock held. */
-static int add_window(tc_kind_t *k, struct file_kind *f, size_t need) {
-    unsigned n = atomic_load_explicit(&f->nwin, memory_order_relaxed);
-    if (n == MAX_WINDOWS || (f->max_size && n == 1)) return ENOMEM;
-    size_t len = f->max_size ? round_up(f->max_size, TC_GRANULE)
-                             : f->first_window << (n < MAX_GROWTH_SHIFT ? n : MAX_GROWTH_SHIFT);
-    if (len < need) {
-        if (f->max_size) return ENOMEM; /* the one window is the limit */
-        len = round_up(need, TC_GRANULE);
-    }
-    void *base;
-    int e = tc__os_reserve(len, TC_GRANULE, &base);
-    if (e) return e;
-    if (f->anon)
-        e = tc__os_map_anon(base, len, true);
-    else if (!(e = tc__os_map_file(base, len, f->fd, f->file_end)) && !f->fork_copy)
-        e = tc__os_dontfork(base, len);
-    if (e || (e = tc__ptrmap_assign((uintptr_t)base, len, k->id))) {
-        tc__os_unmap(base, len);
-        return e;
-    }
-    f->win[n] = (struct window){(uintptr_t)base, len, 0, f->file_end};
-    f->file_end += (off_t)len;
-    atomic_store_explicit(&f->nwin, n + 1, memory_order_release);
-    return 0;
+/* Allocate the file blocks under a piece about to be handed out committed, so that a full
+ * filesystem is an allocation failure here rather than SIGBUS at first touch. */
+static int file_carve(tc_kind_t *k, const struct tc_window *w, uintptr_t addr, size_t size,
+                      bool commit) {
+    struct file_kind *f = k->priv;
+    if (!commit || f->anon) return 0;
+    return tc__os_file_alloc(f->fd, w->off + (off_t)(addr - w->base), size);
 }
 
+static const struct tc_window_hooks file_windows = {.map = file_map_window, .carve = file_carve};
+
+/* reserve op: a piece of the newest window, its file blocks allocated when committed. */
 static void *file_reserve(tc_kind_t *k, size_t size, size_t align, bool *zero, bool *commit) {
     struct file_kind *f = k->priv;
-    void *ret = NULL;
-    int e = 0;
-    pthread_mutex_lock(&k->lock);
-    for (int attempt = 0; attempt < 2 && !ret && !e; attempt++) {
-        unsigned n = atomic_load_explicit(&f->nwin, memory_order_relaxed);
-        if (n) {
-            struct window *w = &f->win[n - 1];
-            uintptr_t start = round_up(w->base + w->used, align);
-            if (start + size <= w->base + w->len) {
-                if (*commit && !f->anon)
-                    e = tc__os_file_alloc(f->fd, w->file_off + (off_t)(start - w->base), size);
-                if (!e) {
-                    w->used = start + size - w->base;
-                    ret = (void *)start;
-                }
-                break;
-            }
-        }
-        e = add_window(k, f, size + align);
-    }
-    pthread_mutex_unlock(&k->lock);
-    if (!ret) {
-        errno = e ? e : ENOMEM;
-        return NULL;
-    }
-    *zero = true; /* never handed out before: fresh file range */
+    void *ret = tc__windows_reserve(k, &f->win, &file_windows, size, align, *commit);
+    if (ret) *zero = true; /* never handed out before: fresh file range */
     return ret;
 }
 
 static int file_commit(tc_kind_t *k, void *addr, size_t size) {
     struct file_kind *f = k->priv;
-    struct window *w = window_of(f, (uintptr_t)addr);
+    struct tc_window *w = tc__window_of(&f->win, (uintptr_t)addr);
     if (!w) return EINVAL;
     if (f->anon) return 0;
-    return tc__os_file_alloc(f->fd, w->file_off + (off_t)((uintptr_t)addr - w->base), size);
+    return tc__os_file_alloc(f->fd, w->off + (off_t)((uintptr_t)addr - w->base), size);
 }
 
 static int file_decommit(tc_kind_t *k, void *addr, size_t size) {
     struct file_kind *f = k->priv;
-    struct window *w = window_of(f, (uintptr_t)addr);
+    struct tc_window *w = tc__window_of(&f->win, (uintptr_t)addr);
     if (!w) return EINVAL;
     if (f->anon) return tc__os_discard(addr, size);
-    return tc__os_file_punch(f->fd, w->file_off + (off_t)((uintptr_t)addr - w->base), size);
+    return tc__os_file_punch(f->fd, w->off + (off_t)((uintptr_t)addr - w->base), size);
 }
 
 static bool file_can_merge(tc_kind_t *k, void *a, void *b) {
     struct file_kind *f = k->priv;
-    return window_of(f, (uintptr_t)a) == window_of(f, (uintptr_t)b);
+    return tc__windows_same(&f->win, a, b);
 }
 
+/* Also the cleanup of a kind whose creation failed (tc__kind_create): no windows yet. */
 static void file_release(tc_kind_t *k) {
     struct file_kind *f = k->priv;
-    unsigned n = atomic_load(&f->nwin);
-    for (unsigned i = 0; i < n; i++) {
-        tc__ptrmap_clear(f->win[i].base, f->win[i].len);
-        tc__os_unmap((void *)f->win[i].base, f->win[i].len);
-    }
+    tc__windows_release(&f->win);
     if (f->fd >= 0) close(f->fd);
     if (f->fork_copy) atomic_fetch_sub(&tc__fork_copy_kinds, 1);
     free(f);
@@ -147,10 +97,10 @@ static void file_release(tc_kind_t *k) {
 
 /* TC_FORK_COPY in the child: every window becomes a private copy, then the file is let go. */
 static int copy_windows(struct file_kind *f) {
-    unsigned n = atomic_load(&f->nwin);
+    unsigned n = tc__windows_count(&f->win);
     for (unsigned i = 0; i < n; i++) {
-        struct window *w = &f->win[i];
-        int e = tc__os_copy_to_private((void *)w->base, w->len, w->used, f->fd, w->file_off);
+        struct tc_window *w = &f->win.win[i];
+        int e = tc__os_copy_to_private((void *)w->base, w->len, w->used, f->fd, w->off);
         if (e) return e;
     }
     close(f->fd);
@@ -164,22 +114,22 @@ static void file_fork_child(tc_kind_t *k) {
     /* Private memory (anon) is inherited copy-on-write like DRAM. */
     if (f->anon || (f->fork_copy && copy_windows(f) == 0)) return;
     atomic_store(&k->detached, true);
-    unsigned n = atomic_load(&f->nwin);
+    unsigned n = tc__windows_count(&f->win);
     for (unsigned i = 0; i < n; i++) /* the range stays ours, so the index stays true */
-        tc__os_map_anon((void *)f->win[i].base, f->win[i].len, false);
+        tc__os_map_anon((void *)f->win.win[i].base, f->win.win[i].len, false);
 }
 
 /* A detached child keeps a private copy of [addr, addr+len)'s pages, read from the file. */
 static int file_fork_keep(tc_kind_t *k, void *addr, size_t len) {
     struct file_kind *f = k->priv;
-    struct window *w = window_of(f, (uintptr_t)addr);
+    struct tc_window *w = tc__window_of(&f->win, (uintptr_t)addr);
     if (!w || f->fd < 0) return EINVAL;
     size_t page = tc__os_page_size();
     uintptr_t start = (uintptr_t)addr & ~(page - 1);
     uintptr_t end = round_up((uintptr_t)addr + len, page);
     if (end > w->base + w->len) end = w->base + w->len;
     return tc__os_copy_to_private((void *)start, end - start, end - start, f->fd,
-                                  w->file_off + (off_t)(start - w->base));
+                                  w->off + (off_t)(start - w->base));
 }
 
 static int file_set_fork_policy(tc_kind_t *k, tc_fork_policy_t policy) {
@@ -188,10 +138,12 @@ static int file_set_fork_policy(tc_kind_t *k, tc_fork_policy_t policy) {
     int e = 0;
     pthread_mutex_lock(&k->lock);
     if (copy != f->fork_copy && !f->anon) {
-        unsigned n = atomic_load(&f->nwin);
-        for (unsigned i = 0; i < n && !e; i++)
-            e = copy ? tc__os_dofork((void *)f->win[i].base, f->win[i].len)
-                     : tc__os_dontfork((void *)f->win[i].base, f->win[i].len);
+        unsigned n = tc__windows_count(&f->win);
+        for (unsigned i = 0; i < n && !e; i++) {
+            struct tc_window *w = &f->win.win[i];
+            e = copy ? tc__os_dofork((void *)w->base, w->len)
+                     : tc__os_dontfork((void *)w->base, w->len);
+        }
         if (!e) {
             f->fork_copy = copy;
             if (copy) atomic_fetch_add(&tc__fork_copy_kinds, 1);
@@ -265,29 +217,21 @@ TC_API int tc_kind_create_file(const char *dir, size_t max_size, tc_file_policy_
         return err;
     }
     f->max_size = max_size;
-    f->first_window = round_up((size_t)window_mb << 20, TC_GRANULE);
-    tc_kind_t *k = tc__kind_alloc();
-    if (!k) {
-        close(f->fd);
-        free(f);
-        return TC_ERR_NOMEM;
-    }
-    k->ops = &file_ops;
-    k->name = "file";
+    if (max_size) /* one window of max_size: the limit */
+        f->win = (struct tc_windows){.first = round_up(max_size, TC_GRANULE), .limit = 1,
+                                     .fixed = true};
+    else
+        f->win = (struct tc_windows){.first = round_up((size_t)window_mb << 20, TC_GRANULE),
+                                     .limit = TC_WINDOWS_MAX,
+                                     .growth_shift = MAX_GROWTH_SHIFT};
     /* Conservative: memory over speed. Blocks held in thread caches pin slabs all over a
      * size-limited kind, so that a refill after freeing everything fell short by 3% (memkind
      * guarantees 98%, and caches no file-kind blocks at all). */
-    if (policy == TC_FILE_CONSERVATIVE) k->flags |= TC_KIND_UNCACHED;
-    k->priv = f;
-    ssize_t decay = hog ? -1 : policy == TC_FILE_CONSERVATIVE ? 0 : -2;
-    if ((err = tc__kind_register(k, (unsigned)narenas, decay))) {
-        close(f->fd);
-        free(f);
-        tc__kind_free_unregistered(k);
-        return err;
-    }
-    *out = k;
-    return TC_OK;
+    uint8_t flags = policy == TC_FILE_CONSERVATIVE ? TC_KIND_UNCACHED : 0;
+    enum tc_decay decay = hog ? TC_DECAY_NEVER
+                          : policy == TC_FILE_CONSERVATIVE ? TC_DECAY_IMMEDIATE
+                                                           : TC_DECAY_JEMALLOC;
+    return tc__kind_create(&file_ops, f, "file", flags, (unsigned)narenas, decay, out);
 }
 
 TC_API int tc_check_dax_path(const char *dir) {

@@ -48,6 +48,7 @@ static int fixed_commit(tc_kind_t *k, void *addr, size_t size) { return 0; }
 
 static bool fixed_can_merge(tc_kind_t *k, void *a, void *b) { return true; }
 
+/* Also the cleanup of a kind whose creation failed (area_len 0: nothing indexed). */
 static void fixed_release(tc_kind_t *k) {
     struct fixed_kind *f = k->priv;
     if (f->area_len) tc__ptrmap_clear_range(f->area, f->area_len, k->id);
@@ -81,29 +82,18 @@ TC_API int tc_kind_create_fixed(void *addr, size_t size, tc_kind_t **out) {
     uintptr_t start = (a + page - 1) & ~(uintptr_t)(page - 1);
     uintptr_t stop = end & ~(uintptr_t)(page - 1);
     if (stop <= start || stop - start < 4 * page) return TC_ERR_INVALID; /* too small */
-    tc__init();
     struct fixed_kind *f = calloc(1, sizeof *f);
     if (!f) return TC_ERR_NOMEM;
-    *f = (struct fixed_kind){start, stop, start, a, size};
-    tc_kind_t *k = tc__kind_alloc();
-    if (!k) {
-        free(f);
-        return TC_ERR_NOMEM;
-    }
-    k->ops = &fixed_ops;
-    k->name = "fixed";
-    k->priv = f;
-    int err = tc__kind_register(k, 1, -1); /* never decays: nothing to return */
-    if (!err && tc__ptrmap_assign_range(a, size, k->id)) {
-        f->area_len = 0; /* nothing was indexed */
+    *f = (struct fixed_kind){start, stop, start, a, 0}; /* area_len: set once indexed */
+    tc_kind_t *k;
+    /* never decays: nothing to return */
+    int err = tc__kind_create(&fixed_ops, f, "fixed", 0, 1, TC_DECAY_NEVER, &k);
+    if (err) return err;
+    if (tc__ptrmap_assign_range(a, size, k->id)) {
         tc_kind_destroy(k);
         return TC_ERR_NOMEM;
     }
-    if (err) {
-        free(f);
-        tc__kind_free_unregistered(k);
-        return err;
-    }
+    f->area_len = size;
     *out = k;
     return TC_OK;
 }

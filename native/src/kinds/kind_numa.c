@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "kinds/window.h"
 
 #ifndef MPOL_PREFERRED_MANY
 #define MPOL_PREFERRED_MANY 5
@@ -28,31 +29,33 @@
 
 #define HUGE_2M ((size_t)2 << 20)
 #define WINDOW ((size_t)16 << 30) /* address space per window; memory is mapped on demand */
+#define MAX_WINDOWS 32
+
+/* A NUMA kind's state: its parameters and its address space. */
+struct numa_kind {
+    tc_numa_params_t params;
+    struct tc_windows win;
+};
+#define NUMA_WINDOWS {.first = WINDOW, .limit = MAX_WINDOWS}
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
 
-static const tc_numa_params_t *params_of(const struct tc_numa_state *s) {
-    return s->preset >= 0 ? &tc__numa_presets[s->preset].params : &s->params;
-}
+static bool is_huge(const struct numa_kind *s) { return s->params.page_size == HUGE_2M; }
 
-static bool is_huge(const struct tc_numa_state *s) { return params_of(s)->page_size == HUGE_2M; }
-
-/* The window containing addr, or NULL. */
-static struct tc_numa_window *window_of(struct tc_numa_state *s, uintptr_t addr) {
-    unsigned n = atomic_load_explicit(&s->nwin, memory_order_acquire);
-    for (unsigned i = 0; i < n; i++)
-        if (addr >= s->win[i].base && addr < s->win[i].base + s->win[i].len) return &s->win[i];
-    return NULL;
+/* One arena per CPU up to 8: threads spread over them (tcache.c picks by thread). */
+static unsigned numa_arenas(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
 }
 
 /* Apply the kind's policy to a freshly mapped range, for the calling CPU's node. */
-static int bind_range(struct tc_numa_state *s, void *addr, size_t len) {
+static int bind_range(const struct numa_kind *s, void *addr, size_t len) {
     tc_nodemask_t mask;
     const char *why;
-    int err = tc__topology_target(params_of(s)->nodes, tc__topology_cpu_node(), &mask, &why);
+    int err = tc__topology_target(s->params.nodes, tc__topology_cpu_node(), &mask, &why);
     if (err) return ENODEV;
     int e;
-    switch (params_of(s)->policy) {
+    switch (s->params.policy) {
     case TC_POLICY_PREFERRED:
         if (tc__mask_count(&mask) > 1) {
             e = tc__os_mbind(addr, len, MPOL_PREFERRED_MANY, &mask);
@@ -70,64 +73,37 @@ static int bind_range(struct tc_numa_state *s, void *addr, size_t len) {
     }
 }
 
-/* Reserve a new window of at least need bytes. 0 or an errno. Kind lock held. */
-static int add_window(tc_kind_t *k, struct tc_numa_state *s, size_t need) {
-    unsigned n = atomic_load_explicit(&s->nwin, memory_order_relaxed);
-    if (n == TC_NUMA_MAX_WINDOWS) return ENOMEM;
-    size_t len = round_up(need > WINDOW ? need : WINDOW, TC_GRANULE);
-    void *base;
-    int e = tc__os_reserve(len, TC_GRANULE, &base);
-    if (e) return e;
-    if ((e = tc__ptrmap_assign((uintptr_t)base, len, k->id))) {
-        tc__os_unmap(base, len);
-        return e;
+/* Map a piece cut from a window read-write, bound to the kind's nodes; hugetlb pieces are
+ * populated at once. On failure the piece goes back to reserved address space. */
+static int numa_carve(tc_kind_t *k, const struct tc_window *w, uintptr_t addr, size_t size,
+                      bool commit) {
+    struct numa_kind *s = k->priv;
+    bool huge = is_huge(s);
+    int e = tc__os_map_anon_rw((void *)addr, size, huge);
+    if (!e) e = bind_range(s, (void *)addr, size);
+    if (!e && huge) { /* hugetlb reservations ignore nodes: take the pages now */
+        e = tc__os_populate((void *)addr, size);
+        if (e == EINVAL) e = 0;
+        else if (e) e = ENOMEM;
     }
-    s->win[n] = (struct tc_numa_window){(uintptr_t)base, len, 0};
-    atomic_store_explicit(&s->nwin, n + 1, memory_order_release);
-    return 0;
+    if (e) tc__os_map_anon((void *)addr, size, false); /* back to reserved */
+    return e;
 }
 
+static const struct tc_window_hooks numa_windows = {.carve = numa_carve};
+
+/* reserve op: a piece of the newest window, mapped and bound (huge kinds: in 2 MiB pages). */
 static void *numa_reserve(tc_kind_t *k, size_t size, size_t align, bool *zero, bool *commit) {
-    struct tc_numa_state *s = k->priv;
-    bool huge = is_huge(s);
-    if (huge) {
+    struct numa_kind *s = k->priv;
+    if (is_huge(s)) {
         size = round_up(size, HUGE_2M);
         if (align < HUGE_2M) align = HUGE_2M;
     }
-    void *ret = NULL;
-    int e = 0;
-    pthread_mutex_lock(&k->lock);
-    for (int attempt = 0; attempt < 2 && !ret && !e; attempt++) {
-        unsigned n = atomic_load_explicit(&s->nwin, memory_order_relaxed);
-        if (n) {
-            struct tc_numa_window *w = &s->win[n - 1];
-            uintptr_t start = round_up(w->base + w->used, align);
-            if (start + size <= w->base + w->len) {
-                e = tc__os_map_anon_rw((void *)start, size, huge);
-                if (!e) e = bind_range(s, (void *)start, size);
-                if (!e && huge) { /* hugetlb reservations ignore nodes: take the pages now */
-                    e = tc__os_populate((void *)start, size);
-                    if (e == EINVAL) e = 0;
-                    else if (e) e = ENOMEM;
-                }
-                if (e) {
-                    tc__os_map_anon((void *)start, size, false); /* back to reserved */
-                } else {
-                    w->used = start + size - w->base;
-                    ret = (void *)start;
-                }
-                break;
-            }
-        }
-        e = add_window(k, s, size + align);
+    void *ret = tc__windows_reserve(k, &s->win, &numa_windows, size, align, true);
+    if (ret) {
+        *zero = true; /* fresh anonymous pages */
+        *commit = true;
     }
-    pthread_mutex_unlock(&k->lock);
-    if (!ret) {
-        errno = e ? e : ENOMEM;
-        return NULL;
-    }
-    *zero = true; /* fresh anonymous pages */
-    *commit = true;
     return ret;
 }
 
@@ -136,33 +112,31 @@ static int numa_commit(tc_kind_t *k, void *addr, size_t size) {
 }
 
 static int numa_decommit(tc_kind_t *k, void *addr, size_t size) {
-    struct tc_numa_state *s = k->priv;
+    struct numa_kind *s = k->priv;
     if (is_huge(s)) return EOPNOTSUPP; /* hugetlb pages are kept for reuse */
     return tc__os_discard(addr, size);
 }
 
 static bool numa_can_merge(tc_kind_t *k, void *a, void *b) {
-    struct tc_numa_state *s = k->priv;
-    return window_of(s, (uintptr_t)a) == window_of(s, (uintptr_t)b);
+    struct numa_kind *s = k->priv;
+    return tc__windows_same(&s->win, a, b);
 }
 
+/* Created kinds only (static kinds live for the process); also the cleanup of a failed
+ * creation. */
 static void numa_release(tc_kind_t *k) {
-    struct tc_numa_state *s = k->priv;
-    unsigned n = atomic_load(&s->nwin);
-    for (unsigned i = 0; i < n; i++) {
-        tc__ptrmap_clear(s->win[i].base, s->win[i].len);
-        tc__os_unmap((void *)s->win[i].base, s->win[i].len);
-    }
+    struct numa_kind *s = k->priv;
+    tc__windows_release(&s->win);
     free(s);
     k->priv = NULL;
 }
 
 /* Capacity of the nodes the kind uses from the calling CPU. */
 static int numa_capacity(const tc_kind_t *k, size_t *out) {
-    const struct tc_numa_state *s = k->priv;
+    const struct numa_kind *s = k->priv;
     tc_nodemask_t mask;
     const char *why;
-    int err = tc__topology_target(params_of(s)->nodes, tc__topology_cpu_node(), &mask, &why);
+    int err = tc__topology_target(s->params.nodes, tc__topology_cpu_node(), &mask, &why);
     if (err) return err;
     const struct tc_topology *t = tc__topology();
     size_t total = 0;
@@ -201,18 +175,18 @@ static int check_params(const tc_numa_params_t *p, const char **why) {
 }
 
 static int numa_check_available(const tc_kind_t *k) {
-    const struct tc_numa_state *s = k->priv;
-    return check_params(params_of(s), NULL);
+    const struct numa_kind *s = k->priv;
+    return check_params(&s->params, NULL);
 }
 
 /* Static kinds get their arenas on first use (tc__kind_activate). */
 static int numa_activate(tc_kind_t *k) {
     int err = numa_check_available(k);
     if (err) return err;
-    return tc__kind_register(k, tc__numa_arenas(), -2);
+    return tc__kind_register(k, numa_arenas(), TC_DECAY_JEMALLOC);
 }
 
-const struct tc_kind_ops tc__numa_ops = {
+static const struct tc_kind_ops numa_ops = {
     .reserve = numa_reserve,
     .commit = numa_commit,
     .decommit = numa_decommit,
@@ -222,12 +196,6 @@ const struct tc_kind_ops tc__numa_ops = {
     .check_available = numa_check_available,
     .activate = numa_activate,
 };
-
-/* One arena per CPU up to 8: threads spread over them (tcache.c picks by thread). */
-unsigned tc__numa_arenas(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
-}
 
 TC_API int tc_numa_check(const tc_numa_params_t *p, const char **why) {
     return check_params(p, why);
@@ -241,24 +209,45 @@ TC_API int tc_kind_create_numa(const tc_numa_params_t *p, tc_kind_t **out) {
         tc__log("NUMA kind unavailable: %s", why);
         return err;
     }
-    tc__init();
-    struct tc_numa_state *s = calloc(1, sizeof *s);
+    struct numa_kind *s = calloc(1, sizeof *s);
     if (!s) return TC_ERR_NOMEM;
-    s->preset = -1;
-    s->params = *p;
-    tc_kind_t *k = tc__kind_alloc();
-    if (!k) {
-        free(s);
-        return TC_ERR_NOMEM;
-    }
-    k->ops = &tc__numa_ops;
-    k->name = "numa";
-    k->priv = s;
-    if ((err = tc__kind_register(k, tc__numa_arenas(), -2))) {
-        free(s);
-        tc__kind_free_unregistered(k);
-        return err;
-    }
-    *out = k;
-    return TC_OK;
+    *s = (struct numa_kind){*p, NUMA_WINDOWS};
+    return tc__kind_create(&numa_ops, s, "numa", 0, numa_arenas(), TC_DECAY_JEMALLOC, out);
+}
+
+/* ---- memkind's static topology kinds: premade parameter sets (tiercache/numa_presets.h) ---- */
+
+static struct numa_kind preset_state[TC_PRESET_COUNT] = {
+#define TC_NUMA_PRESET(ID, name, nodes, policy, page_mib)                                          \
+    [TC_PRESET_##ID] = {{nodes, policy, (size_t)(page_mib) << 20}, NUMA_WINDOWS},
+#include "tiercache/numa_presets.h"
+#undef TC_NUMA_PRESET
+};
+
+/* Their arenas are made on first use (tc__kind_activate). */
+tc_kind_t tc__numa_presets[TC_PRESET_COUNT] = {
+#define TC_NUMA_PRESET(ID, kname, nodes, policy, page_mib)                                         \
+    [TC_PRESET_##ID] = {.magic = TC_KIND_MAGIC,                                                \
+                        .flags = TC_KIND_STATIC | TC_KIND_LAZY,                                \
+                        .gen = TC_GEN_NONE,                                                    \
+                        .ops = &numa_ops,                                                      \
+                        .name = #kname,                                                        \
+                        .lock = PTHREAD_MUTEX_INITIALIZER,                                     \
+                        .priv = &preset_state[TC_PRESET_##ID]},
+#include "tiercache/numa_presets.h"
+#undef TC_NUMA_PRESET
+};
+
+TC_API int tc_numa_preset(const char *name, tc_numa_params_t *out) {
+    if (!name || !out) return TC_ERR_INVALID;
+    for (unsigned i = 0; i < TC_PRESET_COUNT; i++)
+        if (!strcmp(tc__numa_presets[i].name, name)) {
+            *out = preset_state[i].params;
+            return TC_OK;
+        }
+    return TC_ERR_INVALID;
+}
+
+TC_API const char *tc_numa_preset_name(unsigned i) {
+    return i < TC_PRESET_COUNT ? tc__numa_presets[i].name : NULL;
 }
