@@ -19,8 +19,11 @@ EXTRAS=${EXTRAS:-test}
 # redis-server, memcached: peers of `tiercache bench --compare` (it starts private instances
 # on unix sockets itself; on a systemd machine apt also starts their default services).
 # libevent-dev: the event library of the server (native/server, tiercache-server).
+# nutcracker (twemproxy): the scale-out test behind a proxy (tests/test_server_twemproxy.py).
+# clang, libclang-rt-14-dev: libFuzzer and its sanitizers for the server's request fuzzer
+# (fuzz/fuzz_server.c, `make fuzz-server-short` in `make test`).
 APT_PACKAGES=(build-essential pkg-config libnuma-dev libxxhash-dev dpkg-dev numactl libmemkind-dev
-    libevent-dev redis-server memcached)
+    libevent-dev redis-server memcached nutcracker clang libclang-rt-14-dev)
 JEMALLOC_TARBALL=native/build/jemalloc-5.3.0.tar.bz2
 
 log() { printf 'bootstrap: %s\n' "$*"; }

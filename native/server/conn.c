@@ -162,6 +162,15 @@ static bool long_line_allowed(struct evbuffer *in) {
            (n - i >= 5 && memcmp(head + i, "gets ", 5) == 0);
 }
 
+/* A storage command's data block (text or meta) ends in \r\n; when it does not, memcached
+ * answers "CLIENT_ERROR bad data chunk" and stores nothing. */
+static bool data_block_ends_ok(tcs_conn_t *c, const char *data, size_t len) {
+    if (len >= 2 && data[len - 2] == '\r' && data[len - 1] == '\n') return true;
+    tcs_out_str(c, "CLIENT_ERROR bad data chunk");
+    TCS_INC(&c->worker->counters, protocol_errors);
+    return false;
+}
+
 static void process(tcs_conn_t *c) {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     tcs_counters_t *ctr = &c->worker->counters;
@@ -191,6 +200,10 @@ static void process(tcs_conn_t *c) {
                 break;
             }
             c->state = CONN_CMD;
+            if (!data_block_ends_ok(c, data, need)) {
+                evbuffer_drain(in, need);
+                continue;
+            }
             if (c->pend.meta) tcs_proto_meta_data(c, data, need);
             else tcs_proto_text_data(c, data, need);
             evbuffer_drain(in, need);

@@ -162,7 +162,8 @@ typedef enum tcs_dispatch {
 /* line: the command without its \r\n (NUL-terminated in place, len bytes). */
 tcs_dispatch_t tcs_proto_text(tcs_conn_t *c, char *line, size_t len);
 tcs_dispatch_t tcs_proto_meta(tcs_conn_t *c, char *line, size_t len);
-/* The data block of c->pend arrived (data: vlen + 2 bytes). */
+/* The data block of c->pend arrived (data: vlen + 2 bytes, already checked to end in \r\n by
+ * conn.c, which answers "CLIENT_ERROR bad data chunk" itself when it does not). */
 void tcs_proto_text_data(tcs_conn_t *c, const char *data, size_t len);
 void tcs_proto_meta_data(tcs_conn_t *c, const char *data, size_t len);
 /* Key checks shared by both protocols: 1..250 bytes, no control characters or spaces. */
