@@ -182,6 +182,7 @@ static void check_bytes(replies_t *r, const char *p, size_t n) {
 static struct event_base *base;
 static size_t rss_first_kb;
 static uint64_t runs;
+static bool verbose; /* FUZZ_SERVER_VERBOSE=1: one line per input (replaying) */
 
 static size_t rss_kb(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -224,6 +225,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     base = event_base_new_with_config(cfg);
     event_config_free(cfg);
     worker.base = base;
+    verbose = getenv("FUZZ_SERVER_VERBOSE") != NULL;
     return 0;
 }
 
@@ -236,6 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tc_cache_clear(tcs_cache());
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair", NULL, 0);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK); /* as accepted sockets are */
     fcntl(sv[1], F_SETFL, O_NONBLOCK);
     atomic_fetch_add(&tcs_curr_conns, 1); /* as listener.c does before the handoff */
     tcs_conn_new(&worker, sv[0], true);
@@ -267,6 +270,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
          * conn.c always finishes what it answered */
         fail("reply left unfinished", r.line, r.linelen);
     }
+    if (verbose)
+        fprintf(stderr, "fuzz_server: %zu bytes in, %llu replies, connection %s\n", len,
+                (unsigned long long)r.count, worker.conns ? "open" : "closed");
     close(sv[1]);
     free(in);
     /* memory: after warm-up, the process must not keep growing input after input */

@@ -63,18 +63,23 @@ class Proxy:
         )  # fmt: skip
         deadline = time.monotonic() + IO_TIMEOUT
         while True:
+            c = self.client()
             try:
-                with self.client() as c:
-                    c.set("probe", b"1")
-                    return
+                c.set("probe", b"1")
+                c.delete("probe")
+                return
             except (OSError, MemcacheError):
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError("nutcracker did not start") from None
                 time.sleep(0.05)
+            finally:
+                c.close()
 
     def client(self) -> Client:
-        return Client(("127.0.0.1", self.port), connect_timeout=IO_TIMEOUT, timeout=IO_TIMEOUT)
+        return Client(
+            ("127.0.0.1", self.port), connect_timeout=IO_TIMEOUT, timeout=IO_TIMEOUT, no_delay=True
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -94,10 +99,12 @@ def cluster():
         for _ in range(3):
             servers.append(Server("tiercache", tcp=True))
         proxy = Proxy(servers)
-    except FileNotFoundError as exc:
+    except BaseException as exc:
         for s in servers:
             s.stop()
-        pytest.skip(str(exc))
+        if isinstance(exc, FileNotFoundError):
+            pytest.skip(str(exc))
+        raise
     yield proxy, servers
     proxy.stop()
     for s in servers:
@@ -126,10 +133,10 @@ def test_clients_survive_a_killed_server(cluster):
         with s.connect() as conn:
             stats = conn.exchange(b"stats\r\n").decode()
             per_server.append(int(stats.split("STAT curr_items ")[1].split("\r\n")[0]))
-    assert sum(per_server) == NKEYS and all(n > 0 for n in per_server), per_server
-
-    servers[1].proc.kill()
-    servers[1].proc.wait()
+    assert sum(per_server) == NKEYS and sum(n > 0 for n in per_server) >= 2, per_server
+    victim = per_server.index(max(per_server))  # the server holding the most keys
+    servers[victim].proc.kill()
+    servers[victim].proc.wait()
 
     def one_pass(version: int) -> tuple[int, int]:
         errors = hits = 0
@@ -146,14 +153,16 @@ def test_clients_survive_a_killed_server(cluster):
                 errors += 1
         return errors, hits
 
-    version, errors = 1, None
+    version, errors, first_hits = 1, None, None
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         errors, hits = one_pass(version)
+        first_hits = hits if first_hits is None else first_hits
         version += 1
         if errors == 0:
             break
-    assert errors == 0, f"requests still failing {15} s after the kill: {errors} of {NKEYS}"
+    assert errors == 0, f"requests still failing 15 s after the kill: {errors} of {NKEYS}"
+    assert first_hits <= NKEYS - max(per_server)  # the dead server's keys went with it
     # a clean pass: every key set in the previous pass reads back exactly, and stays readable
     for _ in range(3):
         errors, hits = one_pass(version)
@@ -161,4 +170,4 @@ def test_clients_survive_a_killed_server(cluster):
         assert errors == 0
         assert hits == NKEYS
     c.close()
-    assert servers[0].alive() and servers[2].alive()
+    assert all(s.alive() for i, s in enumerate(servers) if i != victim)
