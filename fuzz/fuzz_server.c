@@ -197,8 +197,8 @@ static size_t rss_kb(void) {
 static void check_bounds(void) {
     tcs_conn_t *c = worker.conns;
     if (!c) return;
-    size_t in = evbuffer_get_length(bufferevent_get_input(c->bev));
-    size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+    size_t in = evbuffer_get_length(c->in);
+    size_t out = evbuffer_get_length(c->out);
     if (in > INPUT_BOUND + tcs_settings.item_max) fail("input buffer past its bound", NULL, 0);
     /* the limit, plus one reply part: a value of at most -I and its header */
     if (out > tcs_settings.out_limit + tcs_settings.item_max + 4096) fail("output past its bound", NULL, 0);

@@ -17,7 +17,6 @@
 #include <stdint.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "tiercache/cache.h"
@@ -127,7 +126,11 @@ typedef struct tcs_pending {
 typedef struct tcs_conn {
     struct tcs_conn *prev, *next;
     tcs_worker_t *worker;
-    struct bufferevent *bev;
+    int fd;
+    struct event *rev;    /* EV_READ | EV_PERSIST, with the idle timeout; deleted while blocked */
+    struct event *wev;    /* EV_WRITE, added only while replies wait for the socket */
+    struct evbuffer *in;  /* bytes read, not yet consumed by a command */
+    struct evbuffer *out; /* replies not yet written (values by reference, pinned) */
     tcs_conn_state_t state;
     bool blocked;         /* reading stopped: the output is over the limit */
     bool is_unix;
