@@ -146,17 +146,24 @@ HEADER = f"  {'server':<34} {'ops/s':>10} {'p50 us':>9} {'p99 us':>9}"
 
 
 def part_dram(a: argparse.Namespace, results: dict) -> None:
-    say(f"== Part 1: all in DRAM ({a.dram_all_mb} MiB each), uniform keys, 1:10 set:get")
+    say(f"== Part 1: all in DRAM ({a.dram_all_mb} MiB each), uniform keys, 1:10 set:get;"
+        f" best of {a.rounds} rounds, servers in rotating order")  # fmt: skip
     for vsize, keys in ((100, a.keys_small), (4096, a.keys_large)):
         say(f"-- {vsize} B values, {keys:,} keys ({keys * vsize / 2**20:.0f} MiB of values)")
         say(HEADER)
+        kinds = ["tiercache", "memcached", "redis"]
+        every: dict[str, list[dict]] = {k: [] for k in kinds}
+        for rnd in range(a.rounds):  # the order rotates between rounds
+            for kind in kinds[rnd % 3 :] + kinds[: rnd % 3]:
+                p = start(kind, a, a.dram_all_mb)
+                try:
+                    every[kind].append(measure(p, a, keys, vsize, "uniform"))
+                finally:
+                    p.stop()
         runs: dict[str, dict] = {}
-        for kind in ("tiercache", "memcached", "redis"):
-            p = start(kind, a, a.dram_all_mb)
-            try:
-                runs[kind] = measure(p, a, keys, vsize, "uniform")
-            finally:
-                p.stop()
+        for kind in kinds:  # the best round of each (the least disturbed by other load)
+            best = max(every[kind], key=lambda r: r["ops_per_sec"])
+            runs[kind] = dict(best, rounds=every[kind])
             tool = "loadgen (RESP)" if kind == "redis" else "loadgen (memcached text)"
             runs[kind]["tool"] = tool
         for kind, r in runs.items():
@@ -193,10 +200,15 @@ def part_tiered(a: argparse.Namespace, results: dict, scratch: Path) -> None:
         runs[label] = r
         shares.append(label)
     peers = [
-        ("memcached all-DRAM", data_mb * 3 // 2, [], 1.0),
+        ("memcached all-DRAM", data_mb * 2, [], 1.0),
+        # extstore: values of 4 KiB (over ext_item_size, 512) go to the file; 8 MiB pages
+        # rather than the default 64 so that small runs have pages enough to rotate
         ("memcached extstore", dram_mb,
-         ["-o", f"ext_path={scratch}/extstore:{file_mb}m"], dram_mb / data_mb),  # fmt: skip
-        ("memcached -e (items in a file)", data_mb * 3 // 2,
+         ["-o", f"ext_page_size=8,ext_path={scratch}/extstore:{file_mb}m"],
+         dram_mb / data_mb),  # fmt: skip
+        # -e: all item memory in a file (-m is then the file's size; slab classes round 4 KiB
+        # items up, so it gets twice the data)
+        ("memcached -e (items in a file)", data_mb * 2,
          ["-e", f"{scratch}/memcached.mem"], 0.0),  # fmt: skip
     ]
     for label, mb, extra, share in peers:
@@ -281,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--conns", type=int, default=25, help="connections per client thread (25)")
     ap.add_argument("--server-threads", type=int, default=2, help="-t of each server (2)")
     ap.add_argument("--dram-all-mb", type=int, default=256, help="memory of part 1's servers")
+    ap.add_argument("--rounds", type=int, default=2, help="part 1 rounds; the best counts (2)")
     ap.add_argument("--keys-small", type=int, default=100_000, help="part 1 keys, 100 B values")
     ap.add_argument("--keys-large", type=int, default=20_000, help="part 1 keys, 4 KiB values")
     ap.add_argument("--data-mb", type=int, default=256, help="part 2's data (DRAM gets 1/8)")
