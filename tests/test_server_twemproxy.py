@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from server_harness import IO_TIMEOUT, Server, free_port
 
 pytest.importorskip("pymemcache")
-from pymemcache.client.base import Client  # noqa: E402
-from pymemcache.exceptions import MemcacheError  # noqa: E402
+from pymemcache.client.base import Client
+from pymemcache.exceptions import MemcacheError
 
 NKEYS = 300
 RETRY_MS = 60_000  # an ejected server stays out for the rest of the test (no retry probes)
