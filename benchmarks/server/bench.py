@@ -283,6 +283,7 @@ def plot(results: dict, path: Path) -> None:
     ax2.plot(xs, [r["p99_us"] for r in ours], "o-", label="tiercache-server")
     for label, r in runs.items():
         if r["server"] == "memcached":
+            label = f"{label}, {r['hits'] / max(1, r['gets']):.0%} hits"
             ax1.plot([r["dram_share"]], [r["ops_per_sec"]], "s", label=label)
             ax2.plot([r["dram_share"]], [r["p99_us"]], "s", label=label)
     ax1.set(xlabel="DRAM share of the data", ylabel="ops/s", title="throughput (1:10 set:get)")
