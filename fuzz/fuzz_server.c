@@ -54,8 +54,8 @@ int tcs_worker_count(void) { return 1; }
 
 #define EXPAND_UNIT 4096
 #define EXPANDED_MAX (4u << 20)
-/* conn.c: 2 MiB for a get line (16 KiB otherwise), or a data block of at most -I plus the
- * socket read that brought it (libevent reads up to 4 KiB past it... allow 64 KiB). */
+/* conn.c keeps at most a 2 MiB get line (16 KiB for other lines) or a data block of at most -I
+ * (check_bounds adds -I), plus the one 16 KiB read that brought it: 64 KiB of slack. */
 #define INPUT_BOUND ((2u << 20) + 64 * 1024)
 #define STEPS_MAX 100000
 

@@ -6,6 +6,11 @@
  * connection is bounded: a command line by 16 KiB (multi-key get lines by LONG_LINE_MAX), a data
  * block by -I (larger ones are discarded as they arrive), the output by the limit plus one
  * reply part (a multi-key get pauses between keys).
+ *
+ * I/O: a persistent read event (with the idle timeout) reads 16 KiB at most into the input
+ * buffer; the commands found there are answered into the output buffer, which is written at
+ * once (one writev). Only when the socket does not take it all is a write event added, so a
+ * request costs one recv and one writev and no epoll_ctl.
  */
 #include <errno.h>
 #include <stdarg.h>
