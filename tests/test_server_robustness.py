@@ -159,6 +159,26 @@ def test_client_that_stops_reading(ours):
     assert still_serving(ours)
 
 
+def test_replies_past_the_output_limit_then_eof():
+    """Pipelined requests whose replies pass --output-limit, then the client's end of input:
+    every reply arrives whole and the server closes the connection (a case the request fuzzer
+    found stalling a first version of the event loop)."""
+    srv = start("tiercache", "--output-limit", "65536")
+    try:
+        value = b"v" * 69632
+        with srv.connect() as c:
+            c.send(b"set big 0 0 69632\r\n" + value + b"\r\nget big\r\nmg big s v\r\n")
+            c.sock.shutdown(socket.SHUT_WR)
+            got = c.read_to_eof()  # bounded by IO_TIMEOUT: a stall fails here
+        expected = (
+            b"STORED\r\nVALUE big 0 69632\r\n" + value + b"\r\nEND\r\n"
+            b"VA 69632 s69632\r\n" + value + b"\r\n"
+        )
+        assert got == expected
+    finally:
+        srv.stop()
+
+
 def test_connection_limit():
     """Past -c, a new connection gets memcached's message and is closed."""
     srv = start("tiercache", "-c", "3")
