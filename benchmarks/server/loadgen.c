@@ -94,8 +94,8 @@ static uint32_t pick_key(uint64_t *s) {
         if (zipf_cdf[mid] < u) lo = mid + 1;
         else hi = mid;
     }
-    /* spread the hot ranks over the key space: rank -> rank * P mod keys, a bijection as the
-     * prime P (2654435761) is larger than any key count and so shares no factor with it */
+    /* spread the hot ranks over the key space: rank -> rank * P mod keys, a bijection when the
+     * prime P (2654435761) does not divide the key count (any count below P) */
     return (uint32_t)(((uint64_t)lo * 2654435761u) % opt.keys);
 }
 
