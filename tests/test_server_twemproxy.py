@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from server_harness import IO_TIMEOUT, Server, free_port
+from server_harness import IO_TIMEOUT, Server, _server_env, free_port
 
 pytest.importorskip("pymemcache")
 from pymemcache.client.base import Client
@@ -52,14 +52,17 @@ class Proxy:
         ]
         lines += [f"   - 127.0.0.1:{s.port}:1 s{i}" for i, s in enumerate(servers)]
         conf.write_text("\n".join(lines) + "\n")
-        check = subprocess.run([binary, "-t", "-c", str(conf)], capture_output=True, text=True)
+        check = subprocess.run(
+            [binary, "-t", "-c", str(conf)], capture_output=True, text=True, env=_server_env()
+        )
         assert check.returncode == 0, check.stderr
         self.log = self.dir / "nutcracker.log"
+        args = [binary, "-c", str(conf), "-o", str(self.log), "-p", str(self.dir / "pid"),
+                "-s", str(free_port()), "-a", "127.0.0.1", "-v", "4"]  # fmt: skip
+        # _server_env: no sanitizer runtime preloaded into nutcracker (make test-python-asan)
         self.proc = subprocess.Popen(
-            [binary, "-c", str(conf), "-o", str(self.log), "-p", str(self.dir / "pid"),
-             "-s", str(free_port()), "-a", "127.0.0.1", "-v", "4"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_server_env()
+        )
         deadline = time.monotonic() + IO_TIMEOUT
         while True:
             c = self.client()
