@@ -5,7 +5,8 @@
 #                (here, and in ../shared/numa-vm's multi-node VM when present; NUMA_VM=path),
 #                the Python tests (examples/ included), the threaded C tests under TSan, the
 #                Python tests under ASan+UBSan and the threaded Python tests under TSan, 30 s
-#                of differential fuzzing, and make lint
+#                of differential fuzzing, 25 s of fuzzing the server's request handling,
+#                and make lint
 #   make bench   the main command: builds everything, then `tiercache bench --compare ...`:
 #                tiercache (DRAM + a temporary directory on /dev/shm) against dict, cachetools,
 #                diskcache, redis and memcached on the same requests; table and plots into
@@ -15,7 +16,9 @@
 #   make bench-native  the allocator against memkind (benchmarks/native)
 #   make bench-tiering issue 11's tiering benchmarks (fill, miss ratio, speed, set stalls):
 #                benchmarks/results/tiering.json and .txt
+#   make bench-server  tiercache-server against memcached and redis (issue 12; benchmarks/server)
 #   make fuzz    the cache fuzzer for FUZZ_SECONDS (default 600)
+#   make fuzz-server   the server's request fuzzer for FUZZ_SECONDS
 #   make reliability   fault sweep + process events + 60 s fuzz: one summary line
 #   make soak    mixed load with TTLs on 2 threads for SOAK_SECONDS (default 1800)
 #   make lint    ruff check, ruff format --check (ruff and mypy at the `dev` extra's pins),
@@ -34,7 +37,7 @@ PYTEST_ARGS ?=
 .PHONY: all deps test test-native test-asan test-numa test-python bench bench-deps \
 	bench-cache bench-native bench-tiering bench-rss lint format clean test-tsan \
 	test-python-asan test-python-tsan fuzz fuzz-short reliability soak format-c format-c-check \
-	examples lint-deps
+	examples lint-deps bench-server fuzz-server fuzz-server-short
 
 all: deps
 	$(MAKE) -C native -j$(NPROC)
@@ -62,6 +65,8 @@ test: deps
 	$(MAKE) test-python-tsan || failed="$$failed python-tsan"; \
 	echo "===== differential fuzzing, 30 s"; \
 	$(MAKE) fuzz-short || failed="$$failed fuzz"; \
+	echo "===== server request fuzzing (libFuzzer, ASan+UBSan), 25 s"; \
+	$(MAKE) fuzz-server-short || failed="$$failed fuzz-server"; \
 	echo "===== lint: ruff, clang-format, mypy"; \
 	$(MAKE) lint || failed="$$failed lint"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
@@ -100,6 +105,13 @@ fuzz-short:
 	PYTHON=$(VENV)/bin/python bash scripts/fuzz.sh 30
 fuzz:
 	PYTHON=$(VENV)/bin/python bash scripts/fuzz.sh $(FUZZ_SECONDS)
+# The server's request handling (fuzz/fuzz_server.c, libFuzzer under ASan+UBSan): a short run
+# in `make test`, a longer one on its own (FUZZ_SECONDS).
+fuzz-server-short:
+	$(MAKE) -C native -j$(NPROC)
+	bash scripts/fuzz-server.sh 25
+fuzz-server: all
+	bash scripts/fuzz-server.sh $(FUZZ_SECONDS)
 
 # The reliability figures: the full fault sweep, the process-event tests and a fuzz run, ending
 # with one line (faults injected, fuzz executions, crashes, violations, values lost).
@@ -140,6 +152,15 @@ bench: bench-deps
 bench-deps:
 	VENV=$(VENV) EXTRAS=test,bench bash scripts/bootstrap.sh
 	$(MAKE) -C native -j$(NPROC)
+
+# Issue 12's server benchmark: tiercache-server against memcached and redis-server, one C load
+# generator (benchmarks/server/loadgen.c) for all; all-DRAM and data 8x DRAM on a file tier.
+# ~3 minutes; results, committed on purpose, in benchmarks/results/server.{txt,json,png}
+# (BENCH_SERVER_ARGS: bench.py's options, e.g. --seconds 10 --out DIR).
+BENCH_SERVER_ARGS ?=
+bench-server: bench-deps
+	$(MAKE) -C benchmarks/server
+	$(VENV)/bin/python benchmarks/server/bench.py $(BENCH_SERVER_ARGS)
 
 bench-rss: all
 	$(VENV)/bin/python benchmarks/rss/rss.py

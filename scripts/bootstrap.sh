@@ -20,8 +20,11 @@ EXTRAS=${EXTRAS:-test}
 # on unix sockets itself; on a systemd machine apt also starts their default services).
 # libevent-dev: the event library of the server (native/server, tiercache-server).
 # clang-format: `make lint` checks the C and C++ sources against .clang-format.
+# nutcracker (twemproxy): the scale-out test behind a proxy (tests/test_server_twemproxy.py).
+# clang, libclang-rt-14-dev: libFuzzer and its sanitizers for the server's request fuzzer
+# (fuzz/fuzz_server.c, `make fuzz-server-short` in `make test`).
 APT_PACKAGES=(build-essential pkg-config libnuma-dev libxxhash-dev dpkg-dev numactl libmemkind-dev
-    libevent-dev redis-server memcached clang-format)
+    libevent-dev redis-server memcached clang-format nutcracker clang libclang-rt-14-dev)
 JEMALLOC_TARBALL=native/build/jemalloc-5.3.0.tar.bz2
 
 log() { printf 'bootstrap: %s\n' "$*"; }

@@ -215,3 +215,12 @@ def test_sigterm_removes_the_temporary_tier_and_server_directories(tmp_path):
         proc.communicate()
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert list(tmp_path.glob("tiercache-bench-*")) == []
+
+
+def test_server_flag_runs_the_server_benchmark():
+    """`tiercache bench --server` hands every other argument to benchmarks/server/bench.py."""
+    done = bench("--server", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "benchmarks/server/bench.py" in done.stdout and "--client-threads" in done.stdout
+    done = bench("--server", "--no-such-option")
+    assert done.returncode == 2 and "--no-such-option" in done.stderr

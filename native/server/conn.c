@@ -6,7 +6,13 @@
  * connection is bounded: a command line by 16 KiB (multi-key get lines by LONG_LINE_MAX), a data
  * block by -I (larger ones are discarded as they arrive), the output by the limit plus one
  * reply part (a multi-key get pauses between keys).
+ *
+ * I/O: a persistent read event (with the idle timeout) reads 16 KiB at most into the input
+ * buffer; the commands found there are answered into the output buffer, which is written at
+ * once (one writev). Only when the socket does not take it all is a write event added, so a
+ * request costs one recv and one writev and no epoll_ctl.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +27,7 @@
 #define LONG_LINE_MAX (2u * 1024 * 1024) /* a multi-key get line */
 
 static void process(tcs_conn_t *c);
+static bool flush_out(tcs_conn_t *c);
 
 static void conn_link(tcs_worker_t *w, tcs_conn_t *c) {
     c->next = w->conns;
@@ -36,7 +43,11 @@ static void conn_unlink(tcs_conn_t *c) {
 
 void tcs_conn_free(tcs_conn_t *c) {
     conn_unlink(c);
-    bufferevent_free(c->bev); /* closes the socket; releases pinned values still queued */
+    event_free(c->rev);
+    event_free(c->wev);
+    evbuffer_free(c->in);
+    evbuffer_free(c->out); /* releases pinned values still queued */
+    evutil_closesocket(c->fd);
     free(c);
     atomic_fetch_sub(&tcs_curr_conns, 1);
 }
@@ -44,72 +55,134 @@ void tcs_conn_free(tcs_conn_t *c) {
 static void block_reading(tcs_conn_t *c) {
     if (!c->blocked) {
         c->blocked = true;
-        bufferevent_disable(c->bev, EV_READ);
+        event_del(c->rev);
     }
 }
 
-static void on_read(struct bufferevent *bev, void *arg) { process(arg); }
+static bool retriable(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
-static void on_write(struct bufferevent *bev, void *arg) {
-    tcs_conn_t *c = arg;
-    struct evbuffer *out = bufferevent_get_output(bev);
+static const struct timeval *idle_tv(void) {
+    static struct timeval tv;
+    if (tcs_settings.idle_timeout <= 0) return NULL;
+    tv.tv_sec = tcs_settings.idle_timeout;
+    return &tv;
+}
+
+/* Write what the socket takes now; the rest waits for EV_WRITE (bounded by the idle timeout,
+ * which then also closes a client that stops reading). False when the connection is gone. */
+static bool flush_out(tcs_conn_t *c) {
+    while (evbuffer_get_length(c->out) > 0) {
+        int n = evbuffer_write(c->out, c->fd);
+        if (n > 0) continue;
+        int e = EVUTIL_SOCKET_ERROR();
+        if (n < 0 && retriable(e)) {
+            if (!event_pending(c->wev, EV_WRITE, NULL)) event_add(c->wev, idle_tv());
+            return true;
+        }
+        tcs_log(2, "<%d write: %s", c->fd, n < 0 ? evutil_socket_error_to_string(e) : "closed");
+        tcs_conn_free(c);
+        return false;
+    }
     if (c->state == CONN_CLOSING) {
-        if (evbuffer_get_length(out) == 0) tcs_conn_free(c);
-        return;
+        tcs_conn_free(c);
+        return false;
     }
-    if (c->blocked && evbuffer_get_length(out) <= tcs_settings.out_limit / 4) {
+    return true;
+}
+
+/* Parse what has arrived, answer it, send the answers: the one step after every event. */
+static void run(tcs_conn_t *c) {
+    for (;;) {
+        process(c);
+        if (!flush_out(c)) return;
+        if (!c->blocked || evbuffer_get_length(c->out) > tcs_settings.out_limit / 4) return;
+        /* the client has read most of its replies (the socket took them): read again, and go
+         * on with the commands already waiting */
         c->blocked = false;
-        bufferevent_enable(bev, EV_READ);
-        process(c); /* commands may already be waiting in the input */
+        event_add(c->rev, idle_tv());
     }
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg) {
+#define READ_CHUNK 16384
+
+static void on_read(evutil_socket_t fd, short what, void *arg) {
     tcs_conn_t *c = arg;
-    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
-        evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
-        /* The client closed its side: send what is already answered, then close. */
-        c->state = CONN_CLOSING;
-        bufferevent_disable(bev, EV_READ);
+    if (what & EV_TIMEOUT) {
+        tcs_log(2, "<%d idle for %ds: closed", c->fd, tcs_settings.idle_timeout);
+        tcs_conn_free(c);
         return;
     }
-    if (what & BEV_EVENT_TIMEOUT) tcs_log(2, "connection idle for %ds: closed", tcs_settings.idle_timeout);
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(c->in, READ_CHUNK, &v, 1) < 1) {
+        tcs_conn_free(c);
+        return;
+    }
+    ssize_t n = recv(fd, v.iov_base, READ_CHUNK, 0);
+    if (n > 0) {
+        v.iov_len = (size_t)n;
+        evbuffer_commit_space(c->in, &v, 1);
+        run(c);
+        return;
+    }
+    if (n < 0 && retriable(errno)) return;
+    /* end of input (or an error): send what is already answered, then close */
+    if (n == 0 && evbuffer_get_length(c->out) > 0) {
+        tcs_conn_close_after_write(c);
+        return;
+    }
     tcs_conn_free(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg) {
+    tcs_conn_t *c = arg;
+    if (what & EV_TIMEOUT) {
+        tcs_log(2, "<%d not reading its replies for %ds: closed", c->fd, tcs_settings.idle_timeout);
+        tcs_conn_free(c);
+        return;
+    }
+    if (!flush_out(c)) return;
+    if (c->blocked && evbuffer_get_length(c->out) <= tcs_settings.out_limit / 4) run(c);
 }
 
 void tcs_conn_new(tcs_worker_t *w, int fd, bool is_unix) {
     tcs_conn_t *c = calloc(1, sizeof *c);
-    struct bufferevent *bev = c ? bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
-    if (!bev) {
-        free(c);
+    if (c) {
+        c->fd = fd;
+        c->in = evbuffer_new();
+        c->out = evbuffer_new();
+        c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_read, c);
+        c->wev = event_new(w->base, fd, EV_WRITE, on_write, c);
+    }
+    if (!c || !c->in || !c->out || !c->rev || !c->wev) {
+        if (c) {
+            if (c->in) evbuffer_free(c->in);
+            if (c->out) evbuffer_free(c->out);
+            if (c->rev) event_free(c->rev);
+            if (c->wev) event_free(c->wev);
+            free(c);
+        }
         evutil_closesocket(fd);
         atomic_fetch_sub(&tcs_curr_conns, 1);
         return;
     }
+    evutil_make_socket_nonblocking(fd);
     c->worker = w;
-    c->bev = bev;
     c->is_unix = is_unix;
     c->state = CONN_CMD;
     conn_link(w, c);
-    bufferevent_setcb(bev, on_read, on_write, on_event, c);
-    bufferevent_setwatermark(bev, EV_WRITE, tcs_settings.out_limit / 4, 0);
-    if (tcs_settings.idle_timeout > 0) {
-        struct timeval tv = {tcs_settings.idle_timeout, 0};
-        bufferevent_set_timeouts(bev, &tv, &tv);
-    }
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    event_add(c->rev, idle_tv());
     tcs_log(2, "<%d new %s client connection", fd, is_unix ? "unix" : "tcp");
 }
 
 /* ---- output ---- */
 
 void tcs_out(tcs_conn_t *c, const void *data, size_t len) {
-    evbuffer_add(bufferevent_get_output(c->bev), data, len);
+    evbuffer_add(c->out, data, len);
     TCS_ADD(&c->worker->counters, bytes_written, len);
 }
 
 void tcs_out_str(tcs_conn_t *c, const char *s) {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *out = c->out;
     size_t n = strlen(s);
     evbuffer_add(out, s, n);
     evbuffer_add(out, "\r\n", 2);
@@ -130,7 +203,7 @@ void tcs_out_fmt(tcs_conn_t *c, const char *fmt, ...) {
 static void unpin_cb(const void *data, size_t len, void *pin) { tc_cache_unpin(tcs_cache(), pin); }
 
 void tcs_out_value(tcs_conn_t *c, const tc_cache_value_t *v) {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *out = c->out;
     if (v->pin) {
         if (evbuffer_add_reference(out, v->data, v->len, unpin_cb, v->pin) != 0)
             tc_cache_unpin(tcs_cache(), v->pin);
@@ -141,12 +214,13 @@ void tcs_out_value(tcs_conn_t *c, const tc_cache_value_t *v) {
 }
 
 bool tcs_out_full(tcs_conn_t *c) {
-    return evbuffer_get_length(bufferevent_get_output(c->bev)) >= tcs_settings.out_limit;
+    return evbuffer_get_length(c->out) >= tcs_settings.out_limit;
 }
 
 void tcs_conn_close_after_write(tcs_conn_t *c) {
     c->state = CONN_CLOSING;
-    bufferevent_disable(c->bev, EV_READ);
+    block_reading(c);
+    if (!event_pending(c->wev, EV_WRITE, NULL)) event_add(c->wev, idle_tv());
 }
 
 /* ---- input ---- */
@@ -162,8 +236,17 @@ static bool long_line_allowed(struct evbuffer *in) {
            (n - i >= 5 && memcmp(head + i, "gets ", 5) == 0);
 }
 
+/* A storage command's data block (text or meta) ends in \r\n; when it does not, memcached
+ * answers "CLIENT_ERROR bad data chunk" and stores nothing. */
+static bool data_block_ends_ok(tcs_conn_t *c, const char *data, size_t len) {
+    if (len >= 2 && data[len - 2] == '\r' && data[len - 1] == '\n') return true;
+    tcs_out_str(c, "CLIENT_ERROR bad data chunk");
+    TCS_INC(&c->worker->counters, protocol_errors);
+    return false;
+}
+
 static void process(tcs_conn_t *c) {
-    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *in = c->in;
     tcs_counters_t *ctr = &c->worker->counters;
     size_t before = evbuffer_get_length(in);
     TCS_ADD(ctr, bytes_read, before - c->seen);
@@ -191,6 +274,10 @@ static void process(tcs_conn_t *c) {
                 break;
             }
             c->state = CONN_CMD;
+            if (!data_block_ends_ok(c, data, need)) {
+                evbuffer_drain(in, need);
+                continue;
+            }
             if (c->pend.meta) tcs_proto_meta_data(c, data, need);
             else tcs_proto_text_data(c, data, need);
             evbuffer_drain(in, need);
@@ -231,6 +318,4 @@ static void process(tcs_conn_t *c) {
         }
     }
     c->seen = evbuffer_get_length(in);
-    if (c->state == CONN_CLOSING && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-        tcs_conn_free(c);
 }

@@ -386,11 +386,6 @@ int tcs_store_pending(tcs_conn_t *c, const char *data, uint64_t *cas_out);
 void tcs_proto_meta_data(tcs_conn_t *c, const char *data, size_t len) {
     tcs_pending_t *p = &c->pend;
     tcs_counters_t *ctr = &c->worker->counters;
-    if (data[len - 2] != '\r' || data[len - 1] != '\n') {
-        tcs_out_str(c, "CLIENT_ERROR bad data chunk");
-        TCS_INC(ctr, protocol_errors);
-        return;
-    }
     uint64_t cas = 0;
     int rc = tcs_store_pending(c, data, &cas);
     const char *code;

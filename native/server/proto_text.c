@@ -120,6 +120,18 @@ static void store_error(tcs_conn_t *c, int rc, bool noreply) {
 
 /* ---- retrieval ---- */
 
+/* Decimal digits of v at p; the end. */
+static char *put_u64(char *p, uint64_t v) {
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) *p++ = tmp[--n];
+    return p;
+}
+
 /* Answer one key of get/gets/gat/gats. */
 static void get_one(tcs_conn_t *c, const char *key, size_t klen, bool with_cas, bool touch,
                     int64_t exptime) {
@@ -142,14 +154,33 @@ static void get_one(tcs_conn_t *c, const char *key, size_t klen, bool with_cas, 
     }
     TCS_INC(ctr, get_hits);
     if (touch && ttl < 0) tc_cache_delete(tcs_cache(), TCS_KTAG, key, klen); /* gat -1: now gone */
-    char hdr[TCS_KEY_MAX + 80];
-    int n;
-    if (with_cas)
-        n = snprintf(hdr, sizeof hdr, "VALUE %.*s %u %zu %llu\r\n", (int)klen, key, v.flags, v.len,
-                     (unsigned long long)v.cas);
-    else
-        n = snprintf(hdr, sizeof hdr, "VALUE %.*s %u %zu\r\n", (int)klen, key, v.flags, v.len);
-    tcs_out(c, hdr, (size_t)n);
+    /* "VALUE <key> <flags> <bytes>[ <cas>]\r\n", then the value and \r\n: a value copied out
+     * (small) goes in the same buffer, one append; a pinned one is referenced in place */
+    char buf[TCS_KEY_MAX + 80 + sizeof c->worker->scratch + 2];
+    char *p = buf;
+    memcpy(p, "VALUE ", 6);
+    p += 6;
+    memcpy(p, key, klen);
+    p += klen;
+    *p++ = ' ';
+    p = put_u64(p, v.flags);
+    *p++ = ' ';
+    p = put_u64(p, v.len);
+    if (with_cas) {
+        *p++ = ' ';
+        p = put_u64(p, v.cas);
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    if (!v.pin && v.len <= sizeof c->worker->scratch) {
+        memcpy(p, v.data, v.len);
+        p += v.len;
+        *p++ = '\r';
+        *p++ = '\n';
+        tcs_out(c, buf, (size_t)(p - buf));
+        return;
+    }
+    tcs_out(c, buf, (size_t)(p - buf));
     tcs_out_value(c, &v);
     tcs_out(c, "\r\n", 2);
 }
@@ -279,11 +310,6 @@ int tcs_store_pending(tcs_conn_t *c, const char *data, uint64_t *cas_out) {
 void tcs_proto_text_data(tcs_conn_t *c, const char *data, size_t len) {
     tcs_pending_t *p = &c->pend;
     tcs_counters_t *ctr = &c->worker->counters;
-    if (data[len - 2] != '\r' || data[len - 1] != '\n') {
-        tcs_out_str(c, "CLIENT_ERROR bad data chunk");
-        TCS_INC(ctr, protocol_errors);
-        return;
-    }
     int rc = tcs_store_pending(c, data, NULL);
     if (p->mode == TC_STORE_CAS) {
         if (rc == TC_CACHE_STORED) TCS_INC(ctr, cas_hits);

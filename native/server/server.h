@@ -17,7 +17,6 @@
 #include <stdint.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "tiercache/cache.h"
@@ -127,7 +126,11 @@ typedef struct tcs_pending {
 typedef struct tcs_conn {
     struct tcs_conn *prev, *next;
     tcs_worker_t *worker;
-    struct bufferevent *bev;
+    int fd;
+    struct event *rev;    /* EV_READ | EV_PERSIST, with the idle timeout; deleted while blocked */
+    struct event *wev;    /* EV_WRITE, added only while replies wait for the socket */
+    struct evbuffer *in;  /* bytes read, not yet consumed by a command */
+    struct evbuffer *out; /* replies not yet written (values by reference, pinned) */
     tcs_conn_state_t state;
     bool blocked;         /* reading stopped: the output is over the limit */
     bool is_unix;
@@ -162,7 +165,8 @@ typedef enum tcs_dispatch {
 /* line: the command without its \r\n (NUL-terminated in place, len bytes). */
 tcs_dispatch_t tcs_proto_text(tcs_conn_t *c, char *line, size_t len);
 tcs_dispatch_t tcs_proto_meta(tcs_conn_t *c, char *line, size_t len);
-/* The data block of c->pend arrived (data: vlen + 2 bytes). */
+/* The data block of c->pend arrived (data: vlen + 2 bytes, already checked to end in \r\n by
+ * conn.c, which answers "CLIENT_ERROR bad data chunk" itself when it does not). */
 void tcs_proto_text_data(tcs_conn_t *c, const char *data, size_t len);
 void tcs_proto_meta_data(tcs_conn_t *c, const char *data, size_t len);
 /* Key checks shared by both protocols: 1..250 bytes, no control characters or spaces. */

@@ -41,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tiercache.cli.serve import run_serve
 
         return run_serve(argv[1:])
+    if argv[:1] == ["bench"] and "--server" in argv[1:]:  # the rest is bench.py's (server_bench.py)
+        from tiercache.cli.server_bench import run_server_bench
+
+        return run_server_bench([a for a in argv[1:] if a != "--server"])
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return _main(cli_args, argv)

@@ -138,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", default=None, metavar="LIST", help=", ".join(PEERS))
     p.add_argument("--plot", default=None, metavar="DIR", help="write PNG plots into DIR")
     p.add_argument("--sweep-dram-mb", default=None, metavar="MB,MB,...")
+    p.add_argument(
+        "--server",
+        action="store_true",
+        help="instead: the server benchmark (tiercache-server against memcached and redis; "
+        "tiercache bench --server --help)",
+    )
     return parser
 
 
