@@ -20,7 +20,7 @@ from typing import Any, Callable, TypeVar
 from tiercache import _bindings as _b
 from tiercache._fastpath import CacheHandle
 from tiercache.atomic import AtomicOps
-from tiercache.errors import CacheClosedError, CacheCorruptError, CapacityWarning
+from tiercache.errors import CacheClosedError, CacheCorruptError, CapacityWarning, TierCacheError
 from tiercache.kinds import Kind
 from tiercache.serde import decode_key, encode_key, make_serializer
 
@@ -45,7 +45,8 @@ class Tier:
     A caller's Kind stays the caller's: the cache never closes it, and it must be open when
     the cache is built. Closing it while a cache still uses it is allowed: like a kind whose
     views are held, it then stops serving new allocations of its own and its memory is
-    returned when the last cache using it is closed (and its zero-copy views released).
+    returned when the last cache using it is gone (the TierCache object and the zero-copy
+    views of its values; closing the cache is not enough, as a closed cache still answers).
     """
 
     kind: str | Kind
@@ -214,13 +215,17 @@ class _Native:
                 kind._release()
 
     def close(self) -> None:
-        """Free the entries; the kinds close now unless a view still pins a value (then
-        they close with the last view, in __del__)."""
+        """Free the entries and return the kinds' free pages to the system. The kinds close
+        in __del__, after the cache is destroyed (the cache itself lives in tier 0's kind, and
+        a closed cache still answers CacheClosedError): when the TierCache and the last view
+        of its values are gone."""
         if self.closed:
             return
         self.closed = True
         if _b.cache_close(self.ptr) == 0:
-            self._close_kinds()
+            for kind in self.kinds:
+                with contextlib.suppress(TierCacheError):
+                    _b.kind_purge(kind._handle)
 
     def __del__(self) -> None:
         if self.handle is not None:

@@ -197,6 +197,21 @@ class Kind:
         region.close()
         region.on_idle = lambda: self._unhold(ptr)
 
+    def _acquire(self) -> Any:
+        """A cache starts using this kind (a Tier of it): its handle. The kind's memory then
+        stays until _release, even if the caller closes the kind meanwhile (KindClosedError
+        if it is closed already)."""
+        with self._lock:
+            handle = self._live_handle()
+            if not self._builtin:
+                self._held += 1
+            return handle
+
+    def _release(self) -> None:
+        """The cache that _acquire'd this kind is gone: destroy it now if it was closed."""
+        if not self._builtin:
+            self._unhold(None)
+
     def _unhold(self, ptr: Any) -> None:
         with self._lock:
             self._held -= 1
