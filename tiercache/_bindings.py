@@ -140,10 +140,22 @@ def kind_create_file(directory: PathLike, max_size: int, policy: str) -> Handle:
     if rc == lib.TC_ERR_NOTSUP:  # say what the filesystem lacks, as `tiercache info` does
         from tiercache import _fsprobe
 
-        detail = _fsprobe.probe(text)["detail"]
+        detail = _fsprobe.failure_detail(text, rc, ffi.errno)
         check(rc, f"cannot create a file-backed kind in {text!r} ({detail})", text)
     check(rc, f"cannot create a file-backed kind in {text!r}", text)
     return out[0]
+
+
+def file_kind_check(directory: PathLike) -> tuple[int, int]:
+    """Whether a file-backed kind can live in directory, asked of the library by making one
+    (and destroying it): (TC_OK or the TC_ERR_* code, the errno of the failing step or 0)."""
+    raw, _ = _fspath(directory)
+    out = ffi.new("tc_kind_t **")
+    rc = lib.tc_kind_create_file(raw, 0, lib.TC_FILE_PERFORMANCE, out)
+    err = ffi.errno if rc != OK else 0
+    if rc == OK:
+        check(lib.tc_kind_destroy(out[0]), "cannot destroy the probe's file kind")
+    return int(rc), int(err)
 
 
 def kind_create_fixed(buffer: Any) -> tuple[Handle, Any]:
