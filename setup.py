@@ -1,8 +1,8 @@
 """Build hooks only (metadata lives in pyproject.toml).
 
 ``build_ext`` first runs ``make -C native`` (jemalloc + libtiercache.a, and the server binary
-tiercache-server when libevent is there, copied into the package as tiercache/bin/), then cffi compiles
-``tiercache._native`` from tiercache/_build_native.py and links the static library into it.
+tiercache-server when libevent is there, copied into the package as tiercache/bin/), then cffi
+compiles ``tiercache._native`` from tiercache/_build_native.py and links the static library into it.
 The package version is the C header's TC_VERSION_*: one version for both halves.
 """
 

@@ -112,9 +112,8 @@ def test_a_handle_cannot_be_made_or_forged_from_python():
 
 
 def test_a_reader_of_another_cache_is_refused():
-    with TierCache(4) as a, TierCache(4) as b:
-        with pytest.raises(TypeError, match="reader"):
-            _fast.get(a._handle, "k", None, True, b._reader)
+    with TierCache(4) as a, TierCache(4) as b, pytest.raises(TypeError, match="reader"):
+        _fast.get(a._handle, "k", None, True, b._reader)
 
 
 def test_a_destroyed_handle_raises_cache_closed_error():

@@ -4,7 +4,6 @@ memcached"). Each test runs the same request on both servers and states both rep
 from __future__ import annotations
 
 import pytest
-
 from server_harness import Server
 
 

@@ -6,17 +6,17 @@ server's memory stays bounded. Where memcached behaves the same, the test runs o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-import subprocess
 import signal
 import socket
 import stat
+import subprocess
 import threading
 import time
 
 import pytest
-
 from server_harness import IO_TIMEOUT, Server
 
 
@@ -56,10 +56,8 @@ def test_line_without_newline_is_closed(server):
 
 def test_set_with_1mb_key_is_closed(server):
     with server.connect() as c:
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             c.send(b"set " + b"k" * (1 << 20) + b" 0 0 1\r\nx\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         assert c.read_to_eof() in (b"", b"CLIENT_ERROR bad command line format\r\nERROR\r\n")
     assert still_serving(server)
 
@@ -99,8 +97,12 @@ def test_truncated_requests_store_nothing(server):
 def test_huge_lengths_are_refused(ours):
     """A length past INT_MAX is a format error; one past -I is refused before any data."""
     with ours.connect() as c:
-        assert c.exchange(b"set a 0 0 99999999999\r\n") == b"CLIENT_ERROR bad command line format\r\n"
-        assert c.exchange(b"set a 0 0 4294967296\r\n") == b"CLIENT_ERROR bad command line format\r\n"
+        assert (
+            c.exchange(b"set a 0 0 99999999999\r\n") == b"CLIENT_ERROR bad command line format\r\n"
+        )
+        assert (
+            c.exchange(b"set a 0 0 4294967296\r\n") == b"CLIENT_ERROR bad command line format\r\n"
+        )
         c.send(b"set a 0 0 2000000000\r\n")
         assert c.readline() == b"SERVER_ERROR object too large for cache"
     assert still_serving(ours)
@@ -224,8 +226,11 @@ def test_tcp_binds_loopback_by_default():
     from server_harness import free_port, server_binary
 
     port = free_port()
-    proc = subprocess.Popen([str(server_binary()), "-p", str(port), "-t", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(server_binary()), "-p", str(port), "-t", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + IO_TIMEOUT
         while True:
@@ -254,8 +259,17 @@ def test_bad_options_exit_2():
     binary = server_binary()
     if binary is None:
         pytest.skip("tiercache-server is not built")
-    for args in (["-U", "11211"], ["-I", "1"], ["-t", "0"], ["--tier", "nonsense"],
-                 ["--tier", "bogus:10", "-s", "/tmp/x"], ["-p", "0"], ["--pmem-mb", "64"]):
-        done = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=IO_TIMEOUT)
+    for args in (
+        ["-U", "11211"],
+        ["-I", "1"],
+        ["-t", "0"],
+        ["--tier", "nonsense"],
+        ["--tier", "bogus:10", "-s", "/tmp/x"],
+        ["-p", "0"],
+        ["--pmem-mb", "64"],
+    ):
+        done = subprocess.run(
+            [str(binary), *args], capture_output=True, text=True, timeout=IO_TIMEOUT
+        )
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.startswith("tiercache-server: "), done.stderr

@@ -195,7 +195,7 @@ def kind_capacity(kind: Handle) -> int:
 
 def numa_preset_names() -> list[str]:
     """Names of memkind's static topology kinds ("regular", "hbw", "dax_kmem", ...)."""
-    names = []
+    names: list[str] = []
     while (name := lib.tc_numa_preset_name(len(names))) != NULL:
         names.append(ffi.string(name).decode())
     return names

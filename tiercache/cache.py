@@ -342,8 +342,10 @@ class TierCache(AtomicOps, MutableMapping):
                 "index_tier": index_tier,
             },
         )
+        handle = self._native.handle
+        assert handle is not None  # (made by _Native, or it raised)
         self._h = self._native.ptr  # for the _bindings calls
-        self._handle = self._native.handle  # for the fast path
+        self._handle = handle  # for the fast path
         self._reader = _fast.reader(self._handle, self._native, self._loads)
         self._compactor: _Compactor | None = None
         if compact_interval is not None:
@@ -674,6 +676,8 @@ class TierCache(AtomicOps, MutableMapping):
 class _LiveItems(ItemsView):
     """items() over a key snapshot, skipping keys that went away meanwhile."""
 
+    _mapping: TierCache
+
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         for key in self._mapping:
             value = self._mapping.get(key, _MISSING)
@@ -682,6 +686,8 @@ class _LiveItems(ItemsView):
 
 
 class _LiveValues(ValuesView):
+    _mapping: TierCache
+
     def __iter__(self) -> Iterator[Any]:
         for _, value in _LiveItems(self._mapping):
             yield value

@@ -88,13 +88,14 @@ def _msgpack_default(obj: Any) -> msgpack.ExtType:
     if type(obj).__module__ == "numpy" and getattr(obj, "shape", None) == ():
         kind = obj.dtype.kind  # numpy scalars, when a float holds them exactly (not every
         if kind == "f" and isinstance(obj, numbers.Real):  # longdouble does)
-            value = float(obj)
-            if value == obj or value != value:
-                return value
+            as_float = float(obj)
+            if as_float == obj or as_float != as_float:
+                return as_float
         if kind == "b":
             return bool(obj)
     # strict_types sends subclasses of what msgpack encodes here: store them as their base.
-    for base in (float, str, bytes, dict, list):
+    bases: tuple[type[Any], ...] = (float, str, bytes, dict, list)
+    for base in bases:
         if isinstance(obj, base):
             return base(obj)
     raise TypeError(f"cannot serialize {type(obj).__name__!r}")

@@ -126,6 +126,7 @@ def open_cachetools(cfg: CacheConfig, threads: int, expiring: bool) -> Store:
         ttl = getattr(pending, "ttl", None)
         return math.inf if ttl is None else now + ttl
 
+    cache: cachetools.Cache[Any, Any]
     if expiring:
         cache = cachetools.TLRUCache(maxsize=maxsize, ttu=ttu, getsizeof=len)
     else:  # the plain LRU when nothing expires: TLRU's expiry bookkeeping would cost it
@@ -221,7 +222,7 @@ def _open_redis_on(server: Server, cfg: CacheConfig) -> Store:
         return c.get, c.set, c.set
 
     store = Store("redis", f"redis-server, unix socket, allkeys-lru {cfg.capacity_mb:g} MiB", bind)
-    store.closers += [server.stop, lambda: [c.close() for c in clients]]
+    store.closers += [server.stop, *(c.close for c in clients)]
 
     def bulk_put(keys: list[str], values: list[Any], ttls: list[Any] | None) -> None:
         c = client()
@@ -258,7 +259,7 @@ def _open_memcached_on(server: Server, cfg: CacheConfig) -> Store:
         return c.get, cset, put_ttl
 
     store = Store("memcached", f"memcached, unix socket, {cfg.capacity_mb:g} MiB", bind)
-    store.closers += [server.stop, lambda: [c.close() for c in clients]]
+    store.closers += [server.stop, *(c.close for c in clients)]
 
     def bulk_put(keys: list[str], values: list[Any], ttls: list[Any] | None) -> None:
         c = client()
