@@ -172,8 +172,8 @@ class Kind:
 
     def close(self) -> None:
         """Close the kind and invalidate its allocations. Idempotent; no-op for DRAM. The
-        memory is returned now, or, while views of it are still held, when the last one is
-        released (they stay readable until then)."""
+        memory is returned now, or, while views of it are still held or a TierCache uses the
+        kind as a tier, when the last of them is gone (they keep working until then)."""
         with self._lock:
             if self._builtin or self._closed:
                 return
