@@ -178,6 +178,8 @@ class _Native:
             )
             self.ptr = _b.cache_pointer(self.handle)
         except BaseException:
+            if self.handle is not None:  # the cache lives in tier 0's kind: destroy it first
+                self.handle.destroy()
             self._close_kinds()
             raise
 
