@@ -367,6 +367,12 @@ class TierCache(AtomicOps, MutableMapping):
         previous value stays."""
         seconds = 0.0 if ttl is None else _ttl_seconds(ttl)
         rc = _fast.set(self._handle, key, value, -1, seconds)
+        if rc != 0:  # (not `if rc`: NotImplemented has no truth value)
+            self._set_other(rc, key, value, seconds)
+
+    def _set_other(self, rc: Any, key: Any, value: Any, seconds: float) -> None:
+        """The rest of set() after the fast path did not store: a value Python encodes
+        (NotImplemented), a retry after purging full file tiers, or the error."""
         if rc is NotImplemented:
             rc = self._set_slow(key, value, seconds)
         if rc == _b.ERR_NOMEM and self._purge_file_tiers():  # ENOSPC: freed blocks back, retry
