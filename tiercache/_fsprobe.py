@@ -41,13 +41,15 @@ def _filesystem(directory: str) -> str:
 
 def failure_detail(directory: str, code: int, err: int) -> str:
     """Why the library refused a file-backed kind in directory, from its TC_ERR_* code and
-    the errno of the failing step."""
+    the errno its failing step left (0 when unknown: the code's own message then). The
+    library returns no step, so the errno is a hint: it tells a filesystem that cannot hold
+    a file (/proc: ENOENT) from one that cannot punch holes (ramfs: EOPNOTSUPP)."""
     fs = _filesystem(directory)
     why = f"{errno.errorcode.get(err, str(err))} ({os.strerror(err)})" if err else ""
     if code == _b.lib.TC_ERR_NOTSUP and err == errno.EOPNOTSUPP:
         return f"{fs} does not punch holes: fallocate(PUNCH_HOLE) {why}"
-    if code == _b.lib.TC_ERR_NOTSUP:
-        return f"the {fs} filesystem there cannot hold a file" + (f": {why}" if why else "")
+    if code == _b.lib.TC_ERR_NOTSUP and err:
+        return f"the {fs} filesystem there cannot hold a file: {why}"
     return f"{_b.strerror(code)} on {fs}" + (f": {why}" if why else "")
 
 
