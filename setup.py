@@ -1,8 +1,8 @@
 """Build hooks only (metadata lives in pyproject.toml).
 
 ``build_ext`` first runs ``make -C native`` (jemalloc + libtiercache.a, and the server binary
-tiercache-server when libevent is there, copied into the package as tiercache/bin/), then cffi compiles
-``tiercache._native`` from tiercache/_build_native.py and links the static library into it.
+tiercache-server when libevent is there, copied into the package as tiercache/bin/), then cffi
+compiles ``tiercache._native`` from tiercache/_build_native.py and links the static library into it.
 The package version is the C header's TC_VERSION_*: one version for both halves.
 """
 
@@ -19,6 +19,8 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
 HEADER = ROOT / "native" / "include" / "tiercache" / "tiercache.h"
+# The C files of tiercache._fastpath (scripts/build_sanitized_python.py takes the same glob).
+FASTPATH_SOURCES = sorted(p.name for p in (ROOT / "tiercache").glob("_fastpath*.c"))
 
 
 def header_version() -> str:
@@ -65,9 +67,12 @@ setup(
     ext_modules=[
         Extension(
             "tiercache._fastpath",
-            ["tiercache/_fastpath.c"],
+            [f"tiercache/{name}" for name in FASTPATH_SOURCES],
             include_dirs=[str(ROOT / "native" / "include")],
-            depends=[str(ROOT / "native" / "include" / "tiercache" / "cache.h")],
+            depends=[
+                str(ROOT / "native" / "include" / "tiercache" / "cache.h"),
+                "tiercache/_fastpath_key.h",
+            ],
         )
     ],
     cffi_modules=["tiercache/_build_native.py:ffibuilder"],

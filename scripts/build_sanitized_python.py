@@ -67,7 +67,7 @@ def main(mode: str) -> None:
     os.environ["LDFLAGS"] = flags
     ffi.compile(tmpdir=str(out), verbose=False)
 
-    # The fast path, compiled the same way.
+    # The fast path, compiled the same way (tiercache/_fastpath*.c, as in setup.py).
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     run(
         [
@@ -79,7 +79,7 @@ def main(mode: str) -> None:
             *flags.split(),
             f"-I{sysconfig.get_paths()['include']}",
             f"-I{NATIVE / 'include'}",
-            str(ROOT / "tiercache" / "_fastpath.c"),
+            *sorted(str(p) for p in (ROOT / "tiercache").glob("_fastpath*.c")),
             "-o",
             str(pkg / f"_fastpath{suffix}"),
         ]

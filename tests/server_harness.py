@@ -39,7 +39,7 @@ def server_binary() -> Path | None:
         from tiercache.cli.serve import binary_path
 
         candidates.append(binary_path())
-    except Exception:  # noqa: BLE001 - the package may be an older install
+    except Exception:
         pass
     for c in candidates:
         if c and Path(c).is_file() and os.access(c, os.X_OK):

@@ -122,6 +122,7 @@ def run_threads(cache: TierCache, seconds: float, during=None, until=None) -> li
 def test_threads_hammering_a_shared_cache_read_only_values_written_for_the_key(shm_dir):
     cache = TierCache(dram_mb=0.25, pmem_dir=shm_dir, pmem_mb=16, large_value_bytes=16 * 1024)
     try:
+
         def moved_both_ways() -> bool:
             st = cache.stats()
             return st["evictions"] > 0 and st["demotions"] > 0 and st["promotions"] > 0

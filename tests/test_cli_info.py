@@ -129,3 +129,21 @@ def test_info_shows_the_topology_module_nodes_and_kinds_when_the_build_has_one(m
     out = capsys.readouterr().out
     assert "0     0-2,5" in out and "DAX-KMEM" in out
     assert "hbw" in out and "no high-bandwidth node" in out
+
+
+def test_info_hole_punching_is_the_library_answer(shm_dir):
+    """The probe is the library's own: a hole punch failing inside it (a fault injected at
+    the OS seam, which a probe of its own would not see) makes `tiercache info` report the
+    directory unusable."""
+    import errno
+
+    from tiercache import _bindings as _b
+
+    _b.fault_arm("file_punch", 1, 1, errno.EOPNOTSUPP)
+    try:
+        works, detail = info.punch_hole(str(shm_dir))
+    finally:
+        _b.fault_disarm()
+    assert not works
+    assert "tmpfs" in detail, detail
+    assert info.punch_hole(str(shm_dir))[0]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from server_harness import Server
 
 pytest.importorskip("pymemcache")
-from tiercache.client import connect  # noqa: E402
+from tiercache.client import connect
 
 
 @pytest.fixture
@@ -84,7 +83,7 @@ def test_sharding_survives_a_dead_server(servers):
         servers[1].proc.kill()
         servers[1].proc.wait()
         hits = 0
-        for rnd in range(3):
+        for _round in range(3):
             for i in range(300):
                 value = c.get(f"k{i}")
                 assert value in (None, i), (i, value)

@@ -12,7 +12,6 @@ import threading
 import time
 
 import pytest
-
 from server_harness import Server
 
 SERVERS = ["tiercache", "memcached"]
@@ -80,7 +79,10 @@ CASES = {
         b"NOT_FOUND\r\nSTORED\r\n",
     ),
     "cas_missing_unique_is_error": (b"cas a 0 0 1\r\nx\r\n", b"ERROR\r\nERROR\r\n"),
-    "cas_bad_unique": (b"cas a 0 0 1 x\r\nx\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+    "cas_bad_unique": (
+        b"cas a 0 0 1 x\r\nx\r\n",
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
+    ),
     # expiry (relative, negative, absolute unix times)
     "negative_exptime_is_expired": (b"set a 0 -1 1\r\nx\r\nget a\r\n", b"STORED\r\nEND\r\n"),
     "absolute_past_exptime": (b"set a 0 1000000000 1\r\nx\r\nget a\r\n", b"STORED\r\nEND\r\n"),
@@ -105,7 +107,10 @@ CASES = {
         b"set a 0 0 1\r\nx\r\ngat -1 a\r\nget a\r\n",
         b"STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nEND\r\n",
     ),
-    "gats": (b"set a 5 0 1\r\nx\r\ngats 100 a\r\n", R(rb"STORED\r\nVALUE a 5 1 \d+\r\nx\r\nEND\r\n")),
+    "gats": (
+        b"set a 5 0 1\r\nx\r\ngats 100 a\r\n",
+        R(rb"STORED\r\nVALUE a 5 1 \d+\r\nx\r\nEND\r\n"),
+    ),
     "gets": (b"set a 5 0 1\r\nx\r\ngets a\r\n", R(rb"STORED\r\nVALUE a 5 1 \d+\r\nx\r\nEND\r\n")),
     # incr / decr
     "incr_decr": (
@@ -117,7 +122,10 @@ CASES = {
         b"set n 0 0 20\r\n18446744073709551615\r\nincr n 1\r\n",
         b"STORED\r\n0\r\n",
     ),
-    "incr_grows_the_value": (b"set n 0 0 1\r\n9\r\nincr n 1\r\nget n\r\n", b"STORED\r\n10\r\nVALUE n 0 2\r\n10\r\nEND\r\n"),
+    "incr_grows_the_value": (
+        b"set n 0 0 1\r\n9\r\nincr n 1\r\nget n\r\n",
+        b"STORED\r\n10\r\nVALUE n 0 2\r\n10\r\nEND\r\n",
+    ),
     "incr_non_numeric": (
         b"set n 0 0 3\r\nabc\r\nincr n 1\r\n",
         b"STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
@@ -127,7 +135,10 @@ CASES = {
         b"CLIENT_ERROR invalid numeric delta argument\r\nCLIENT_ERROR invalid numeric delta argument\r\n"
         b"ERROR\r\nERROR\r\n",
     ),
-    "incr_noreply": (b"set n 0 0 1\r\n1\r\nincr n 1 noreply\r\nget n\r\n", b"STORED\r\nVALUE n 0 1\r\n2\r\nEND\r\n"),
+    "incr_noreply": (
+        b"set n 0 0 1\r\n1\r\nincr n 1 noreply\r\nget n\r\n",
+        b"STORED\r\nVALUE n 0 1\r\n2\r\nEND\r\n",
+    ),
     # delete
     "delete": (
         b"set a 0 0 1\r\nx\r\ndelete a\r\ndelete a\r\ndelete a 0\r\ndelete a 1\r\ndelete a noreply\r\n"
@@ -153,26 +164,44 @@ CASES = {
     "stats_unknown": (b"stats nonsense\r\n", b"ERROR\r\n"),
     "stats_reset": (b"stats reset\r\n", b"RESET\r\n"),
     # malformed storage commands
-    "bad_data_chunk": (b"set a 0 0 1\r\nxy\r\nget a\r\n", b"CLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n"),
+    "bad_data_chunk": (
+        b"set a 0 0 1\r\nxy\r\nget a\r\n",
+        b"CLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n",
+    ),
     "bad_flags": (b"set a x 0 1\r\nx\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
-    "negative_flags": (b"set a -1 0 1\r\nx\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+    "negative_flags": (
+        b"set a -1 0 1\r\nx\r\n",
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
+    ),
     "negative_length": (b"set a 0 0 -1\r\n", b"CLIENT_ERROR bad command line format\r\n"),
     "bad_exptime": (b"set a 0 x 1\r\nx\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
     "too_many_tokens": (b"set a 0 0 1 noreply x\r\n", b"ERROR\r\n"),
     # keys
-    "key_250_ok": (b"set " + b"k" * 250 + b" 0 0 1\r\nx\r\nget " + b"k" * 250 + b"\r\n",
-                   b"STORED\r\nVALUE " + b"k" * 250 + b" 0 1\r\nx\r\nEND\r\n"),
+    "key_250_ok": (
+        b"set " + b"k" * 250 + b" 0 0 1\r\nx\r\nget " + b"k" * 250 + b"\r\n",
+        b"STORED\r\nVALUE " + b"k" * 250 + b" 0 1\r\nx\r\nEND\r\n",
+    ),
     "key_251_get": (b"get " + b"k" * 251 + b"\r\n", b"CLIENT_ERROR bad command line format\r\n"),
-    "key_251_set": (b"set " + b"k" * 251 + b" 0 0 1\r\nx\r\n",
-                    b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+    "key_251_set": (
+        b"set " + b"k" * 251 + b" 0 0 1\r\nx\r\n",
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
+    ),
     "key_251_delete_incr_touch": (
-        b"delete " + b"k" * 251 + b"\r\nincr " + b"k" * 251 + b" 1\r\ntouch " + b"k" * 251 + b" 1\r\n",
+        b"delete "
+        + b"k" * 251
+        + b"\r\nincr "
+        + b"k" * 251
+        + b" 1\r\ntouch "
+        + b"k" * 251
+        + b" 1\r\n",
         b"CLIENT_ERROR bad command line format\r\n" * 3,
     ),
     "key_1mb_get": (b"get " + b"k" * BIG + b"\r\n", b"CLIENT_ERROR bad command line format\r\n"),
     "garbage_line_5000": (b"x" * 5000 + b"\r\n", b"ERROR\r\n"),
-    "set_key_5000": (b"set " + b"k" * 5000 + b" 0 0 1\r\nx\r\n",
-                     b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+    "set_key_5000": (
+        b"set " + b"k" * 5000 + b" 0 0 1\r\nx\r\n",
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
+    ),
     # the item size limit (-I 1m): 48-byte header + 8 CAS + key + NUL + flags + value + \r\n
     "largest_item_fits": (b"set a 0 0 1048516\r\n" + b"v" * 1048516 + b"\r\n", b"STORED\r\n"),
     "one_byte_over_is_too_large": (
@@ -180,7 +209,11 @@ CASES = {
         b"SERVER_ERROR object too large for cache\r\nEND\r\n",
     ),
     "flags_count_in_the_size": (
-        b"set a 1 0 1048512\r\n" + b"v" * 1048512 + b"\r\nset b 1 0 1048513\r\n" + b"v" * 1048513 + b"\r\n",
+        b"set a 1 0 1048512\r\n"
+        + b"v" * 1048512
+        + b"\r\nset b 1 0 1048513\r\n"
+        + b"v" * 1048513
+        + b"\r\n",
         b"STORED\r\nSERVER_ERROR object too large for cache\r\n",
     ),
     "failed_set_drops_the_old_value": (
@@ -198,7 +231,8 @@ CASES = {
     ),
     "mg_miss_returns_k_and_O": (b"mg miss v k O9\r\nmg miss v q k O9\r\n", b"EN kmiss O9\r\n"),
     "mg_quiet_hides_only_misses": (
-        b"ms m 1\r\nx\r\nmg m q\r\nmg m q v\r\nmg n q v\r\n", b"HD\r\nHD\r\nVA 1\r\nx\r\n"
+        b"ms m 1\r\nx\r\nmg m q\r\nmg m q v\r\nmg n q v\r\n",
+        b"HD\r\nHD\r\nVA 1\r\nx\r\n",
     ),
     "mg_cas_matches_gets": (b"ms m 1\r\nx\r\nmg m c\r\n", R(rb"HD\r\nHD c\d+\r\n")),
     "mg_errors": (
@@ -243,18 +277,25 @@ CASES = {
         b"NS O7 kh\r\nHD kg O5\r\n",
     ),
     "ms_expired_ttl": (b"ms b 1 T-1\r\nx\r\nmg b v\r\n", b"HD\r\nEN\r\n"),
-    "ms_too_large": (b"ms big 2000000 T0\r\n" + b"v" * 2000000 + b"\r\nmg big v\r\n",
-                     b"SERVER_ERROR object too large for cache\r\nEN\r\n"),
+    "ms_too_large": (
+        b"ms big 2000000 T0\r\n" + b"v" * 2000000 + b"\r\nmg big v\r\n",
+        b"SERVER_ERROR object too large for cache\r\nEN\r\n",
+    ),
     "ms_bad_data_chunk": (b"ms m 1\r\nxy\r\n", b"CLIENT_ERROR bad data chunk\r\nERROR\r\n"),
-    "ms_key_too_long": (b"ms " + b"k" * 251 + b" 1\r\nx\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+    "ms_key_too_long": (
+        b"ms " + b"k" * 251 + b" 1\r\nx\r\n",
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
+    ),
     # meta: md
     "md": (
         b"ms m 1\r\nx\r\nmd m\r\nmd m\r\nmd m q\r\nms m 1\r\nx\r\nmd m q\r\nmd m k O4\r\n",
         b"HD\r\nHD\r\nNF\r\nNF\r\nHD\r\nNF km O4\r\n",
     ),
     "md_cas_mismatch": (b"ms m 1\r\nx\r\nmd m C99999\r\nmg m v\r\n", b"HD\r\nEX\r\nVA 1\r\nx\r\n"),
-    "md_bad_flag": (b"md m x\r\nmd " + b"k" * 251 + b"\r\n",
-                    b"CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR bad command line format\r\n"),
+    "md_bad_flag": (
+        b"md m x\r\nmd " + b"k" * 251 + b"\r\n",
+        b"CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR bad command line format\r\n",
+    ),
     # meta: ma
     "ma": (
         b"ma c\r\nma c N0 J13\r\nma c v\r\nma c v MD D20\r\nma c v M+\r\nma c Mx\r\nma c Dx\r\n"
@@ -263,12 +304,20 @@ CASES = {
         b"CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\n",
     ),
     "ma_ttl_and_cas": (b"ma c N0 J5 v t\r\n", b"VA 1 t-1\r\n5\r\n"),
-    "ma_quiet": (b"ma zz q\r\nms zz 1\r\n1\r\nma zz q\r\nmg zz v\r\n", b"NF\r\nHD\r\nVA 1\r\n2\r\n"),
-    "ma_non_numeric": (b"ms t 1\r\nx\r\nma t\r\n",
-                       b"HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n"),
+    "ma_quiet": (
+        b"ma zz q\r\nms zz 1\r\n1\r\nma zz q\r\nmg zz v\r\n",
+        b"NF\r\nHD\r\nVA 1\r\n2\r\n",
+    ),
+    "ma_non_numeric": (
+        b"ms t 1\r\nx\r\nma t\r\n",
+        b"HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+    ),
     # meta: mn, me
     "me": (b"me nope\r\nme\r\n", b"EN\r\nCLIENT_ERROR bad command line format\r\n"),
-    "me_hit": (b"ms m 1\r\nx\r\nme m\r\n", R(rb"HD\r\nME m exp=-1 la=\d+ cas=\d+ fetch=\w+ cls=\d+ size=\d+\r\n")),
+    "me_hit": (
+        b"ms m 1\r\nx\r\nme m\r\n",
+        R(rb"HD\r\nME m exp=-1 la=\d+ cas=\d+ fetch=\w+ cls=\d+ size=\d+\r\n"),
+    ),
     # text and meta mixed on one connection
     "mixed_text_and_meta": (
         b"set a 9 0 1\r\nx\r\nmg a f v\r\nms a 1 F3\r\ny\r\nget a\r\n",
@@ -316,7 +365,9 @@ def test_pipelined_requests_in_one_write(conn):
     req = b"".join(b"set k%d 0 0 %d\r\n%d\r\n" % (i, len(str(i)), i) for i in range(100))
     req += b"get " + b" ".join(b"k%d" % i for i in range(100)) + b"\r\n"
     want = b"STORED\r\n" * 100
-    want += b"".join(b"VALUE k%d 0 %d\r\n%d\r\n" % (i, len(str(i)), i) for i in range(100)) + b"END\r\n"
+    want += (
+        b"".join(b"VALUE k%d 0 %d\r\n%d\r\n" % (i, len(str(i)), i) for i in range(100)) + b"END\r\n"
+    )
     assert conn.exchange(req) == want
 
 
@@ -326,7 +377,10 @@ def test_pipelined_requests_byte_by_byte(conn):
     for i in range(len(req)):
         conn.send(req[i : i + 1])
     conn.send(b"mn\r\n")
-    assert conn.read_until(b"MN\r\n") == b"STORED\r\nVALUE a 0 5\r\nhello\r\nEND\r\nVA 5 f0\r\nhello\r\nMN\r\n"
+    assert (
+        conn.read_until(b"MN\r\n")
+        == b"STORED\r\nVALUE a 0 5\r\nhello\r\nEND\r\nVA 5 f0\r\nhello\r\nMN\r\n"
+    )
 
 
 def test_large_values_round_trip(conn):
@@ -351,9 +405,26 @@ def test_stats_fields(conn):
         if line.startswith(b"STAT "):
             _, name, value = line.split(b" ", 2)
             stats[name.decode()] = value.decode()
-    for name in ("pid", "uptime", "time", "version", "curr_connections", "total_connections",
-                 "cmd_get", "cmd_set", "get_hits", "get_misses", "curr_items", "total_items",
-                 "bytes", "limit_maxbytes", "threads", "evictions", "bytes_read", "bytes_written"):
+    for name in (
+        "pid",
+        "uptime",
+        "time",
+        "version",
+        "curr_connections",
+        "total_connections",
+        "cmd_get",
+        "cmd_set",
+        "get_hits",
+        "get_misses",
+        "curr_items",
+        "total_items",
+        "bytes",
+        "limit_maxbytes",
+        "threads",
+        "evictions",
+        "bytes_read",
+        "bytes_written",
+    ):
         assert name in stats, name
     assert int(stats["curr_items"]) >= 1  # memcached counts flushed items until it reclaims them
     assert int(stats["get_hits"]) >= 1 and int(stats["get_misses"]) >= 1

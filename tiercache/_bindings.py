@@ -12,6 +12,7 @@ import operator
 import os
 from typing import Any, Union
 
+from tiercache._fastpath import CacheHandle
 from tiercache._native import ffi, lib
 from tiercache.errors import (
     CODE_CLASSES,
@@ -139,10 +140,22 @@ def kind_create_file(directory: PathLike, max_size: int, policy: str) -> Handle:
     if rc == lib.TC_ERR_NOTSUP:  # say what the filesystem lacks, as `tiercache info` does
         from tiercache import _fsprobe
 
-        detail = _fsprobe.probe(text)["detail"]
+        detail = _fsprobe.failure_detail(text, rc, ffi.errno)
         check(rc, f"cannot create a file-backed kind in {text!r} ({detail})", text)
     check(rc, f"cannot create a file-backed kind in {text!r}", text)
     return out[0]
+
+
+def file_kind_check(directory: PathLike) -> tuple[int, int]:
+    """Whether a file-backed kind can live in directory, asked of the library by making one
+    (and destroying it): (TC_OK or the TC_ERR_* code, the errno of the failing step or 0)."""
+    raw, _ = _fspath(directory)
+    out = ffi.new("tc_kind_t **")
+    rc = lib.tc_kind_create_file(raw, 0, lib.TC_FILE_PERFORMANCE, out)
+    err = ffi.errno if rc != OK else 0
+    if rc == OK:
+        check(lib.tc_kind_destroy(out[0]), "cannot destroy the probe's file kind")
+    return int(rc), int(err)
 
 
 def kind_create_fixed(buffer: Any) -> tuple[Handle, Any]:
@@ -182,7 +195,7 @@ def kind_capacity(kind: Handle) -> int:
 
 def numa_preset_names() -> list[str]:
     """Names of memkind's static topology kinds ("regular", "hbw", "dax_kmem", ...)."""
-    names = []
+    names: list[str] = []
     while (name := lib.tc_numa_preset_name(len(names))) != NULL:
         names.append(ffi.string(name).decode())
     return names
@@ -377,29 +390,32 @@ _KEY_HEADER = 3  # tc_cache_keys: [u8 tag][u16 length]
 
 
 def cache_fast_path() -> Any:
-    """tiercache._fastpath bound to this module's tc_cache_* functions (see _fastpath.c for
-    its calling conventions; callers turn negative results into exceptions with cache_error)."""
+    """tiercache._fastpath bound to this module's tc_cache_* functions and to error_for (see
+    _fastpath.c for its calling conventions and the shapes of its results)."""
     from tiercache import _fastpath
 
-    def addr(name: str) -> int:
-        return int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
-
-    _fastpath.bind(
-        addr("tc_cache_get"),
-        addr("tc_cache_set"),
-        addr("tc_cache_delete"),
-        addr("tc_cache_contains"),
-        addr("tc_cache_unpin"),
-        addr("tc_cache_store"),
-        addr("tc_cache_get_ex"),
-        addr("tc_cache_incr"),
+    names = (
+        "tc_cache_create",
+        "tc_cache_destroy",
+        "tc_cache_get",
+        "tc_cache_set",
+        "tc_cache_delete",
+        "tc_cache_contains",
+        "tc_cache_unpin",
+        "tc_cache_store",
+        "tc_cache_get_ex",
+        "tc_cache_incr",
     )
+    if not _bound:
+        _fastpath.bind(
+            {name: int(ffi.cast("uintptr_t", ffi.addressof(lib, name))) for name in names},
+            cache_error,
+        )
+        _bound.append(True)
     return _fastpath
 
 
-def cache_address(cache: Any) -> int:
-    """The handle as the integer the fast path takes."""
-    return int(ffi.cast("uintptr_t", cache))
+_bound: list[bool] = []
 
 
 def cache_error(code: int, context: str) -> TierCacheError:
@@ -418,7 +434,9 @@ def unavailable_kind(name: str) -> TierCacheError:
 
 def cache_create(
     tiers: list[tuple[Handle, int]], large_threshold: int, promote_hits: int, index_tier: int = 0
-) -> Any:
+) -> CacheHandle:
+    """A new native cache, owned by the returned handle (made by the fast path: a handle
+    cannot be made from an integer)."""
     if not 1 <= len(tiers) <= lib.TC_CACHE_MAX_TIERS:
         raise InvalidArgumentError(
             f"a cache has 1 to {lib.TC_CACHE_MAX_TIERS} tiers, not {len(tiers)}"
@@ -436,18 +454,17 @@ def cache_create(
             f"not {index_tier}"
         )
     cfg.index_tier = index_tier
-    out = ffi.new("tc_cache_t **")
-    check(lib.tc_cache_create(cfg, out), "cannot create the cache")
-    return out[0]
+    return cache_fast_path().cache_create(ffi.buffer(cfg))
+
+
+def cache_pointer(handle: CacheHandle) -> Any:
+    """The cdata "tc_cache_t *" of a live handle, for the calls below (not the hot path)."""
+    return ffi.cast("tc_cache_t *", handle.address)
 
 
 def cache_close(cache: Any) -> int:
     """Close the cache; returns how many values readers still pin (0 when already closed)."""
     return max(0, int(lib.tc_cache_close(cache)))
-
-
-def cache_destroy(cache: Any) -> None:
-    lib.tc_cache_destroy(cache)
 
 
 def cache_take(cache: Any, ktag: int, key: bytes) -> tuple[int, bytes] | None:

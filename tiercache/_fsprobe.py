@@ -1,17 +1,15 @@
-"""What a directory's filesystem can do for a file-backed kind, asked the way the C library
-uses it (tiercache info and the errors of Kind.file / TierCache share these answers):
-create an unlinked file, allocate blocks (fallocate, or zero-filling where unsupported) and
-punch holes."""
+"""What a directory's filesystem can do for a file-backed kind, as the C library answers it
+(tiercache info and the errors of Kind.file / TierCache share these answers). The library
+is asked, not imitated: it creates a file kind there (an unlinked file, a block allocated
+with fallocate or zero-filled where fallocate is missing, a hole punched) and says how that
+went."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
-import tempfile
 
-FALLOC_FL_KEEP_SIZE = 0x01
-FALLOC_FL_PUNCH_HOLE = 0x02
+from tiercache import _bindings as _b
 
 
 def mount_of(path: str) -> dict[str, str] | None:
@@ -37,54 +35,30 @@ def mount_of(path: str) -> dict[str, str] | None:
     return best
 
 
-def _fallocate():
-    libc = ctypes.CDLL(None, use_errno=True)
-    fn = libc.fallocate
-    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
-    return fn
+def _filesystem(directory: str) -> str:
+    return (mount_of(directory) or {}).get("filesystem", "?")
 
 
-def _name(err: int) -> str:
-    return errno.errorcode.get(err, str(err))
+def failure_detail(directory: str, code: int, err: int) -> str:
+    """Why the library refused a file-backed kind in directory, from its TC_ERR_* code and
+    the errno its failing step left (0 when unknown: the code's own message then). The
+    library returns no step, so the errno is a hint: it tells a filesystem that cannot hold
+    a file (/proc: ENOENT) from one that cannot punch holes (ramfs: EOPNOTSUPP)."""
+    fs = _filesystem(directory)
+    why = f"{errno.errorcode.get(err, str(err))} ({os.strerror(err)})" if err else ""
+    if code == _b.lib.TC_ERR_NOTSUP and err == errno.EOPNOTSUPP:
+        return f"{fs} does not punch holes: fallocate(PUNCH_HOLE) {why}"
+    if code == _b.lib.TC_ERR_NOTSUP and err:
+        return f"the {fs} filesystem there cannot hold a file: {why}"
+    return f"{_b.strerror(code)} on {fs}" + (f": {why}" if why else "")
 
 
 def probe(directory: str) -> dict[str, object]:
-    """{"usable": bool, "detail": str, "preallocation": "fallocate" | "zero-fill" | None,
-    "hole_punching": bool}: whether a file-backed kind can live in directory, and why not."""
-    out: dict[str, object] = {"usable": False, "preallocation": None, "hole_punching": False}
-    fs = (mount_of(directory) or {}).get("filesystem", "?")
-    try:
-        fd, path = tempfile.mkstemp(prefix=".tiercache-probe-", dir=directory)
-    except OSError as exc:
-        out["detail"] = f"the {fs} filesystem there cannot hold a file: {exc.strerror}"
-        return out
-    fallocate = _fallocate()
-    try:
-        os.unlink(path)
-        size = 1 << 20
-        if fallocate(fd, 0, 0, size) == 0:
-            out["preallocation"] = "fallocate"
-        else:
-            err = ctypes.get_errno()
-            if err != errno.EOPNOTSUPP:
-                out["detail"] = f"fallocate failed on {fs}: {_name(err)} ({os.strerror(err)})"
-                return out
-            out["preallocation"] = "zero-fill"  # as the library does there (ext2, ...)
-            os.write(fd, b"\xa5" * size)
-        os.fsync(fd)
-        before = os.fstat(fd).st_blocks
-        if fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size) != 0:
-            err = ctypes.get_errno()
-            out["detail"] = f"{fs} does not punch holes: fallocate(PUNCH_HOLE) {_name(err)}"
-            return out
-        after = os.fstat(fd).st_blocks
-        if after >= before:
-            out["detail"] = f"fallocate(PUNCH_HOLE) returned 0 on {fs} but freed no block"
-            return out
-        out["hole_punching"] = True
-        out["usable"] = True
-        note = " (no fallocate: blocks zero-filled)" if out["preallocation"] == "zero-fill" else ""
-        out["detail"] = f"freed {(before - after) * 512 // 1024} KiB of a 1 MiB file{note}"
-        return out
-    finally:
-        os.close(fd)
+    """{"usable": bool, "detail": str}: whether a file-backed kind can live in directory (the
+    library's own check, see the module docstring), and why not."""
+    code, err = _b.file_kind_check(directory)
+    if code == _b.OK:
+        fs = _filesystem(directory)
+        detail = f"the library made a file kind on {fs} (block allocation and hole punching work)"
+        return {"usable": True, "detail": detail}
+    return {"usable": False, "detail": failure_detail(directory, code, err)}

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from tiercache import _bindings as _b
+from tiercache._fastpath import CacheHandle
 from tiercache.errors import NotANumberError, NumberRangeError
 from tiercache.serde import (
     INT_MAX,
@@ -19,7 +20,6 @@ from tiercache.serde import (
     VALUE_INT,
     VALUE_STR,
     decode_key,
-    encode_key,
 )
 
 __all__ = ["AtomicOps"]
@@ -56,33 +56,28 @@ def _joinable(data: Any) -> tuple[int, Any]:
 class AtomicOps:
     """Conditional stores, compare-and-set, counters, peeks (mixed into TierCache)."""
 
-    # Provided by TierCache: the native handle and its address for the fast path, the
+    # Provided by TierCache: the native pointer (for _bindings) and handle (for the fast path), the
     # serializer's two functions, and the exception for a failed store.
     _h: Any
-    _addr: int
+    _handle: CacheHandle
     _dumps: Any
     _loads: Any
     _set_error: Any
 
     def _store(self, mode: str, key: Any, value: Any, ttl: float | None, cas: int = 0) -> int:
         seconds, code = _ttl(ttl), _b.STORE_MODES[mode]
-        rc = _fast.store(self._addr, key, -1, value, -1, seconds, code, cas)
+        rc = _fast.store(self._handle, key, value, -1, seconds, code, cas)
         if rc is NotImplemented:
-            kt, kb = encode_key(key)
             vt, vb = self._dumps(value)
-            rc = _fast.store(self._addr, kb, kt, vb, vt, seconds, code, cas)
+            rc = _fast.store(self._handle, key, vb, vt, seconds, code, cas)
         if rc < 0:
             raise self._set_error(rc, key, value)
-        return rc
+        stored: int = rc
+        return stored
 
     def _get_ex(self, key: Any, options: int) -> tuple[int, bytes, int, float] | None:
-        r = _fast.get_ex(self._addr, key, -1, options)
-        if r is NotImplemented:
-            kt, kb = encode_key(key)
-            r = _fast.get_ex(self._addr, kb, kt, options)
-        if type(r) is int:
-            raise _b.cache_error(r, "get")
-        return r
+        got: tuple[int, bytes, int, float] | None = _fast.get_ex(self._handle, key, options)
+        return got
 
     def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         """Store value only if key is absent (or expired): True when stored."""
@@ -119,10 +114,7 @@ class AtomicOps:
             initial = _delta(default) + delta
             if not INT_MIN <= initial <= INT_MAX:
                 raise NumberRangeError(f"{default} + {delta} leaves the signed 64-bit range")
-        rc, result = _fast.incr(self._addr, key, -1, delta, initial, VALUE_INT)
-        if rc is NotImplemented:
-            kt, kb = encode_key(key)
-            rc, result = _fast.incr(self._addr, kb, kt, delta, initial, VALUE_INT)
+        rc, result = _fast.incr(self._handle, key, delta, initial, VALUE_INT)
         if rc == _b.lib.TC_ERR_NOTNUMBER:
             raise NotANumberError(
                 f"cannot add to the value under {key!r}: not an int of the signed 64-bit range",
@@ -132,7 +124,8 @@ class AtomicOps:
             raise _b.cache_error(rc, "incr")
         if rc == 0:
             raise KeyError(key)
-        return result
+        number: int = result
+        return number
 
     def decr(self, key: Any, delta: int = 1, default: int | None = None) -> int:
         """Take delta from the int stored under key (see incr)."""
@@ -140,8 +133,7 @@ class AtomicOps:
 
     def _join(self, mode: str, key: Any, data: Any) -> bool:
         vt, vb = _joinable(data)
-        kt, kb = encode_key(key)
-        rc = _fast.store(self._addr, kb, kt, vb, vt, 0.0, _b.STORE_MODES[mode], 0)
+        rc = _fast.store(self._handle, key, vb, vt, 0.0, _b.STORE_MODES[mode], 0)
         if rc == _b.lib.TC_ERR_INVALID:
             raise TypeError(
                 f"{mode} needs a stored value of the same type as {type(data).__name__}"

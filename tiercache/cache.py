@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from tiercache import _bindings as _b
+from tiercache._fastpath import CacheHandle
 from tiercache.atomic import AtomicOps
-from tiercache.errors import CacheClosedError, CacheCorruptError, CapacityWarning
+from tiercache.errors import CacheClosedError, CacheCorruptError, CapacityWarning, TierCacheError
 from tiercache.kinds import Kind
 from tiercache.serde import decode_key, encode_key, make_serializer
 
@@ -37,11 +38,18 @@ class Tier:
     """One tier of a cache: where its values live and how many MiB it may use.
 
     ``kind`` is "dram", "file" (``path`` is the directory, e.g. an fsdax mount or /dev/shm),
-    or a NUMA-topology kind name ("hbw", "dax_kmem", "highest_capacity"), which exist only
-    on machines that have such memory.
+    a NUMA-topology kind name ("hbw", "dax_kmem", "highest_capacity"), which exist only on
+    machines that have such memory, or a :class:`Kind` the caller made (``Kind.fixed(area)``,
+    ``Kind.file(dir, max_size=...)``, ...).
+
+    A caller's Kind stays the caller's: the cache never closes it, and it must be open when
+    the cache is built. Closing it while a cache still uses it is allowed: like a kind whose
+    views are held, it then stops serving new allocations of its own and its memory is
+    returned when the last cache using it is gone (the TierCache object and the zero-copy
+    views of its values; closing the cache is not enough, as a closed cache still answers).
     """
 
-    kind: str
+    kind: str | Kind
     mb: float
     path: str | None = None
 
@@ -49,6 +57,8 @@ class Tier:
         _check_tier_kind(self.kind)
         if self.kind == "file" and not self.path:
             raise ValueError("a file tier needs a directory: Tier.file(path, mb)")
+        if isinstance(self.kind, Kind) and self.path is not None:
+            raise ValueError("a tier of a Kind takes no path (the kind has its own)")
 
     @classmethod
     def dram(cls, mb: float) -> Tier:
@@ -62,12 +72,19 @@ class Tier:
     def budget(self) -> int:
         return int(self.mb * _MB)
 
+    @property
+    def label(self) -> str:
+        """The tier's name in stats and messages: its kind name ("dram", "file", ...)."""
+        return self.kind.name if isinstance(self.kind, Kind) else self.kind
+
 
 def _check_tier_kind(kind: Any) -> None:
     """ValueError for a name that is no kind at all (an existing kind this machine cannot
     serve is KindUnavailableError, when the cache is built)."""
+    if isinstance(kind, Kind):
+        return
     if not isinstance(kind, str):
-        raise TypeError(f"a tier's kind is a str, not {type(kind).__name__}")
+        raise TypeError(f"a tier's kind is a str or a Kind, not {type(kind).__name__}")
     names = ["dram", "file", *_b.numa_preset_names()]
     if kind not in names:
         raise ValueError(f"unknown tier kind {kind!r} (one of: {', '.join(names)})")
@@ -142,22 +159,40 @@ def _fitted_budget(tier: Tier) -> int:
 
 class _Native:
     """The native cache and the kinds it uses. Zero-copy views hold a reference to it, so it
-    (and the kinds their bytes live in) outlives the TierCache while any view is alive."""
+    (and the kinds their bytes live in) outlives the TierCache while any view is alive.
+
+    The kinds it made from tier names are its own and close with it; a caller's Kind is held
+    (Kind._acquire) and released instead, never closed."""
 
     def __init__(self, tiers: list[Tier], options: dict[str, int]) -> None:
         self.kinds: list[Kind] = []
+        self.owned: list[bool] = []
         self.closed = False
-        self.handle = None
+        self.handle: CacheHandle | None = None
         try:
             for tier in tiers:
-                self.kinds.append(self._open_kind(tier))
+                self._add_kind(tier)
             self.budgets = [_fitted_budget(t) for t in tiers]
             self.handle = _b.cache_create(
                 [(k._handle, b) for k, b in zip(self.kinds, self.budgets)], **options
             )
+            self.ptr = _b.cache_pointer(self.handle)
         except BaseException:
+            if self.handle is not None:  # the cache lives in tier 0's kind: destroy it first
+                self.handle.destroy()
             self._close_kinds()
             raise
+
+    def _add_kind(self, tier: Tier) -> None:
+        if isinstance(tier.kind, Kind):
+            if tier.kind in self.kinds:
+                raise ValueError(f"{tier.kind!r} is given to two tiers: a kind serves one")
+            tier.kind._acquire()  # KindClosedError when the caller closed it
+            self.kinds.append(tier.kind)
+            self.owned.append(False)
+        else:
+            self.kinds.append(self._open_kind(tier))
+            self.owned.append(True)
 
     @staticmethod
     def _open_kind(tier: Tier) -> Kind:
@@ -167,27 +202,36 @@ class _Native:
             if not tier.path:
                 raise ValueError("a file tier needs a directory")
             return Kind.file(tier.path)
-        if tier.kind in _b.numa_preset_names():
+        if isinstance(tier.kind, str) and tier.kind in _b.numa_preset_names():
             return Kind.numa(tier.kind)
-        raise _b.unavailable_kind(tier.kind)
+        raise _b.unavailable_kind(tier.label)
 
     def _close_kinds(self) -> None:
-        for kind in self.kinds:
-            kind.close()
+        """Close the kinds made here, release the caller's (once)."""
+        kinds, owned = self.kinds, self.owned
+        self.kinds, self.owned = [], []
+        for kind, own in zip(kinds, owned):
+            if own:
+                kind.close()
+            else:
+                kind._release()
 
     def close(self) -> None:
-        """Free the entries; the kinds close now unless a view still pins a value (then
-        they close with the last view, in __del__)."""
+        """Free the entries and return the kinds' free pages to the system. The kinds close
+        in __del__, after the cache is destroyed (the cache itself lives in tier 0's kind, and
+        a closed cache still answers CacheClosedError): when the TierCache and the last view
+        of its values are gone."""
         if self.closed:
             return
         self.closed = True
-        if _b.cache_close(self.handle) == 0:
-            self._close_kinds()
+        if _b.cache_close(self.ptr) == 0:
+            for kind in self.kinds:
+                with contextlib.suppress(TierCacheError):
+                    _b.kind_purge(kind._handle)
 
     def __del__(self) -> None:
         if self.handle is not None:
-            _b.cache_close(self.handle)
-            _b.cache_destroy(self.handle)
+            self.handle.destroy()  # closes the cache first if it is open
             self.handle = None
             self._close_kinds()
 
@@ -300,43 +344,35 @@ class TierCache(AtomicOps, MutableMapping):
                 "index_tier": index_tier,
             },
         )
-        self._h = self._native.handle
-        self._addr = _b.cache_address(self._h)
-        self._views = _fast.exporter(self._addr, self._native)  # get(copy=False)'s views
+        handle = self._native.handle
+        assert handle is not None  # (made by _Native, or it raised)
+        self._h = self._native.ptr  # for the _bindings calls
+        self._handle = handle  # for the fast path
+        self._reader = _fast.reader(self._handle, self._native, self._loads)
         self._compactor: _Compactor | None = None
         if compact_interval is not None:
             self._compactor = _Compactor(self, compact_interval)
 
-    # ---- the hot path (tiercache._fastpath; see its header for the result conventions) ----
+    # ---- the hot path (tiercache._fastpath; its header documents what each call returns) ----
 
     def get(self, key: Any, default: Any = None, *, copy: bool = True) -> Any:
         """The value for key, or default. ``copy=False`` returns bytes-like values as a
         read-only memoryview of the stored bytes (no copy); it stays valid while held, even
         if the entry is replaced or evicted meanwhile."""
-        r = _fast.get(self._addr, key, -1, copy, self._views)
-        if type(r) is bytes or type(r) is memoryview:
-            return r
-        if r is None:
-            return default
-        if r is NotImplemented:
-            kt, kb = encode_key(key)
-            r = _fast.get(self._addr, kb, kt, copy, self._views)
-            if type(r) is bytes:
-                return r
-            if r is None:
-                return default
-        if type(r) is tuple:
-            return self._loads(r[0], r[1])
-        if type(r) is memoryview:
-            return r
-        raise _b.cache_error(r, "get")
+        return _fast.get(self._handle, key, default, copy, self._reader)
 
     def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
         """Store value under key (replacing any), expiring after ttl seconds if given.
         Raises EntryTooLargeError (a ValueError) when no tier can hold it; on any error the
         previous value stays."""
         seconds = 0.0 if ttl is None else _ttl_seconds(ttl)
-        rc = _fast.set(self._addr, key, -1, value, -1, seconds)
+        rc = _fast.set(self._handle, key, value, -1, seconds)
+        if rc != 0:  # (not `if rc`: NotImplemented has no truth value)
+            self._set_other(rc, key, value, seconds)
+
+    def _set_other(self, rc: Any, key: Any, value: Any, seconds: float) -> None:
+        """The rest of set() after the fast path did not store: a value Python encodes
+        (NotImplemented), a retry after purging full file tiers, or the error."""
         if rc is NotImplemented:
             rc = self._set_slow(key, value, seconds)
         if rc == _b.ERR_NOMEM and self._purge_file_tiers():  # ENOSPC: freed blocks back, retry
@@ -345,9 +381,9 @@ class TierCache(AtomicOps, MutableMapping):
             raise self._set_error(rc, key, value)
 
     def _set_slow(self, key: Any, value: Any, seconds: float) -> int:
-        kt, kb = encode_key(key)
         vt, vb = self._dumps(value)
-        return _fast.set(self._addr, kb, kt, vb, vt, seconds)
+        rc: int = _fast.set(self._handle, key, vb, vt, seconds)
+        return rc
 
     __setitem__ = set
 
@@ -359,7 +395,7 @@ class TierCache(AtomicOps, MutableMapping):
             )
         vlen = len(self._dumps(value)[1])
         if rc == _b.ERR_TOOLARGE:
-            budgets = ", ".join(f"{t.kind} {t.budget} bytes" for t in self._tiers)
+            budgets = ", ".join(f"{t.label} {t.budget} bytes" for t in self._tiers)
             return _b.cache_error(
                 rc,
                 f"cannot store a value of {vlen} bytes (key {klen} bytes): "
@@ -414,17 +450,12 @@ class TierCache(AtomicOps, MutableMapping):
             raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        rc = _fast.contains(self._addr, key, -1)
-        if rc is NotImplemented:
-            try:
-                kt, kb = encode_key(key)
-            except TypeError:
-                hash(key)  # an unhashable key raises TypeError, as in a dict
-                return False
-            rc = _fast.contains(self._addr, kb, kt)
-        if rc < 0:
-            raise _b.cache_error(rc, "contains")
-        return rc == 1
+        try:
+            found: bool = _fast.contains(self._handle, key)
+        except TypeError:  # a key of a type no key has: not here
+            hash(key)  # an unhashable key raises TypeError, as in a dict
+            return False
+        return found
 
     def __len__(self) -> int:
         return _b.cache_count(self._h)
@@ -507,41 +538,21 @@ class TierCache(AtomicOps, MutableMapping):
 
     def delete(self, key: Any) -> bool:
         """Remove key; True if it was there."""
-        rc = _fast.delete(self._addr, key, -1)
-        if rc is NotImplemented:
-            kt, kb = encode_key(key)
-            rc = _fast.delete(self._addr, kb, kt)
-        if rc < 0:
-            raise _b.cache_error(rc, "delete")
-        return rc == 1
+        removed: bool = _fast.delete(self._handle, key)
+        return removed
 
     def clear(self) -> None:
         _b.cache_clear(self._h)
 
     def get_many(self, keys: Iterable[Any], *, copy: bool = True) -> dict[Any, Any]:
-        """The keys found, with their values: one native call for the whole batch (keys of
-        types the fast path does not encode take one more call each)."""
-        keys = list(keys)
-        found = {}
-        for key, r in zip(keys, _fast.get_many(self._addr, keys, copy, self._views)):
-            if r is NotImplemented:
-                r = self.get(key, _MISSING, copy=copy)
-                if r is not _MISSING:
-                    found[key] = r
-            elif r is None:
-                continue
-            elif type(r) is tuple:
-                found[key] = self._loads(r[0], r[1])
-            elif type(r) is int:
-                raise _b.cache_error(r, "get_many")
-            else:
-                found[key] = r
+        """The keys found, with their values: one native call for the whole batch."""
+        found: dict[Any, Any] = _fast.get_many(self._handle, list(keys), copy, self._reader)
         return found
 
     def set_many(
         self, mapping: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: float | None = None
     ) -> None:
-        """Store every pair in one native call (pairs the fast path cannot encode take one
+        """Store every pair in one native call (values the fast path cannot encode take one
         more call each). A failure raises after the pairs before it were stored; the failed
         key keeps its previous value and the pairs after it are not stored."""
         pairs = [
@@ -550,7 +561,7 @@ class TierCache(AtomicOps, MutableMapping):
         seconds = 0.0 if ttl is None else _ttl_seconds(ttl)
         done = 0
         while done < len(pairs):
-            results = _fast.set_many(self._addr, pairs[done:] if done else pairs, seconds)
+            results = _fast.set_many(self._handle, pairs[done:] if done else pairs, seconds)
             done += len(results)
             rc = results[-1]
             if rc is NotImplemented:  # the fast path stopped at a pair Python encodes
@@ -562,14 +573,7 @@ class TierCache(AtomicOps, MutableMapping):
 
     def delete_many(self, keys: Iterable[Any]) -> int:
         """Remove the keys in one native call; returns how many were there."""
-        keys = list(keys)
-        removed = 0
-        for key, rc in zip(keys, _fast.delete_many(self._addr, keys)):
-            if rc is NotImplemented:
-                rc = int(self.delete(key))
-            elif rc < 0:
-                raise _b.cache_error(rc, "delete_many")
-            removed += rc
+        removed: int = _fast.delete_many(self._handle, list(keys))
         return removed
 
     def touch(self, key: Any, ttl: float | None = None) -> bool:
@@ -615,7 +619,7 @@ class TierCache(AtomicOps, MutableMapping):
             tier["dram_bytes_per_item"] = (
                 tier["dram_bytes"] / tier["items"] if tier["items"] else 0.0
             )
-            tier["name"] = spec.kind
+            tier["name"] = spec.label
             tier["kind"] = kind.name
             if spec.path:
                 tier["path"] = spec.path
@@ -671,7 +675,7 @@ class TierCache(AtomicOps, MutableMapping):
         raise TypeError("a TierCache cannot be pickled: its memory belongs to this process")
 
     def __repr__(self) -> str:
-        tiers = ", ".join(f"{t.kind}={t.mb:g}MiB" for t in self._tiers)
+        tiers = ", ".join(f"{t.label}={t.mb:g}MiB" for t in self._tiers)
         if self.closed:
             return f"<TierCache {tiers} (closed)>"
         return f"<TierCache {tiers} items={len(self)}>"
@@ -679,6 +683,8 @@ class TierCache(AtomicOps, MutableMapping):
 
 class _LiveItems(ItemsView):
     """items() over a key snapshot, skipping keys that went away meanwhile."""
+
+    _mapping: TierCache
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         for key in self._mapping:
@@ -688,6 +694,8 @@ class _LiveItems(ItemsView):
 
 
 class _LiveValues(ValuesView):
+    _mapping: TierCache
+
     def __iter__(self) -> Iterator[Any]:
         for _, value in _LiveItems(self._mapping):
             yield value

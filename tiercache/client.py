@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, TypeVar
 
-from tiercache.serde import VALUE_INT, encode_key, make_serializer
+from tiercache.serde import encode_key, make_serializer
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MISSING = object()
@@ -34,7 +34,7 @@ __all__ = ["RemoteCache", "connect"]
 
 
 def _server_address(spec: str) -> Any:
-    """"unix:/path" -> "/path"; "host:port" or "[v6]:port" -> (host, port); "/path" as is."""
+    """ "unix:/path" -> "/path"; "host:port" or "[v6]:port" -> (host, port); "/path" as is."""
     if spec.startswith("unix:"):
         return spec[5:]
     if spec.startswith("/"):
@@ -117,21 +117,33 @@ class RemoteCache(MutableMapping):
         """Store: True when stored. A server's refusal (too large, out of memory) raises
         pymemcache's MemcacheServerError; with several servers (ignore_exc) a server that is
         down gives False, as a cache miss would, instead of an error."""
-        return self.client.set(_wire_key(key), value, expire=_exptime(ttl or self.ttl),
-                               noreply=False) is not False
+        return (
+            self.client.set(_wire_key(key), value, expire=_exptime(ttl or self.ttl), noreply=False)
+            is not False
+        )
 
     def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
-        return bool(self.client.add(_wire_key(key), value, expire=_exptime(ttl or self.ttl), noreply=False))
+        return bool(
+            self.client.add(_wire_key(key), value, expire=_exptime(ttl or self.ttl), noreply=False)
+        )
 
     def replace(self, key: Any, value: Any, ttl: float | None = None) -> bool:
-        return bool(self.client.replace(_wire_key(key), value, expire=_exptime(ttl or self.ttl), noreply=False))
+        return bool(
+            self.client.replace(
+                _wire_key(key), value, expire=_exptime(ttl or self.ttl), noreply=False
+            )
+        )
 
     def gets(self, key: Any) -> tuple[Any, Any]:
         """(value, token), or (None, None) when absent."""
         return self.client.gets(_wire_key(key))
 
     def cas(self, key: Any, value: Any, token: Any, ttl: float | None = None) -> bool:
-        return bool(self.client.cas(_wire_key(key), value, token, expire=_exptime(ttl or self.ttl), noreply=False))
+        return bool(
+            self.client.cas(
+                _wire_key(key), value, token, expire=_exptime(ttl or self.ttl), noreply=False
+            )
+        )
 
     def incr(self, key: Any, delta: int = 1, default: int | None = None) -> int:
         """Add delta (unsigned 64-bit, memcached's rule); with default, create the key first."""
@@ -167,12 +179,14 @@ class RemoteCache(MutableMapping):
         found = self.client.get_many(list(wire))
         return {wire[w]: v for w, v in found.items()}
 
-    def set_many(self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
-                 ttl: float | None = None) -> int:
+    def set_many(
+        self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: float | None = None
+    ) -> int:
         """Store every pair; returns how many were not stored (a server down, see set)."""
         pairs = items.items() if isinstance(items, Mapping) else items
-        failed = self.client.set_many({_wire_key(k): v for k, v in pairs},
-                                      expire=_exptime(ttl or self.ttl), noreply=False)
+        failed = self.client.set_many(
+            {_wire_key(k): v for k, v in pairs}, expire=_exptime(ttl or self.ttl), noreply=False
+        )
         return len(failed or [])
 
     def delete_many(self, keys: Iterable[Any]) -> None:
@@ -190,11 +204,13 @@ class RemoteCache(MutableMapping):
         for name, client in per:
             try:
                 raw = client.stats()
-            except Exception as exc:  # noqa: BLE001 - a dead server is a row with its error
+            except Exception as exc:
                 out[str(name)] = {"error": str(exc)}
                 continue
-            out[str(name)] = {k.decode() if isinstance(k, bytes) else k:
-                              v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
+            out[str(name)] = {
+                k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
+                for k, v in raw.items()
+            }
         return {"servers": out}
 
     def memoize(self, ttl: float | None = None, typed: bool = False) -> Callable[[F], F]:
@@ -214,8 +230,14 @@ class RemoteCache(MutableMapping):
         self.close()
 
 
-def connect(servers: str | Iterable[str], *, serializer: str = "msgpack", ttl: float | None = None,
-            timeout: float = 5.0, **client_options: Any) -> RemoteCache:
+def connect(
+    servers: str | Iterable[str],
+    *,
+    serializer: str = "msgpack",
+    ttl: float | None = None,
+    timeout: float = 5.0,
+    **client_options: Any,
+) -> RemoteCache:
     """A RemoteCache on one server ("unix:/path", "host:port") or several (a list: sharded with
     pymemcache's HashClient). client_options go to the pymemcache client (for HashClient:
     retry_attempts, dead_timeout, ignore_exc, use_pooling, ...)."""
@@ -224,8 +246,13 @@ def connect(servers: str | Iterable[str], *, serializer: str = "msgpack", ttl: f
 
     serde = _Serde(serializer)
     if isinstance(servers, str):
-        client = Client(_server_address(servers), serde=serde, connect_timeout=timeout,
-                        timeout=timeout, **client_options)
+        client = Client(
+            _server_address(servers),
+            serde=serde,
+            connect_timeout=timeout,
+            timeout=timeout,
+            **client_options,
+        )
     else:
         addresses = [_server_address(s) for s in servers]
         if not addresses:
@@ -233,6 +260,7 @@ def connect(servers: str | Iterable[str], *, serializer: str = "msgpack", ttl: f
         client_options.setdefault("ignore_exc", True)
         client_options.setdefault("dead_timeout", 1)
         client_options.setdefault("retry_attempts", 1)
-        client = HashClient(addresses, serde=serde, connect_timeout=timeout, timeout=timeout,
-                            **client_options)
+        client = HashClient(
+            addresses, serde=serde, connect_timeout=timeout, timeout=timeout, **client_options
+        )
     return RemoteCache(client, ttl=ttl)

@@ -172,8 +172,8 @@ class Kind:
 
     def close(self) -> None:
         """Close the kind and invalidate its allocations. Idempotent; no-op for DRAM. The
-        memory is returned now, or, while views of it are still held, when the last one is
-        released (they stay readable until then)."""
+        memory is returned now, or, while views of it are still held or a TierCache uses the
+        kind as a tier, when the last of them is gone (they keep working until then)."""
         with self._lock:
             if self._builtin or self._closed:
                 return
@@ -196,6 +196,21 @@ class Kind:
         self._held += 1
         region.close()
         region.on_idle = lambda: self._unhold(ptr)
+
+    def _acquire(self) -> Any:
+        """A cache starts using this kind (a Tier of it): its handle. The kind's memory then
+        stays until _release, even if the caller closes the kind meanwhile (KindClosedError
+        if it is closed already)."""
+        with self._lock:
+            handle = self._live_handle()
+            if not self._builtin:
+                self._held += 1
+            return handle
+
+    def _release(self) -> None:
+        """The cache that _acquire'd this kind is gone: destroy it now if it was closed."""
+        if not self._builtin:
+            self._unhold(None)
 
     def _unhold(self, ptr: Any) -> None:
         with self._lock:
@@ -316,7 +331,7 @@ class Allocation:
         with self._kind._lock:
             target = None if kind is None else kind._live_handle()
             self._release_view()
-            if self._region_viewed():
+            if self._viewed_region() is not None:
                 raise BufferError("views of the allocation are still held: release them first")
             new = _b.realloc(target, self._live_ptr(), size)
             self._region = None
@@ -335,8 +350,9 @@ class Allocation:
             self._release_view()
             ptr, self._ptr = self._ptr, None
             kind._live.discard(self)
-            if self._region_viewed():  # a slice of a view is still held: free at its release
-                kind._hold(self._region, ptr)
+            region = self._viewed_region()
+            if region is not None:  # a slice of a view is still held: free at its release
+                kind._hold(region, ptr)
             elif not kind._closed:
                 _b.free(kind._handle, ptr)
 
@@ -372,12 +388,14 @@ class Allocation:
                 self._view.release()
             self._view = None
 
-    def _region_viewed(self) -> bool:
-        return self._region is not None and self._region.exports > 0
+    def _viewed_region(self) -> Region | None:
+        """The region, when buffers of it are still held."""
+        return self._region if self._region is not None and self._region.exports > 0 else None
 
     def _invalidate(self) -> None:
         """The kind is closing (its lock held)."""
         self._release_view()
         self._ptr = None
-        if self._region_viewed():
-            self._kind._hold(self._region, None)
+        region = self._viewed_region()
+        if region is not None:
+            self._kind._hold(region, None)

@@ -111,7 +111,9 @@ def _canon(obj: Any) -> Any:
     if isinstance(obj, numbers.Rational):
         if float(obj) == obj:
             return _float(float(obj))
-        return msgpack.ExtType(_EXT_FRACTION, _packb([_int(obj.numerator), _int(obj.denominator)]))
+        return msgpack.ExtType(
+            _EXT_FRACTION, _packb([_int(int(obj.numerator)), _int(int(obj.denominator))])
+        )
     if isinstance(obj, numbers.Real) and float(obj) == obj:  # numpy.float32, ...
         return _float(float(obj))
     if isinstance(obj, str):
@@ -209,6 +211,8 @@ def _mark_coroutine_function(obj: Any) -> None:
 class _Memoized:
     """The decorated function: a callable with functools' cache API that binds like a
     function when it is a class attribute (see _BoundMemoized)."""
+
+    __wrapped__: Callable[..., Any]  # set by functools.update_wrapper
 
     def __init__(
         self,

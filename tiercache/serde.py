@@ -2,7 +2,10 @@
 
 Keys are ``str``, ``bytes``, ``int`` (``bool`` counts as ``int``, as in a ``dict``) or tuples
 of these. Each becomes a (tag, bytes) pair; the tag is part of the key in the native index, so
-``"1"``, ``b"1"`` and ``1`` are three different keys, as they are in a ``dict``.
+``"1"``, ``b"1"`` and ``1`` are three different keys, as they are in a ``dict``. The encoding
+is written once, in C (tiercache/_fastpath_key.h documents it); decode_key reads it back:
+str as UTF-8 (surrogates kept), bytes as they are, an int of 64 signed bits as 8 bytes
+little-endian, a larger int as decimal text, a tuple as [tag][u32 length][bytes] per item.
 
 Values carry a 4-bit tag saying how to read them back:
 
@@ -23,9 +26,11 @@ from __future__ import annotations
 import numbers
 import pickle
 import struct
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 import msgpack
+
+from tiercache._fastpath import encode_key as _encode_key
 
 __all__ = ["Key", "Serializer", "decode_key", "encode_key", "make_serializer"]
 
@@ -40,30 +45,10 @@ _EXT_TUPLE, _EXT_SET, _EXT_FROZENSET, _EXT_BIGINT = 1, 2, 3, 4
 _LEN = struct.Struct("<I")
 
 
-def _key_error(key: object) -> TypeError:
-    return TypeError(
-        f"unsupported key type {type(key).__name__!r}: keys are str, bytes, int or tuples of these"
-    )
-
-
-def encode_key(key: object) -> tuple[int, bytes]:
-    """The (tag, bytes) form of a key; TypeError for any other type."""
-    if isinstance(key, str):
-        return KEY_STR, key.encode("utf-8", "surrogatepass")
-    if isinstance(key, bytes):
-        return KEY_BYTES, bytes(key)
-    if isinstance(key, int):
-        try:
-            return KEY_INT, int(key).to_bytes(8, "little", signed=True)
-        except OverflowError:
-            return KEY_BIGINT, str(int(key)).encode()
-    if isinstance(key, tuple):
-        parts = []
-        for item in key:
-            tag, data = encode_key(item)
-            parts.append(bytes((tag,)) + _LEN.pack(len(data)) + data)
-        return KEY_TUPLE, b"".join(parts)
-    raise _key_error(key)
+#: encode_key(key) -> (tag, bytes): the form of a key the native index holds; TypeError for a
+#: type that is no key. The one key encoder is native (tiercache/_fastpath_key.h), shared with
+#: the fast path of every cache call.
+encode_key: Callable[[object], tuple[int, bytes]] = _encode_key
 
 
 def decode_key(tag: int, data: bytes) -> Key:
@@ -103,13 +88,14 @@ def _msgpack_default(obj: Any) -> msgpack.ExtType:
     if type(obj).__module__ == "numpy" and getattr(obj, "shape", None) == ():
         kind = obj.dtype.kind  # numpy scalars, when a float holds them exactly (not every
         if kind == "f" and isinstance(obj, numbers.Real):  # longdouble does)
-            value = float(obj)
-            if value == obj or value != value:
-                return value
+            as_float = float(obj)
+            if as_float == obj or as_float != as_float:
+                return as_float
         if kind == "b":
             return bool(obj)
     # strict_types sends subclasses of what msgpack encodes here: store them as their base.
-    for base in (float, str, bytes, dict, list):
+    bases: tuple[type[Any], ...] = (float, str, bytes, dict, list)
+    for base in bases:
         if isinstance(obj, base):
             return base(obj)
     raise TypeError(f"cannot serialize {type(obj).__name__!r}")

@@ -45,9 +45,9 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import atomic_ops  # noqa: E402
 import cachetools  # noqa: E402
 import diskcache  # noqa: E402
-import atomic_ops
 import workloads as w  # noqa: E402
 
 import tiercache  # noqa: E402

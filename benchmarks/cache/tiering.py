@@ -531,9 +531,7 @@ def _speed_demote_set(rep: R.Report, a: argparse.Namespace) -> None:
         _fill_keys(dram, a.set_fill // 5, value)
         first = 100_000_000
         n_chunks = a.repeats + 2
-        chunks = [
-            [key16(first + c * chunk + i) for i in range(chunk)] for c in range(n_chunks)
-        ]
+        chunks = [[key16(first + c * chunk + i) for i in range(chunk)] for c in range(n_chunks)]
         caches = {"tiered": tiered, "dram": dram}
         pos = {"tiered": 0, "dram": 0, "loop": 0}
 
@@ -713,8 +711,12 @@ def _git_state() -> str:
     """The commit of the package measured, and whether its core differs from it."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(tiercache.__file__)))
     try:
-        head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "native/src",
                                 "native/include", "tiercache"], capture_output=True, text=True,
                                check=True).stdout.split("\n")  # fmt: skip

@@ -178,7 +178,7 @@ def _workload(a: argparse.Namespace) -> WorkloadSpec:
                 raise UsageError(f"-n/--requests {a.requests!r}: a number or allkeys") from None
     spec = WorkloadSpec(
         ratio=_pair(a.ratio, ":", "--ratio"),
-        key_pattern=key_pattern,  # type: ignore[arg-type]
+        key_pattern=key_pattern,
         key_minimum=a.key_minimum,
         key_maximum=a.key_maximum,
         key_prefix=a.key_prefix,

@@ -221,7 +221,10 @@ def _bench(args: BenchArgs) -> int:
         _say("")
         _say(_sweep_text(sweep))
 
-    doc = {"configuration": _configuration(args, wl), "run information": _run_information(overhead)}
+    doc: dict[str, Any] = {
+        "configuration": _configuration(args, wl),
+        "run information": _run_information(overhead),
+    }
     doc.update(report.results_doc(ordered[0], args.percentiles))
     if args.compare:
         doc["Compare"] = {

@@ -2,8 +2,9 @@
 
 Sections: versions; NUMA nodes (from tiercache.topology when this build has it); every kind,
 whether it can allocate here and why not; and for each DIR its filesystem, whether it is
-mounted DAX and whether it supports hole punching (tested by punching a hole in a temporary
-file there). The file kind is probed in the first DIR (default /dev/shm).
+mounted DAX and whether it supports hole punching (asked of the library, which makes a
+file kind there: tiercache/_fsprobe.py). The file kind is probed in the first DIR (default
+/dev/shm).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _probe(name: str, make: Any, detail: str) -> dict[str, Any]:
 def _topology() -> tuple[Any, str | None]:
     """(tiercache.topology module, None) or (None, why not)."""
     try:
-        from tiercache import topology  # type: ignore[attr-defined]
+        from tiercache import topology
     except ImportError:
         return None, NO_TOPOLOGY
     return topology, None
@@ -119,8 +120,8 @@ def _dax(options: str) -> str:
 
 
 def punch_hole(directory: str) -> tuple[bool, str]:
-    """Whether a file-backed kind can live in directory (a probe that allocates and punches a
-    hole in a temporary file there, as the library does): (works, how it went)."""
+    """Whether a file-backed kind can live in directory, asked of the library (it makes a file
+    kind there: an unlinked file, a block allocated, a hole punched): (works, how it went)."""
     result = _fsprobe.probe(directory)
     return bool(result["usable"]), str(result["detail"])
 
@@ -171,7 +172,8 @@ def _human(n: int | None) -> str:
 
 def _cpus(cpus: list[int]) -> str:
     """[0, 1, 2, 5] -> "0-2,5"."""
-    out, run = [], []
+    out: list[str] = []
+    run: list[int] = []
     for c in sorted(cpus):
         if run and c == run[-1] + 1:
             run.append(c)

@@ -9,6 +9,7 @@ so that hit ratios compare; ``note`` says how each one is set up.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import math
 import os
@@ -97,6 +98,12 @@ def open_tiercache(cfg: CacheConfig, name: str = "tiercache") -> Store:
     return store
 
 
+def _close_all(clients: list[Any]) -> None:
+    """Close every client made so far (bind() adds one per thread, after the store is made)."""
+    for c in clients:
+        c.close()
+
+
 def _locked(lock: threading.Lock, fn: Callable[..., Any]) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         with lock:
@@ -126,6 +133,7 @@ def open_cachetools(cfg: CacheConfig, threads: int, expiring: bool) -> Store:
         ttl = getattr(pending, "ttl", None)
         return math.inf if ttl is None else now + ttl
 
+    cache: cachetools.Cache[Any, Any]
     if expiring:
         cache = cachetools.TLRUCache(maxsize=maxsize, ttu=ttu, getsizeof=len)
     else:  # the plain LRU when nothing expires: TLRU's expiry bookkeeping would cost it
@@ -221,7 +229,7 @@ def _open_redis_on(server: Server, cfg: CacheConfig) -> Store:
         return c.get, c.set, c.set
 
     store = Store("redis", f"redis-server, unix socket, allkeys-lru {cfg.capacity_mb:g} MiB", bind)
-    store.closers += [server.stop, lambda: [c.close() for c in clients]]
+    store.closers += [server.stop, functools.partial(_close_all, clients)]
 
     def bulk_put(keys: list[str], values: list[Any], ttls: list[Any] | None) -> None:
         c = client()
@@ -258,7 +266,7 @@ def _open_memcached_on(server: Server, cfg: CacheConfig) -> Store:
         return c.get, cset, put_ttl
 
     store = Store("memcached", f"memcached, unix socket, {cfg.capacity_mb:g} MiB", bind)
-    store.closers += [server.stop, lambda: [c.close() for c in clients]]
+    store.closers += [server.stop, functools.partial(_close_all, clients)]
 
     def bulk_put(keys: list[str], values: list[Any], ttls: list[Any] | None) -> None:
         c = client()

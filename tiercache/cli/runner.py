@@ -17,7 +17,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from time import perf_counter_ns
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from hdrh.histogram import HdrHistogram
 
@@ -39,10 +39,11 @@ def new_histogram() -> HdrHistogram:
 class OpStats:
     """One request type (sets or gets) of one run."""
 
-    count: int = 0
-    hits: int = 0
-    misses: int = 0
-    bytes: int = 0  # key + value bytes moved (sets: sent; gets: key sent, value returned)
+    # Counts, or (aggregate()) their mean over runs.
+    count: float = 0
+    hits: float = 0
+    misses: float = 0
+    bytes: float = 0  # key + value bytes moved (sets: sent; gets: key sent, value returned)
     total_ns: int = 0  # sum of the latencies, for the exact mean
     hist: HdrHistogram = field(default_factory=new_histogram)
 
@@ -80,7 +81,7 @@ class RunResult:
     tier_stats: dict[str, Any] | None = None  # TierCache.stats() at the end
 
     @property
-    def ops(self) -> int:
+    def ops(self) -> float:
         return self.sets.count + self.gets.count
 
     @property
@@ -342,10 +343,10 @@ def prepopulate(store: Store, seq: Sequence) -> float:
     _get, put, put_ttl = store.bind()
     if seq.ttls is None:
         for k, v in zip(seq.keys, seq.values):
-            put(k, v)
+            put(k, cast(bytes, v))  # prepopulation sequences are all sets
     else:
         for k, v, t in zip(seq.keys, seq.values, seq.ttls):
-            put_ttl(k, v, t)
+            put_ttl(k, cast(bytes, v), t)
     return time.perf_counter() - t0
 
 
