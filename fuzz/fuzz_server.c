@@ -61,7 +61,8 @@ int tcs_worker_count(void) { return 1; }
 #define STEPS_MAX 100000
 
 static void fail(const char *what, const char *detail, size_t n) {
-    fprintf(stderr, "fuzz_server: %s: %.*s\n", what, (int)(n < 200 ? n : 200), detail ? detail : "");
+    fprintf(stderr, "fuzz_server: %s: %.*s\n", what, (int)(n < 200 ? n : 200),
+            detail ? detail : "");
     __builtin_trap();
 }
 
@@ -98,17 +99,17 @@ static char *expand(const uint8_t *data, size_t size, size_t *out_len) {
 typedef struct replies {
     char line[1024]; /* the current reply line (longer lines are refused) */
     size_t linelen;
-    size_t skip;     /* bytes of a value block (and its \r\n) still to come */
+    size_t skip; /* bytes of a value block (and its \r\n) still to come */
     bool in_data;
     uint64_t count;
 } replies_t;
 
 static const char *const words[] = {
-    "END", "STORED", "NOT_STORED", "EXISTS", "NOT_FOUND", "DELETED", "TOUCHED", "OK", "RESET",
-    "ERROR", "MN", "EN", "NF", "NS", "EX", "HD", NULL};
-static const char *const prefixes[] = {
-    "CLIENT_ERROR ", "SERVER_ERROR ", "ERROR: ", "STAT ", "VERSION ", "HD ", "EN ", "NF ",
-    "NS ", "EX ", "ME ", NULL};
+    "END",   "STORED", "NOT_STORED", "EXISTS", "NOT_FOUND", "DELETED", "TOUCHED", "OK", "RESET",
+    "ERROR", "MN",     "EN",         "NF",     "NS",        "EX",      "HD",      NULL};
+static const char *const prefixes[] = {"CLIENT_ERROR ", "SERVER_ERROR ", "ERROR: ", "STAT ",
+                                       "VERSION ",      "HD ",           "EN ",     "NF ",
+                                       "NS ",           "EX ",           "ME ",     NULL};
 
 /* One complete reply line (without \r\n): sets r->skip for a value header. */
 static void check_line(replies_t *r, const char *s, size_t n) {
@@ -172,7 +173,8 @@ static void check_bytes(replies_t *r, const char *p, size_t n) {
         if (r->linelen == sizeof r->line) fail("reply line too long", r->line, r->linelen);
         r->line[r->linelen++] = ch;
         if (ch == '\n') {
-            if (r->linelen < 2 || r->line[r->linelen - 2] != '\r') fail("reply line without \\r\\n", r->line, r->linelen);
+            if (r->linelen < 2 || r->line[r->linelen - 2] != '\r')
+                fail("reply line without \\r\\n", r->line, r->linelen);
             check_line(r, r->line, r->linelen - 2);
             r->linelen = 0;
         }
@@ -202,7 +204,8 @@ static void check_bounds(void) {
     size_t out = evbuffer_get_length(c->out);
     if (in > INPUT_BOUND + tcs_settings.item_max) fail("input buffer past its bound", NULL, 0);
     /* the limit, plus one reply part: a value of at most -I and its header */
-    if (out > tcs_settings.out_limit + tcs_settings.item_max + 4096) fail("output past its bound", NULL, 0);
+    if (out > tcs_settings.out_limit + tcs_settings.item_max + 4096)
+        fail("output past its bound", NULL, 0);
 }
 
 static void drain_replies(int fd, replies_t *r) {

@@ -41,8 +41,8 @@ typedef int (*create_fn)(const tc_cache_config_t *, tc_cache_t **);
 typedef int (*destroy_fn)(tc_cache_t *);
 typedef int (*get_fn)(tc_cache_t *, unsigned, const void *, size_t, void *, size_t,
                       tc_cache_value_t *);
-typedef int (*set_fn)(tc_cache_t *, unsigned, const void *, size_t, const void *, size_t,
-                      unsigned, double);
+typedef int (*set_fn)(tc_cache_t *, unsigned, const void *, size_t, const void *, size_t, unsigned,
+                      double);
 typedef int (*key_fn)(tc_cache_t *, unsigned, const void *, size_t);
 typedef void (*unpin_fn)(tc_cache_t *, void *);
 typedef int (*store_fn)(tc_cache_t *, tc_cache_mode_t, const tc_cache_item_t *, uint64_t *);
@@ -308,9 +308,7 @@ static PyObject *get_encoded(tc_cache_t *c, const struct key *k, int copy, Reade
     return !bytes || out.tag == VALUE_BYTES ? bytes : decoded(x, out.tag, bytes);
 }
 
-static int truth(PyObject *o) {
-    return o == Py_True ? 1 : o == Py_False ? 0 : PyObject_IsTrue(o);
-}
+static int truth(PyObject *o) { return o == Py_True ? 1 : o == Py_False ? 0 : PyObject_IsTrue(o); }
 
 static int wrong_args(const char *usage) {
     PyErr_SetString(PyExc_TypeError, usage);
@@ -367,12 +365,11 @@ static PyObject *set_encoded(tc_cache_t *c, const struct key *k, PyObject *v, lo
     if (got <= 0) return got < 0 ? NULL : Py_NewRef(Py_NotImplemented);
     int rc;
     if (len >= RELEASE_GIL_AT) {
-        Py_BEGIN_ALLOW_THREADS rc = cache_set(c, k->tag, k->data, (size_t)k->len, data,
-                                              (size_t)len, (unsigned)vtag, ttl);
+        Py_BEGIN_ALLOW_THREADS rc =
+            cache_set(c, k->tag, k->data, (size_t)k->len, data, (size_t)len, (unsigned)vtag, ttl);
         Py_END_ALLOW_THREADS
     } else {
-        rc = cache_set(c, k->tag, k->data, (size_t)k->len, data, (size_t)len, (unsigned)vtag,
-                       ttl);
+        rc = cache_set(c, k->tag, k->data, (size_t)k->len, data, (size_t)len, (unsigned)vtag, ttl);
     }
     if (view.obj) PyBuffer_Release(&view);
     return PyLong_FromLong(rc);
@@ -470,7 +467,8 @@ static PyObject *fp_delete_many(PyObject *self, PyObject *const *args, Py_ssize_
 /* store(handle, key, value, value_tag, ttl, mode, cas) -> tc_cache_store's result (a
  * TC_CACHE_* code or a negative TC_ERR_*), or NotImplemented (Python encodes and calls again) */
 static PyObject *fp_store(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 7) return wrong_args("store(handle, key, value, value_tag, ttl, mode, cas)"), NULL;
+    if (nargs != 7)
+        return wrong_args("store(handle, key, value, value_tag, ttl, mode, cas)"), NULL;
     tc_cache_t *c = handle_of(args[0]);
     if (!c) return NULL;
     long vtag = PyLong_AsLong(args[3]);
@@ -486,9 +484,14 @@ static PyObject *fp_store(PyObject *self, PyObject *const *args, Py_ssize_t narg
     struct key k;
     PyObject *r = NULL;
     if (key_encode(args[1], &k) == 0) {
-        tc_cache_item_t item = {.ktag = k.tag, .key = k.data, .klen = (size_t)k.len,
-                                .value = data, .vlen = (size_t)len, .vtag = (unsigned)vtag,
-                                .ttl = ttl, .cas = cas};
+        tc_cache_item_t item = {.ktag = k.tag,
+                                .key = k.data,
+                                .klen = (size_t)k.len,
+                                .value = data,
+                                .vlen = (size_t)len,
+                                .vtag = (unsigned)vtag,
+                                .ttl = ttl,
+                                .cas = cas};
         r = PyLong_FromLong(cache_store(c, (tc_cache_mode_t)mode, &item, NULL));
         key_release(&k);
     }
@@ -506,8 +509,8 @@ static PyObject *fp_get_ex(PyObject *self, PyObject *const *args, Py_ssize_t nar
     if (PyErr_Occurred() || key_encode(args[1], &k) < 0) return NULL;
     char scratch[COPY_CAP];
     tc_cache_value_t out;
-    int rc = cache_get_ex(c, k.tag, k.data, (size_t)k.len, (unsigned)options, 0, scratch,
-                          COPY_CAP, &out);
+    int rc = cache_get_ex(c, k.tag, k.data, (size_t)k.len, (unsigned)options, 0, scratch, COPY_CAP,
+                          &out);
     key_release(&k);
     if (rc == 0) Py_RETURN_NONE;
     if (rc < 0) return raise_code(rc, "get");
@@ -578,11 +581,16 @@ static PyObject *fp_bind(PyObject *self, PyObject *args) {
         const char *name;
         void **slot;
     } table[] = {
-        {"tc_cache_create", (void **)&cache_create}, {"tc_cache_destroy", (void **)&cache_destroy},
-        {"tc_cache_get", (void **)&cache_get},       {"tc_cache_set", (void **)&cache_set},
-        {"tc_cache_delete", (void **)&cache_delete}, {"tc_cache_contains", (void **)&cache_contains},
-        {"tc_cache_unpin", (void **)&cache_unpin},   {"tc_cache_store", (void **)&cache_store},
-        {"tc_cache_get_ex", (void **)&cache_get_ex}, {"tc_cache_incr", (void **)&cache_incr},
+        {"tc_cache_create", (void **)&cache_create},
+        {"tc_cache_destroy", (void **)&cache_destroy},
+        {"tc_cache_get", (void **)&cache_get},
+        {"tc_cache_set", (void **)&cache_set},
+        {"tc_cache_delete", (void **)&cache_delete},
+        {"tc_cache_contains", (void **)&cache_contains},
+        {"tc_cache_unpin", (void **)&cache_unpin},
+        {"tc_cache_store", (void **)&cache_store},
+        {"tc_cache_get_ex", (void **)&cache_get_ex},
+        {"tc_cache_incr", (void **)&cache_incr},
     };
     enum { N = sizeof table / sizeof table[0] };
     void *found[N];
@@ -600,7 +608,8 @@ static PyObject *fp_bind(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-#define FAST(name, doc) {#name, (PyCFunction)(void (*)(void))fp_##name, METH_FASTCALL, doc}
+#define FAST(name, doc) \
+    { #name, (PyCFunction)(void (*)(void))fp_##name, METH_FASTCALL, doc }
 
 static PyMethodDef methods[] = {
     FAST(get, "get(handle, key, default, copy, reader)"),

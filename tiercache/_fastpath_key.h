@@ -66,9 +66,7 @@ static inline int key_encode(PyObject *obj, struct key *k) {
     return tc_py_key_encode_slow(obj, k);
 }
 
-static inline void key_release(struct key *k) {
-    Py_CLEAR(k->owner);
-}
+static inline void key_release(struct key *k) { Py_CLEAR(k->owner); }
 
 /* encode_key(key) -> (tag, bytes): the Python face of the encoder (tiercache.serde). */
 PyObject *tc_py_encode_key(PyObject *module, PyObject *key);

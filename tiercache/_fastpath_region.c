@@ -46,8 +46,7 @@ static PyObject *region_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     unsigned long long addr;
     Py_ssize_t len;
     int readonly = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "Kn|p", names, &addr, &len, &readonly))
-        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Kn|p", names, &addr, &len, &readonly)) return NULL;
     if (len < 0 || (!addr && len)) {
         PyErr_SetString(PyExc_ValueError, "a region needs an address and a size >= 0");
         return NULL;

@@ -25,22 +25,22 @@
 
 /* Tunables; set from the command line (see bench_main.c usage). */
 struct bench_cfg {
-    int reps;              /* repetitions per measurement; the median is reported */
-    long iters;            /* operations per repetition in single-thread loops */
-    long batch;            /* pointers per batch in batch-free loops */
-    double mt_seconds;     /* duration of one multi-thread repetition */
-    int max_threads;       /* thread counts 1,2,4,... up to this */
-    int kinds_cap;         /* max_file_kinds stops after this many kinds */
-    size_t kinds_size;     /* max_size passed to memkind_create_pmem in max_file_kinds */
-    long defrag_objects;   /* objects allocated by the defrag measurement */
-    int defrag_passes;     /* defrag passes over the live pointers */
-    double decay_wait;     /* seconds to wait after defrag before the last stats read */
-    int bg_threads;        /* defrag units call memkind_set_bg_threads(true) first */
-    unsigned timeout;      /* seconds before a unit is killed (SIGALRM) */
-    const char *dir;       /* directory holding file-backed kinds (a private temp dir) */
-    int fk_kinds;          /* free_kinds: file kinds */
-    long fk_blocks;        /* free_kinds: blocks per kind */
-    size_t fk_size;        /* free_kinds: block size */
+    int reps;            /* repetitions per measurement; the median is reported */
+    long iters;          /* operations per repetition in single-thread loops */
+    long batch;          /* pointers per batch in batch-free loops */
+    double mt_seconds;   /* duration of one multi-thread repetition */
+    int max_threads;     /* thread counts 1,2,4,... up to this */
+    int kinds_cap;       /* max_file_kinds stops after this many kinds */
+    size_t kinds_size;   /* max_size passed to memkind_create_pmem in max_file_kinds */
+    long defrag_objects; /* objects allocated by the defrag measurement */
+    int defrag_passes;   /* defrag passes over the live pointers */
+    double decay_wait;   /* seconds to wait after defrag before the last stats read */
+    int bg_threads;      /* defrag units call memkind_set_bg_threads(true) first */
+    unsigned timeout;    /* seconds before a unit is killed (SIGALRM) */
+    const char *dir;     /* directory holding file-backed kinds (a private temp dir) */
+    int fk_kinds;        /* free_kinds: file kinds */
+    long fk_blocks;      /* free_kinds: blocks per kind */
+    size_t fk_size;      /* free_kinds: block size */
 };
 
 /* Which kind a unit measures. */
@@ -76,13 +76,13 @@ int bench_open_kind(const struct bench_cfg *cfg, enum bench_sel sel, memkind_t *
 void bench_close_kind(enum bench_sel sel, memkind_t kind);
 
 /* ---- units ---- */
-void unit_free(const struct bench_cfg *cfg, enum bench_sel sel);      /* bench_latency.c */
-void unit_detect(const struct bench_cfg *cfg, enum bench_sel sel);    /* bench_latency.c */
-void unit_pair64(const struct bench_cfg *cfg, enum bench_sel sel);    /* bench_latency.c */
-void unit_mt_detect(const struct bench_cfg *cfg, enum bench_sel sel); /* bench_threads.c */
-void unit_mt_free(const struct bench_cfg *cfg, enum bench_sel sel);   /* bench_threads.c */
-void unit_max_kinds(const struct bench_cfg *cfg, enum bench_sel sel); /* bench_kinds.c */
-void unit_defrag(const struct bench_cfg *cfg, enum bench_sel sel);    /* bench_defrag.c */
+void unit_free(const struct bench_cfg *cfg, enum bench_sel sel);       /* bench_latency.c */
+void unit_detect(const struct bench_cfg *cfg, enum bench_sel sel);     /* bench_latency.c */
+void unit_pair64(const struct bench_cfg *cfg, enum bench_sel sel);     /* bench_latency.c */
+void unit_mt_detect(const struct bench_cfg *cfg, enum bench_sel sel);  /* bench_threads.c */
+void unit_mt_free(const struct bench_cfg *cfg, enum bench_sel sel);    /* bench_threads.c */
+void unit_max_kinds(const struct bench_cfg *cfg, enum bench_sel sel);  /* bench_kinds.c */
+void unit_defrag(const struct bench_cfg *cfg, enum bench_sel sel);     /* bench_defrag.c */
 void unit_free_kinds(const struct bench_cfg *cfg, enum bench_sel sel); /* bench_free_kinds.c */
 
 #endif

@@ -38,8 +38,7 @@ static const char *const k_stat_names[MEMKIND_STAT_TYPE_MAX_VALUE] = {"resident"
 
 /* Read the three stats of kind into v; prints a fail for the stage and returns non-zero on
  * error. */
-static int read_stats(memkind_t kind, const char *label, const char *stage, size_t *v)
-{
+static int read_stats(memkind_t kind, const char *label, const char *stage, size_t *v) {
     char name[128], buf[256];
     snprintf(name, sizeof name, "defrag_%s_stats_%s", label, stage);
     int err = memkind_update_cached_stats();
@@ -59,19 +58,16 @@ static int read_stats(memkind_t kind, const char *label, const char *stage, size
     return 0;
 }
 
-static void emit_stage(const char *label, const char *stage, const size_t *v, int stats_ok)
-{
+static void emit_stage(const char *label, const char *stage, const size_t *v, int stats_ok) {
     char name[128];
-    if (!stats_ok)
-        return;
+    if (!stats_ok) return;
     for (int s = 0; s < 2; s++) { /* resident, active as metrics; allocated stays info */
         snprintf(name, sizeof name, "defrag_%s_%s_%s_mib", label, k_stat_names[s], stage);
         out_metric(name, (double)v[s] / MIB, "MiB");
     }
 }
 
-static void sleep_s(double s)
-{
+static void sleep_s(double s) {
     struct timespec d = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&d, NULL);
 }
@@ -82,8 +78,7 @@ static void sleep_s(double s)
  * defrag to the active size (the pages a purge can return). Shows when purging by decay or
  * background threads happens, not only whether it has happened by the end.
  */
-static void watch_decay(memkind_t kind, const char *label, double wait, const size_t *defrag)
-{
+static void watch_decay(memkind_t kind, const char *label, double wait, const size_t *defrag) {
     char series[1024], name[128];
     size_t len = 0, target = defrag[0] - (defrag[0] - defrag[1]) / 2;
     double half_at = -1;
@@ -96,8 +91,7 @@ static void watch_decay(memkind_t kind, const char *label, double wait, const si
         if (memkind_update_cached_stats() ||
             memkind_get_stat(kind, MEMKIND_STAT_TYPE_RESIDENT, &resident))
             break;
-        if (half_at < 0 && resident <= target)
-            half_at = t;
+        if (half_at < 0 && resident <= target) half_at = t;
         if (len < sizeof series - 32)
             len += (size_t)snprintf(series + len, sizeof series - len, "%s%gs:%.1f",
                                     len ? " " : "", t, (double)resident / MIB);
@@ -108,17 +102,13 @@ static void watch_decay(memkind_t kind, const char *label, double wait, const si
     if (defrag[0] <= defrag[1])
         out_skip(name, "nothing to purge: resident %zu <= active %zu after defrag", defrag[0],
                  defrag[1]);
-    else if (half_at >= 0)
-        out_metric(name, half_at, "s");
-    else
-        out_info(name, "resident did not fall half way to active within %gs", wait);
+    else if (half_at >= 0) out_metric(name, half_at, "s");
+    else out_info(name, "resident did not fall half way to active within %gs", wait);
 }
 
 static int open_defrag_kind(const struct bench_cfg *cfg, enum bench_sel sel, memkind_t *kind,
-                            const char *metric)
-{
-    if (sel != SEL_FILE)
-        return bench_open_kind(cfg, sel, kind, metric);
+                            const char *metric) {
+    if (sel != SEL_FILE) return bench_open_kind(cfg, sel, kind, metric);
     char buf[256];
     struct memkind_config *c = memkind_config_new();
     if (!c) {
@@ -138,18 +128,17 @@ static int open_defrag_kind(const struct bench_cfg *cfg, enum bench_sel sel, mem
     return 0;
 }
 
-void unit_defrag(const struct bench_cfg *cfg, enum bench_sel sel)
-{
+void unit_defrag(const struct bench_cfg *cfg, enum bench_sel sel) {
     const char *l = bench_label(sel);
     char name[128], ratio[128];
     snprintf(name, sizeof name, "defrag_%s_resident_ratio", l);
     memkind_t kind;
-    if (open_defrag_kind(cfg, sel, &kind, name))
-        return;
-    out_info("defrag_params", "kind=%s objects=%ld sizes=16..256 free=90%% passes=%d "
-             "policy=%s decay_wait=%gs bg_threads=%d", l, cfg->defrag_objects,
-             cfg->defrag_passes, sel == SEL_FILE ? "conservative" : "default", cfg->decay_wait,
-             cfg->bg_threads);
+    if (open_defrag_kind(cfg, sel, &kind, name)) return;
+    out_info("defrag_params",
+             "kind=%s objects=%ld sizes=16..256 free=90%% passes=%d "
+             "policy=%s decay_wait=%gs bg_threads=%d",
+             l, cfg->defrag_objects, cfg->defrag_passes,
+             sel == SEL_FILE ? "conservative" : "default", cfg->decay_wait, cfg->bg_threads);
     if (cfg->bg_threads) {
         char buf[256];
         int err = memkind_set_bg_threads(true);
@@ -195,8 +184,7 @@ void unit_defrag(const struct bench_cfg *cfg, enum bench_sel sel)
         long moved = 0;
         uint64_t t0 = bench_now_ns();
         for (long i = 0; i < n; i++) {
-            if (!p[i])
-                continue;
+            if (!p[i]) continue;
             void *q = memkind_defrag_reallocate(kind, p[i]);
             if (q) {
                 p[i] = q;
@@ -211,8 +199,7 @@ void unit_defrag(const struct bench_cfg *cfg, enum bench_sel sel)
     }
     long bad = 0;
     for (long i = 0; i < n; i++)
-        if (p[i] && *(uint64_t *)p[i] != TAG(i))
-            bad++;
+        if (p[i] && *(uint64_t *)p[i] != TAG(i)) bad++;
     snprintf(name, sizeof name, "defrag_%s_resident_ratio", l);
     if (bad) {
         out_fail(name, "%ld of %ld live objects lost their contents during defrag", bad, live);
@@ -220,10 +207,8 @@ void unit_defrag(const struct bench_cfg *cfg, enum bench_sel sel)
     }
     ok_defrag = !read_stats(kind, l, "defragmented", st_defrag);
     if (cfg->decay_wait > 0) {
-        if (ok_defrag)
-            watch_decay(kind, l, cfg->decay_wait, st_defrag);
-        else
-            sleep_s(cfg->decay_wait);
+        if (ok_defrag) watch_decay(kind, l, cfg->decay_wait, st_defrag);
+        else sleep_s(cfg->decay_wait);
         ok_wait = !read_stats(kind, l, "after_wait", st_wait);
     }
     emit_stage(l, "allocated", st_alloc, ok_alloc);
@@ -239,8 +224,7 @@ void unit_defrag(const struct bench_cfg *cfg, enum bench_sel sel)
         out_fail(name, "stats unavailable or zero (see the stats records)");
     }
 out:
-    for (long i = 0; i < n; i++)
-        memkind_free(kind, p[i]);
+    for (long i = 0; i < n; i++) memkind_free(kind, p[i]);
     free(p);
     bench_close_kind(sel, kind);
 }

@@ -20,16 +20,14 @@
 
 /* Allocate every block (round-robin over the kinds), noting each block's kind in pk[i].
  * 0, or an errno after freeing them all. */
-static int fill_all(memkind_t *k, int nk, void **p, memkind_t *pk, long per_kind, size_t size)
-{
+static int fill_all(memkind_t *k, int nk, void **p, memkind_t *pk, long per_kind, size_t size) {
     long n = per_kind * nk;
     for (long i = 0; i < n; i++) {
         pk[i] = k[i % nk];
         p[i] = memkind_malloc(pk[i], size);
         if (!p[i]) {
             int e = errno ? errno : ENOMEM;
-            for (long j = 0; j < i; j++)
-                memkind_free(pk[j], p[j]);
+            for (long j = 0; j < i; j++) memkind_free(pk[j], p[j]);
             return e;
         }
     }
@@ -42,21 +40,17 @@ static int fill_all(memkind_t *k, int nk, void **p, memkind_t *pk, long per_kind
  * before the clock starts (a `k[i % nk]` in the loop cost the kind side a division per free,
  * and a load the NULL side did not make). */
 static double timed_free(memkind_t *k, int nk, void **p, memkind_t *pk, memkind_t *pnull,
-                         long per_kind, size_t size, int with_kind)
-{
+                         long per_kind, size_t size, int with_kind) {
     int e = fill_all(k, nk, p, pk, per_kind, size);
-    if (e)
-        return -(double)e;
+    if (e) return -(double)e;
     long n = per_kind * nk;
     memkind_t *arg = with_kind ? pk : pnull;
     uint64_t t0 = bench_now_ns();
-    for (long i = 0; i < n; i++)
-        memkind_free(arg[i], p[i]);
+    for (long i = 0; i < n; i++) memkind_free(arg[i], p[i]);
     return (double)(bench_now_ns() - t0) / (double)n;
 }
 
-void unit_free_kinds(const struct bench_cfg *cfg, enum bench_sel sel)
-{
+void unit_free_kinds(const struct bench_cfg *cfg, enum bench_sel sel) {
     (void)sel;
     const int nk = cfg->fk_kinds;
     const long per_kind = cfg->fk_blocks;
@@ -113,8 +107,7 @@ void unit_free_kinds(const struct bench_cfg *cfg, enum bench_sel sel)
     out_metric("free_kinds_kind_ns", bench_median(with, cfg->reps), "ns");
     out_metric("free_kinds_null_ns", bench_median(without, cfg->reps), "ns");
 out:
-    for (int i = 0; i < made; i++)
-        memkind_destroy_kind(k[i]);
+    for (int i = 0; i < made; i++) memkind_destroy_kind(k[i]);
     free(k);
     free(p);
     free(pk);

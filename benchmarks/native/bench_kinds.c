@@ -16,8 +16,7 @@
 #include "bench.h"
 #include "timing.h"
 
-void unit_max_kinds(const struct bench_cfg *cfg, enum bench_sel sel)
-{
+void unit_max_kinds(const struct bench_cfg *cfg, enum bench_sel sel) {
     (void)sel;
     char buf[256], reason[512] = "reached the cap";
     int cap = cfg->kinds_cap;
@@ -48,29 +47,25 @@ void unit_max_kinds(const struct bench_cfg *cfg, enum bench_sel sel)
         memset(p, 0xa5, 64);
         memkind_free(k[created - 1], p);
         alive++;
-        if (alive % 100 == 0)
-            out_info("max_file_kinds_progress", "%d", alive);
+        if (alive % 100 == 0) out_info("max_file_kinds_progress", "%d", alive);
     }
     uint64_t t1 = bench_now_ns();
     out_metric("max_file_kinds", alive, "kinds");
     out_info("max_file_kinds_stop", "%s", reason);
-    if (created)
-        out_metric("create_file_kind_us", (double)(t1 - t0) / 1e3 / created, "us");
+    if (created) out_metric("create_file_kind_us", (double)(t1 - t0) / 1e3 / created, "us");
 
     out_try("destroy_file_kind_us");
     int bad = 0, first_err = 0;
     t0 = bench_now_ns();
     for (int i = 0; i < created; i++) {
         int err = memkind_destroy_kind(k[i]);
-        if (err && !bad++)
-            first_err = err;
+        if (err && !bad++) first_err = err;
     }
     t1 = bench_now_ns();
     if (bad)
-        out_fail("destroy_file_kind_us", "memkind_destroy_kind failed for %d of %d kinds: %s",
-                 bad, created, bench_strerr(first_err, buf, sizeof buf));
-    else if (created)
-        out_metric("destroy_file_kind_us", (double)(t1 - t0) / 1e3 / created, "us");
+        out_fail("destroy_file_kind_us", "memkind_destroy_kind failed for %d of %d kinds: %s", bad,
+                 created, bench_strerr(first_err, buf, sizeof buf));
+    else if (created) out_metric("destroy_file_kind_us", (double)(t1 - t0) / 1e3 / created, "us");
 
     /* After destroying everything, a new kind must be usable again. */
     out_try("recreate_after_destroy");

@@ -20,14 +20,12 @@
 static volatile uintptr_t g_sink;
 
 /* Fill ptrs[0..n-1] with 64-byte allocations of kind; on failure frees them and returns errno. */
-static int fill(memkind_t kind, void **ptrs, long n)
-{
+static int fill(memkind_t kind, void **ptrs, long n) {
     for (long i = 0; i < n; i++) {
         ptrs[i] = memkind_malloc(kind, 64);
         if (!ptrs[i]) {
             int e = errno;
-            for (long j = 0; j < i; j++)
-                memkind_free(kind, ptrs[j]);
+            for (long j = 0; j < i; j++) memkind_free(kind, ptrs[j]);
             return e ? e : -1;
         }
     }
@@ -37,36 +35,30 @@ static int fill(memkind_t kind, void **ptrs, long n)
 /* ns per free over `rounds` batches; free_kind is the kind passed to memkind_free (may be NULL).
  * Returns a negative errno-style value (as double) if an allocation fails. */
 static double time_batch_free(memkind_t kind, memkind_t free_kind, void **ptrs, long batch,
-                              long rounds)
-{
+                              long rounds) {
     uint64_t total = 0;
     for (long r = 0; r < rounds; r++) {
         int e = fill(kind, ptrs, batch);
-        if (e)
-            return -(double)(e > 0 ? e : 1);
+        if (e) return -(double)(e > 0 ? e : 1);
         uint64_t t0 = bench_now_ns();
-        for (long i = 0; i < batch; i++)
-            memkind_free(free_kind, ptrs[i]);
+        for (long i = 0; i < batch; i++) memkind_free(free_kind, ptrs[i]);
         total += bench_now_ns() - t0;
     }
     return (double)total / (double)(rounds * batch);
 }
 
 /* ns per 64-byte malloc + free pair, freeing with free_kind (may be NULL); < 0 on failure. */
-static double time_pairs(memkind_t kind, memkind_t free_kind, long iters)
-{
+static double time_pairs(memkind_t kind, memkind_t free_kind, long iters) {
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < iters; i++) {
         void *p = memkind_malloc(kind, 64);
-        if (!p)
-            return -(double)(errno ? errno : 1);
+        if (!p) return -(double)(errno ? errno : 1);
         memkind_free(free_kind, p);
     }
     return (double)(bench_now_ns() - t0) / (double)iters;
 }
 
-void unit_free(const struct bench_cfg *cfg, enum bench_sel sel)
-{
+void unit_free(const struct bench_cfg *cfg, enum bench_sel sel) {
     const char *l = bench_label(sel);
     char n_right[96], n_null[96], n_extra[96], n_pnull[96], n_pright[96], n_pextra[96];
     NAME(n_right, "free_right_kind_%s_ns", l);
@@ -77,8 +69,7 @@ void unit_free(const struct bench_cfg *cfg, enum bench_sel sel)
     NAME(n_pextra, "pair64_null_extra_%s_ns", l);
 
     memkind_t kind;
-    if (bench_open_kind(cfg, sel, &kind, n_right))
-        return;
+    if (bench_open_kind(cfg, sel, &kind, n_right)) return;
     long batch = cfg->batch;
     long rounds = cfg->iters / batch > 0 ? cfg->iters / batch : 1;
     void **ptrs = malloc((size_t)batch * sizeof *ptrs);
@@ -92,8 +83,7 @@ void unit_free(const struct bench_cfg *cfg, enum bench_sel sel)
     /* Batch frees: allocate `batch` pointers (untimed), then time freeing all of them. */
     out_try(n_right);
     double warm = time_batch_free(kind, kind, ptrs, batch, 1);
-    if (warm >= 0)
-        warm = time_batch_free(kind, NULL, ptrs, batch, 1);
+    if (warm >= 0) warm = time_batch_free(kind, NULL, ptrs, batch, 1);
     if (warm < 0) {
         out_fail(n_right, "memkind_malloc(%s, 64) returned NULL during warm-up (errno %d)", l,
                  (int)-warm);
@@ -143,13 +133,11 @@ out:
 
 enum { DETECT_PTRS = 1024 };
 
-void unit_detect(const struct bench_cfg *cfg, enum bench_sel sel)
-{
+void unit_detect(const struct bench_cfg *cfg, enum bench_sel sel) {
     char name[96];
     NAME(name, "detect_kind_%s_ns", bench_label(sel));
     memkind_t kind;
-    if (bench_open_kind(cfg, sel, &kind, name))
-        return;
+    if (bench_open_kind(cfg, sel, &kind, name)) return;
     void *ptrs[DETECT_PTRS];
     long n = 0;
     double *t = malloc((size_t)cfg->reps * sizeof *t);
@@ -173,8 +161,10 @@ void unit_detect(const struct bench_cfg *cfg, enum bench_sel sel)
         }
     }
     if (wrong) {
-        out_fail(name, "memkind_detect_kind returned the wrong kind for %ld of %ld pointers "
-                       "(e.g. %p, expected %p)", wrong, n, (void *)seen, (void *)kind);
+        out_fail(name,
+                 "memkind_detect_kind returned the wrong kind for %ld of %ld pointers "
+                 "(e.g. %p, expected %p)",
+                 wrong, n, (void *)seen, (void *)kind);
         goto out;
     }
     for (int r = 0; r < cfg->reps; r++) {
@@ -187,19 +177,16 @@ void unit_detect(const struct bench_cfg *cfg, enum bench_sel sel)
     }
     out_metric(name, bench_median(t, cfg->reps), "ns");
 out:
-    for (long i = 0; i < n; i++)
-        memkind_free(kind, ptrs[i]);
+    for (long i = 0; i < n; i++) memkind_free(kind, ptrs[i]);
     free(t);
     bench_close_kind(sel, kind);
 }
 
-void unit_pair64(const struct bench_cfg *cfg, enum bench_sel sel)
-{
+void unit_pair64(const struct bench_cfg *cfg, enum bench_sel sel) {
     char name[96];
     NAME(name, "pair64_%s_ns", bench_label(sel));
     memkind_t kind;
-    if (bench_open_kind(cfg, sel, &kind, name))
-        return;
+    if (bench_open_kind(cfg, sel, &kind, name)) return;
     double *t = malloc((size_t)cfg->reps * sizeof *t);
     out_try(name);
     double warm = time_pairs(kind, kind, cfg->iters / 10 + 1);

@@ -42,8 +42,7 @@ static const struct bench_unit k_units[] = {
 };
 #define N_UNITS (sizeof k_units / sizeof k_units[0])
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
     fprintf(f,
             "usage: bench [options] [unit ...]\n"
             "  --quick              small counts for a smoke run (a few seconds)\n"
@@ -66,14 +65,12 @@ static void usage(FILE *f)
             "  --no-fork            run units in this process (for debuggers)\n"
             "  --list               list units and exit\n"
             "Units (default: all):");
-    for (size_t i = 0; i < N_UNITS; i++)
-        fprintf(f, " %s", k_units[i].name);
+    for (size_t i = 0; i < N_UNITS; i++) fprintf(f, " %s", k_units[i].name);
     fprintf(f, "\n");
 }
 
 /* Remove the regular files in dir, then dir. Memkind-style kinds unlink their files already. */
-static void remove_dir(const char *dir)
-{
+static void remove_dir(const char *dir) {
     DIR *d = opendir(dir);
     if (d) {
         struct dirent *e;
@@ -82,12 +79,10 @@ static void remove_dir(const char *dir)
                 unlinkat(dirfd(d), e->d_name, 0);
         closedir(d);
     }
-    if (rmdir(dir) != 0)
-        fprintf(stderr, "bench: cannot remove %s: %s\n", dir, strerror(errno));
+    if (rmdir(dir) != 0) fprintf(stderr, "bench: cannot remove %s: %s\n", dir, strerror(errno));
 }
 
-static void run_unit(const struct bench_cfg *cfg, const struct bench_unit *u, int fork_units)
-{
+static void run_unit(const struct bench_cfg *cfg, const struct bench_unit *u, int fork_units) {
     printf("unit %s begin\n", u->name);
     fflush(stdout);
     if (!fork_units) {
@@ -111,19 +106,15 @@ static void run_unit(const struct bench_cfg *cfg, const struct bench_unit *u, in
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
-        printf("unit %s timeout\n", u->name);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) printf("unit %s timeout\n", u->name);
     else if (WIFSIGNALED(status))
         printf("unit %s crash %d %s\n", u->name, WTERMSIG(status), sigabbrev_np(WTERMSIG(status)));
-    else if (WEXITSTATUS(status) != 0)
-        printf("unit %s exit %d\n", u->name, WEXITSTATUS(status));
-    else
-        printf("unit %s ok\n", u->name);
+    else if (WEXITSTATUS(status) != 0) printf("unit %s exit %d\n", u->name, WEXITSTATUS(status));
+    else printf("unit %s ok\n", u->name);
     fflush(stdout);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     struct bench_cfg cfg = {
         .reps = 7,
         .iters = 1000000,
@@ -174,25 +165,28 @@ int main(int argc, char **argv)
         else if (OPT("--fk-size")) cfg.fk_size = strtoull(v, NULL, 0);
         else if (!strcmp(a, "--no-fork")) fork_units = 0;
         else if (!strcmp(a, "--bg-threads")) cfg.bg_threads = 1;
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--list")) {
-            for (size_t u = 0; u < N_UNITS; u++)
-                printf("%s\n", k_units[u].name);
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--list")) {
+            for (size_t u = 0; u < N_UNITS; u++) printf("%s\n", k_units[u].name);
             return 0;
         } else if (a[0] != '-' && n_only < (int)N_UNITS) only[n_only++] = a;
-        else { usage(stderr); return 2; }
+        else {
+            usage(stderr);
+            return 2;
+        }
 #undef OPT
     }
     if (cfg.reps < 1 || cfg.iters < 1 || cfg.batch < 1 || cfg.max_threads < 1 ||
-        cfg.kinds_cap < 1 || cfg.defrag_objects < 1 || cfg.mt_seconds <= 0 ||
-        cfg.fk_kinds < 1 || cfg.fk_blocks < 1 || cfg.fk_size < 1) {
+        cfg.kinds_cap < 1 || cfg.defrag_objects < 1 || cfg.mt_seconds <= 0 || cfg.fk_kinds < 1 ||
+        cfg.fk_blocks < 1 || cfg.fk_size < 1) {
         fprintf(stderr, "bench: counts must be positive\n");
         return 2;
     }
     for (int i = 0; i < n_only; i++) {
         size_t u = 0;
-        while (u < N_UNITS && strcmp(k_units[u].name, only[i]))
-            u++;
+        while (u < N_UNITS && strcmp(k_units[u].name, only[i])) u++;
         if (u == N_UNITS) {
             fprintf(stderr, "bench: unknown unit %s\n", only[i]);
             return 2;
@@ -222,15 +216,13 @@ int main(int argc, char **argv)
            "kinds_cap=%d kinds_size=%zu defrag_objects=%ld defrag_passes=%d decay_wait=%g "
            "bg_threads=%d timeout=%u dir=%s fork=%d\n",
            cfg.reps, cfg.iters, cfg.batch, cfg.mt_seconds, cfg.max_threads, cfg.kinds_cap,
-           cfg.kinds_size, cfg.defrag_objects, cfg.defrag_passes, cfg.decay_wait, cfg.bg_threads, cfg.timeout,
-           cfg.dir, fork_units);
+           cfg.kinds_size, cfg.defrag_objects, cfg.defrag_passes, cfg.decay_wait, cfg.bg_threads,
+           cfg.timeout, cfg.dir, fork_units);
 
     for (size_t u = 0; u < N_UNITS; u++) {
         int selected = n_only == 0;
-        for (int i = 0; i < n_only && !selected; i++)
-            selected = !strcmp(only[i], k_units[u].name);
-        if (selected)
-            run_unit(&cfg, &k_units[u], fork_units);
+        for (int i = 0; i < n_only && !selected; i++) selected = !strcmp(only[i], k_units[u].name);
+        if (selected) run_unit(&cfg, &k_units[u], fork_units);
     }
     remove_dir(dir);
     return 0;

@@ -8,56 +8,48 @@
 
 #include "bench.h"
 
-static void out_line(const char *tag, const char *name, const char *fmt, va_list ap)
-{
+static void out_line(const char *tag, const char *name, const char *fmt, va_list ap) {
     char text[512];
     vsnprintf(text, sizeof text, fmt, ap);
     /* Keep one record per line whatever the message says. */
     for (char *c = text; *c; c++)
-        if (*c == '\n' || *c == '\r')
-            *c = ' ';
+        if (*c == '\n' || *c == '\r') *c = ' ';
     printf("%s %s %s\n", tag, name, text);
     fflush(stdout);
 }
 
-void out_info(const char *key, const char *fmt, ...)
-{
+void out_info(const char *key, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     out_line("info", key, fmt, ap);
     va_end(ap);
 }
 
-void out_fail(const char *metric, const char *fmt, ...)
-{
+void out_fail(const char *metric, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     out_line("fail", metric, fmt, ap);
     va_end(ap);
 }
 
-void out_skip(const char *metric, const char *fmt, ...)
-{
+void out_skip(const char *metric, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     out_line("skip", metric, fmt, ap);
     va_end(ap);
 }
 
-void out_try(const char *metric)
-{
+void out_try(const char *metric) {
     printf("try %s\n", metric);
     fflush(stdout);
 }
 
-void out_metric(const char *metric, double value, const char *unit)
-{
+void out_metric(const char *metric, double value, const char *unit) {
     printf("metric %s %.6g %s\n", metric, value, unit);
     fflush(stdout);
 }
 
-const char *bench_strerr(int err, char *buf, size_t size)
-{
+const char *bench_strerr(int err, char *buf, size_t size) {
     char msg[MEMKIND_ERROR_MESSAGE_SIZE];
     msg[0] = '\0';
     memkind_error_message(err, msg, sizeof msg);
@@ -65,8 +57,7 @@ const char *bench_strerr(int err, char *buf, size_t size)
     return buf;
 }
 
-const char *bench_label(enum bench_sel sel)
-{
+const char *bench_label(enum bench_sel sel) {
     switch (sel) {
     case SEL_FILE: return "file";
     case SEL_DRAM: return "dram";
@@ -78,8 +69,7 @@ const char *bench_label(enum bench_sel sel)
 }
 
 int bench_open_kind(const struct bench_cfg *cfg, enum bench_sel sel, memkind_t *kind,
-                    const char *metric)
-{
+                    const char *metric) {
     char buf[256];
     int err;
     switch (sel) {
@@ -105,11 +95,9 @@ int bench_open_kind(const struct bench_cfg *cfg, enum bench_sel sel, memkind_t *
     return 0;
 }
 
-void bench_close_kind(enum bench_sel sel, memkind_t kind)
-{
+void bench_close_kind(enum bench_sel sel, memkind_t kind) {
     char buf[256];
-    if (sel != SEL_FILE)
-        return;
+    if (sel != SEL_FILE) return;
     int err = memkind_destroy_kind(kind);
     if (err)
         out_info("destroy_kind_error", "memkind_destroy_kind: %s",

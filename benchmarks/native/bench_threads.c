@@ -40,21 +40,18 @@ struct mt_arg {
 static volatile uintptr_t g_mt_sink;
 
 /* Allocate n 64-byte pointers; on failure frees them and returns errno (or -1). */
-static int mt_fill(memkind_t kind, void **p, int n)
-{
+static int mt_fill(memkind_t kind, void **p, int n) {
     for (int i = 0; i < n; i++) {
         if (!(p[i] = memkind_malloc(kind, 64))) {
             int e = errno ? errno : -1;
-            while (i--)
-                memkind_free(kind, p[i]);
+            while (i--) memkind_free(kind, p[i]);
             return e;
         }
     }
     return 0;
 }
 
-static void *mt_thread(void *v)
-{
+static void *mt_thread(void *v) {
     struct mt_arg *a = v;
     void *p[MT_PTRS];
     int have = 0;
@@ -62,18 +59,15 @@ static void *mt_thread(void *v)
         a->err = mt_fill(a->kind, p, MT_PTRS);
         have = a->err == 0;
         for (int i = 0; have && i < MT_PTRS; i++)
-            if (memkind_detect_kind(p[i]) != a->kind)
-                a->err = -1;
+            if (memkind_detect_kind(p[i]) != a->kind) a->err = -1;
     }
     pthread_barrier_wait(a->start);
-    if (a->err)
-        goto out;
+    if (a->err) goto out;
     if (a->op == MT_DETECT) {
         uintptr_t acc = 0;
         uint64_t t0 = bench_now_ns();
         while (!atomic_load_explicit(a->stop, memory_order_relaxed)) {
-            for (int i = 0; i < MT_PTRS; i++)
-                acc ^= (uintptr_t)memkind_detect_kind(p[i]);
+            for (int i = 0; i < MT_PTRS; i++) acc ^= (uintptr_t)memkind_detect_kind(p[i]);
             a->ops += MT_PTRS;
         }
         a->busy_ns = bench_now_ns() - t0;
@@ -81,25 +75,21 @@ static void *mt_thread(void *v)
     } else {
         uint64_t t0 = bench_now_ns();
         while (!atomic_load_explicit(a->stop, memory_order_relaxed)) {
-            if ((a->err = mt_fill(a->kind, p, MT_PTRS)) != 0)
-                break;
-            for (int i = 0; i < MT_PTRS; i++)
-                memkind_free(NULL, p[i]);
+            if ((a->err = mt_fill(a->kind, p, MT_PTRS)) != 0) break;
+            for (int i = 0; i < MT_PTRS; i++) memkind_free(NULL, p[i]);
             a->ops += MT_PTRS;
         }
         a->busy_ns = bench_now_ns() - t0;
     }
 out:
     if (have)
-        for (int i = 0; i < MT_PTRS; i++)
-            memkind_free(a->kind, p[i]);
+        for (int i = 0; i < MT_PTRS; i++) memkind_free(a->kind, p[i]);
     return NULL;
 }
 
 /* One repetition with nthreads threads; returns total Mops/s, or < 0 after printing a fail. */
 static double mt_rep(const struct bench_cfg *cfg, memkind_t kind, enum mt_op op, int nthreads,
-                     const char *metric)
-{
+                     const char *metric) {
     pthread_t tid[nthreads];
     struct mt_arg arg[nthreads];
     pthread_barrier_t start;
@@ -108,8 +98,7 @@ static double mt_rep(const struct bench_cfg *cfg, memkind_t kind, enum mt_op op,
     int started = 0;
     for (; started < nthreads; started++) {
         arg[started] = (struct mt_arg){.kind = kind, .op = op, .start = &start, .stop = &stop};
-        if (pthread_create(&tid[started], NULL, mt_thread, &arg[started]) != 0)
-            break;
+        if (pthread_create(&tid[started], NULL, mt_thread, &arg[started]) != 0) break;
     }
     if (started < nthreads) {
         /* Cannot release the barrier without every party; this is fatal for the unit. */
@@ -125,10 +114,8 @@ static double mt_rep(const struct bench_cfg *cfg, memkind_t kind, enum mt_op op,
     int err = 0;
     for (int i = 0; i < nthreads; i++) {
         pthread_join(tid[i], NULL);
-        if (arg[i].err)
-            err = arg[i].err;
-        else if (arg[i].busy_ns)
-            total += (double)arg[i].ops * 1e3 / (double)arg[i].busy_ns;
+        if (arg[i].err) err = arg[i].err;
+        else if (arg[i].busy_ns) total += (double)arg[i].ops * 1e3 / (double)arg[i].busy_ns;
     }
     pthread_barrier_destroy(&start);
     if (err == -1) {
@@ -142,15 +129,13 @@ static double mt_rep(const struct bench_cfg *cfg, memkind_t kind, enum mt_op op,
     return total;
 }
 
-static void mt_unit(const struct bench_cfg *cfg, enum bench_sel sel, enum mt_op op)
-{
+static void mt_unit(const struct bench_cfg *cfg, enum bench_sel sel, enum mt_op op) {
     const char *opname = op == MT_DETECT ? "detect" : "nullfree";
     const char *l = bench_label(sel);
     char total_name[128], per_name[128];
     snprintf(total_name, sizeof total_name, "mt_%s_%s_t1_total_mops", opname, l);
     memkind_t kind;
-    if (bench_open_kind(cfg, sel, &kind, total_name))
-        return;
+    if (bench_open_kind(cfg, sel, &kind, total_name)) return;
     double *tot = malloc((size_t)cfg->reps * sizeof *tot);
     for (int t = 1; t <= cfg->max_threads; t *= 2) {
         snprintf(total_name, sizeof total_name, "mt_%s_%s_t%d_total_mops", opname, l, t);
@@ -160,8 +145,7 @@ static void mt_unit(const struct bench_cfg *cfg, enum bench_sel sel, enum mt_op 
         int ok = mt_rep(cfg, kind, op, t, total_name) >= 0;
         for (int r = 0; r < cfg->reps && ok; r++)
             ok = (tot[r] = mt_rep(cfg, kind, op, t, total_name)) >= 0;
-        if (!ok)
-            break;
+        if (!ok) break;
         double m = bench_median(tot, cfg->reps);
         out_metric(total_name, m, "Mops/s");
         out_metric(per_name, m / t, "Mops/s");
@@ -170,12 +154,10 @@ static void mt_unit(const struct bench_cfg *cfg, enum bench_sel sel, enum mt_op 
     bench_close_kind(sel, kind);
 }
 
-void unit_mt_detect(const struct bench_cfg *cfg, enum bench_sel sel)
-{
+void unit_mt_detect(const struct bench_cfg *cfg, enum bench_sel sel) {
     mt_unit(cfg, sel, MT_DETECT);
 }
 
-void unit_mt_free(const struct bench_cfg *cfg, enum bench_sel sel)
-{
+void unit_mt_free(const struct bench_cfg *cfg, enum bench_sel sel) {
     mt_unit(cfg, sel, MT_NULLFREE);
 }

@@ -23,13 +23,11 @@ namespace libmemkind {
 namespace fixed {
 
 template <typename T> class allocator : public tiercache::detail::allocator_base<T> {
-public:
+  public:
     using propagate_on_container_copy_assignment = std::true_type;
     using propagate_on_container_move_assignment = std::true_type;
     using propagate_on_container_swap = std::true_type;
-    template <class U> struct rebind {
-        using other = allocator<U>;
-    };
+    template <class U> struct rebind { using other = allocator<U>; };
 
     allocator(void *addr, std::size_t size) : kind_(create(addr, size)) {}
     template <typename U> allocator(const allocator<U> &other) noexcept : kind_(other.kind_) {}
@@ -44,7 +42,7 @@ public:
     friend bool operator==(const allocator<U> &a, const allocator<V> &b) noexcept;
     template <typename U> friend class allocator;
 
-private:
+  private:
     static std::shared_ptr<detail::owned_kind> create(void *addr, std::size_t size) {
         memkind_t k = nullptr;
         int err = memkind_create_fixed(addr, size, &k);

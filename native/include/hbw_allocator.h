@@ -18,10 +18,8 @@
 namespace hbw {
 
 template <class T> class allocator : public tiercache::detail::allocator_base<T> {
-public:
-    template <class U> struct rebind {
-        using other = allocator<U>;
-    };
+  public:
+    template <class U> struct rebind { using other = allocator<U>; };
 
     allocator() noexcept {}
     allocator(const allocator &) noexcept {}

@@ -39,9 +39,7 @@ typedef enum memkind_policy_t {
 } memkind_policy_t;
 
 /* Flags for memkind_create_kind; low bits carry log2 of the page size (0: default). */
-typedef enum memkind_bits_t {
-    MEMKIND_MASK_PAGE_SIZE_2MB = 21ull
-} memkind_bits_t;
+typedef enum memkind_bits_t { MEMKIND_MASK_PAGE_SIZE_2MB = 21ull } memkind_bits_t;
 
 typedef struct memkind *memkind_t;
 
@@ -101,8 +99,7 @@ struct memkind_config;
 /* ---- file-kind configuration ---- */
 MEMKIND_EXPORT_API struct memkind_config *memkind_config_new(void);
 MEMKIND_EXPORT_API void memkind_config_delete(struct memkind_config *cfg);
-MEMKIND_EXPORT_API void memkind_config_set_path(struct memkind_config *cfg,
-                                                const char *pmem_dir);
+MEMKIND_EXPORT_API void memkind_config_set_path(struct memkind_config *cfg, const char *pmem_dir);
 MEMKIND_EXPORT_API void memkind_config_set_size(struct memkind_config *cfg, size_t pmem_size);
 MEMKIND_EXPORT_API void memkind_config_set_memory_usage_policy(struct memkind_config *cfg,
                                                                memkind_mem_usage_policy policy);
@@ -143,8 +140,8 @@ MEMKIND_EXPORT_API ssize_t memkind_get_capacity(memkind_t kind);
 /* ---- statistics ---- */
 MEMKIND_EXPORT_API int memkind_update_cached_stats(void);
 MEMKIND_EXPORT_API int memkind_get_stat(memkind_t kind, memkind_stat_type stat, size_t *value);
-MEMKIND_EXPORT_API int memkind_stats_print(void (*write_cb)(void *, const char *),
-                                           void *cbopaque, memkind_stat_print_opt opts);
+MEMKIND_EXPORT_API int memkind_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
+                                           memkind_stat_print_opt opts);
 
 /* ---- heap ---- */
 MEMKIND_EXPORT_API void *memkind_malloc(memkind_t kind, size_t size);

@@ -55,8 +55,7 @@ inline memkind_t static_kind(kinds k) {
     case kinds::HIGHEST_CAPACITY: return MEMKIND_HIGHEST_CAPACITY;
     case kinds::HIGHEST_CAPACITY_PREFERRED: return MEMKIND_HIGHEST_CAPACITY_PREFERRED;
     case kinds::HIGHEST_CAPACITY_LOCAL: return MEMKIND_HIGHEST_CAPACITY_LOCAL;
-    case kinds::HIGHEST_CAPACITY_LOCAL_PREFERRED:
-        return MEMKIND_HIGHEST_CAPACITY_LOCAL_PREFERRED;
+    case kinds::HIGHEST_CAPACITY_LOCAL_PREFERRED: return MEMKIND_HIGHEST_CAPACITY_LOCAL_PREFERRED;
     case kinds::HUGETLB: return MEMKIND_HUGETLB;
     case kinds::INTERLEAVE: return MEMKIND_INTERLEAVE;
     case kinds::HBW: return MEMKIND_HBW;
@@ -80,10 +79,8 @@ inline memkind_t static_kind(kinds k) {
 namespace static_kind {
 
 template <typename T> class allocator : public tiercache::detail::allocator_base<T> {
-public:
-    template <class U> struct rebind {
-        using other = allocator<U>;
-    };
+  public:
+    template <class U> struct rebind { using other = allocator<U>; };
 
     explicit allocator(kinds kind) : kind_(detail::static_kind(kind)) {}
     template <typename U> allocator(const allocator<U> &other) noexcept : kind_(other.kind_) {}
@@ -95,7 +92,7 @@ public:
     friend bool operator==(const allocator<U> &a, const allocator<V> &b) noexcept;
     template <typename U> friend class allocator;
 
-private:
+  private:
     memkind_t kind_;
 };
 

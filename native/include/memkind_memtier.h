@@ -62,8 +62,8 @@ MEMKIND_EXPORT_API void *memtier_kind_realloc(memkind_t kind, void *ptr, size_t 
 /* 0, EINVAL or ENOMEM. */
 MEMKIND_EXPORT_API int memtier_posix_memalign(struct memtier_memory *memory, void **memptr,
                                               size_t alignment, size_t size);
-MEMKIND_EXPORT_API int memtier_kind_posix_memalign(memkind_t kind, void **memptr,
-                                                   size_t alignment, size_t size);
+MEMKIND_EXPORT_API int memtier_kind_posix_memalign(memkind_t kind, void **memptr, size_t alignment,
+                                                   size_t size);
 MEMKIND_EXPORT_API size_t memtier_usable_size(void *ptr);
 /* Free ptr (kind NULL: found from the pointer). */
 MEMKIND_EXPORT_API void memtier_kind_free(memkind_t kind, void *ptr);

@@ -30,7 +30,7 @@ enum class allocation_policy {
 namespace detail {
 /* Owns a created kind; destroys it when the last allocator lets go. */
 class owned_kind {
-public:
+  public:
     explicit owned_kind(memkind_t k) : kind(k) {}
     ~owned_kind() { memkind_destroy_kind(kind); }
     owned_kind(const owned_kind &) = delete;
@@ -52,8 +52,8 @@ inline std::shared_ptr<owned_kind> own(memkind_t k) {
 inline std::runtime_error kind_error(const char *what, int err) {
     char msg[MEMKIND_ERROR_MESSAGE_SIZE];
     memkind_error_message(err, msg, sizeof msg);
-    return std::runtime_error(std::string(what) + ": " + msg + " (error " +
-                              std::to_string(err) + ")");
+    return std::runtime_error(std::string(what) + ": " + msg + " (error " + std::to_string(err) +
+                              ")");
 }
 
 } // namespace detail
@@ -61,14 +61,12 @@ inline std::runtime_error kind_error(const char *what, int err) {
 namespace pmem {
 
 template <typename T> class allocator : public tiercache::detail::allocator_base<T> {
-public:
+  public:
     /* Containers keep the allocator (and so the file) when copied, moved or swapped. */
     using propagate_on_container_copy_assignment = std::true_type;
     using propagate_on_container_move_assignment = std::true_type;
     using propagate_on_container_swap = std::true_type;
-    template <class U> struct rebind {
-        using other = allocator<U>;
-    };
+    template <class U> struct rebind { using other = allocator<U>; };
 
     allocator(const char *dir, std::size_t max_size)
         : allocator(dir, max_size, allocation_policy::DEFAULT) {}
@@ -90,7 +88,7 @@ public:
     friend bool operator==(const allocator<U> &a, const allocator<V> &b) noexcept;
     template <typename U> friend class allocator;
 
-private:
+  private:
     static std::shared_ptr<detail::owned_kind> create(const char *dir, std::size_t max_size,
                                                       allocation_policy policy) {
         if (policy != allocation_policy::DEFAULT && policy != allocation_policy::CONSERVATIVE)

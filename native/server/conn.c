@@ -136,7 +136,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
 static void on_write(evutil_socket_t fd, short what, void *arg) {
     tcs_conn_t *c = arg;
     if (what & EV_TIMEOUT) {
-        tcs_log(2, "<%d not reading its replies for %ds: closed", c->fd, tcs_settings.idle_timeout);
+        tcs_log(2, "<%d not reading its replies for %ds: closed", c->fd,
+                tcs_settings.idle_timeout);
         tcs_conn_free(c);
         return;
     }
@@ -213,9 +214,7 @@ void tcs_out_value(tcs_conn_t *c, const tc_cache_value_t *v) {
     TCS_ADD(&c->worker->counters, bytes_written, v->len);
 }
 
-bool tcs_out_full(tcs_conn_t *c) {
-    return evbuffer_get_length(c->out) >= tcs_settings.out_limit;
-}
+bool tcs_out_full(tcs_conn_t *c) { return evbuffer_get_length(c->out) >= tcs_settings.out_limit; }
 
 void tcs_conn_close_after_write(tcs_conn_t *c) {
     c->state = CONN_CLOSING;
@@ -305,7 +304,8 @@ static void process(tcs_conn_t *c) {
         size_t len = linelen - 1;
         if (len > 0 && line[len - 1] == '\r') len--;
         line[len] = '\0';
-        if (tcs_settings.verbose > 1) tcs_log(2, "<%p %.*s", (void *)c, (int)(len < 200 ? len : 200), line);
+        if (tcs_settings.verbose > 1)
+            tcs_log(2, "<%p %.*s", (void *)c, (int)(len < 200 ? len : 200), line);
         tcs_dispatch_t r = tcs_proto_text(c, line, len);
         if (r == DISPATCH_PAUSE) continue; /* output full: blocks at the top, line kept */
         evbuffer_drain(in, linelen);

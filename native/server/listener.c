@@ -68,9 +68,9 @@ static int add_listener(struct event_base *base, int fd, bool is_unix, char *err
     }
     evutil_make_socket_nonblocking(fd);
     evutil_make_socket_closeonexec(fd);
-    struct evconnlistener *l = evconnlistener_new(
-        base, on_accept, is_unix ? (void *)1 : NULL,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, tcs_settings.backlog, fd);
+    struct evconnlistener *l = evconnlistener_new(base, on_accept, is_unix ? (void *)1 : NULL,
+                                                  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                                  tcs_settings.backlog, fd);
     if (!l) {
         snprintf(err, cap, "cannot listen: %s", strerror(errno));
         close(fd);
@@ -82,7 +82,8 @@ static int add_listener(struct event_base *base, int fd, bool is_unix, char *err
 }
 
 static int open_tcp(struct event_base *base, const char *host, char *err, size_t cap) {
-    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_ADDRCONFIG, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_ADDRCONFIG,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_family = AF_UNSPEC};
     struct addrinfo *res, *ai;
     char port[16];

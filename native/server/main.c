@@ -41,31 +41,32 @@ void tcs_log(int level, const char *fmt, ...) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: tiercache-server [options]\n"
-            "memcached's text and meta protocols over a tiered cache (DRAM + capacity tiers)\n"
-            "  -p, --port=NUM          TCP port (default 11211; 0: no TCP)\n"
-            "  -l, --listen=ADDR       interfaces to listen on, comma separated (default 127.0.0.1)\n"
-            "  -s, --unix-socket=PATH  unix socket to listen on (TCP is then off unless -p given)\n"
-            "  -a, --unix-mask=MODE    unix socket permissions, octal (default 0600)\n"
-            "  -U, --udp-port=0        UDP is not served; only 0 is accepted\n"
-            "  -t, --threads=NUM       worker threads (default 4)\n"
-            "  -c, --conn-limit=NUM    maximum simultaneous connections (default 1024)\n"
-            "  -b, --listen-backlog=N  listen backlog (default 1024)\n"
-            "  -m, --memory-limit=MB   DRAM tier budget in MiB (default 64); also --dram-mb\n"
-            "  -I, --max-item-size=N   item size limit, k/m suffixes (default 1m, 1k..1024m)\n"
-            "      --pmem-dir=DIR      a capacity tier: an unlinked file in DIR (tmpfs, fsdax, ext4)\n"
-            "      --pmem-mb=MB        its budget (default 8 x the DRAM budget)\n"
-            "      --tier=NAME:MB      another tier after DRAM: a NUMA kind (dax_kmem, hbw,\n"
-            "                          highest_capacity, ...) or file=DIR; repeatable, in order\n"
-            "      --large-value-bytes=N  values this large go straight to the last tier (64k)\n"
-            "      --promote-hits=N    reads on a lower tier before promotion to DRAM (2)\n"
-            "      --idle-timeout=SEC  close connections idle (or not reading) this long (0: never)\n"
-            "      --output-limit=N    stop reading a client whose unsent replies exceed N (1m)\n"
-            "  -v, --verbose           more output (-vv: every command)\n"
-            "  -u, --user=USER         accepted for compatibility; run as that user via systemd\n"
-            "  -V, --version           print the version and exit\n"
-            "  -h, --help              this text\n");
+    fprintf(
+        f,
+        "usage: tiercache-server [options]\n"
+        "memcached's text and meta protocols over a tiered cache (DRAM + capacity tiers)\n"
+        "  -p, --port=NUM          TCP port (default 11211; 0: no TCP)\n"
+        "  -l, --listen=ADDR       interfaces to listen on, comma separated (default 127.0.0.1)\n"
+        "  -s, --unix-socket=PATH  unix socket to listen on (TCP is then off unless -p given)\n"
+        "  -a, --unix-mask=MODE    unix socket permissions, octal (default 0600)\n"
+        "  -U, --udp-port=0        UDP is not served; only 0 is accepted\n"
+        "  -t, --threads=NUM       worker threads (default 4)\n"
+        "  -c, --conn-limit=NUM    maximum simultaneous connections (default 1024)\n"
+        "  -b, --listen-backlog=N  listen backlog (default 1024)\n"
+        "  -m, --memory-limit=MB   DRAM tier budget in MiB (default 64); also --dram-mb\n"
+        "  -I, --max-item-size=N   item size limit, k/m suffixes (default 1m, 1k..1024m)\n"
+        "      --pmem-dir=DIR      a capacity tier: an unlinked file in DIR (tmpfs, fsdax, ext4)\n"
+        "      --pmem-mb=MB        its budget (default 8 x the DRAM budget)\n"
+        "      --tier=NAME:MB      another tier after DRAM: a NUMA kind (dax_kmem, hbw,\n"
+        "                          highest_capacity, ...) or file=DIR; repeatable, in order\n"
+        "      --large-value-bytes=N  values this large go straight to the last tier (64k)\n"
+        "      --promote-hits=N    reads on a lower tier before promotion to DRAM (2)\n"
+        "      --idle-timeout=SEC  close connections idle (or not reading) this long (0: never)\n"
+        "      --output-limit=N    stop reading a client whose unsent replies exceed N (1m)\n"
+        "  -v, --verbose           more output (-vv: every command)\n"
+        "  -u, --user=USER         accepted for compatibility; run as that user via systemd\n"
+        "  -V, --version           print the version and exit\n"
+        "  -h, --help              this text\n");
 }
 
 static int die(const char *fmt, ...) {
@@ -86,9 +87,21 @@ static bool parse_size(const char *s, size_t *out) {
     if (errno || end == s || s[0] == '-') return false;
     unsigned long long mul = 1;
     switch (*end) {
-    case 'k': case 'K': mul = 1ull << 10; end++; break;
-    case 'm': case 'M': mul = 1ull << 20; end++; break;
-    case 'g': case 'G': mul = 1ull << 30; end++; break;
+    case 'k':
+    case 'K':
+        mul = 1ull << 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mul = 1ull << 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mul = 1ull << 30;
+        end++;
+        break;
     default: break;
     }
     if (*end != '\0' || v > (~0ull) / mul) return false;
@@ -105,8 +118,16 @@ static bool parse_int(const char *s, long min, long max, long *out) {
     return true;
 }
 
-enum { OPT_PMEM_DIR = 256, OPT_PMEM_MB, OPT_TIER, OPT_LARGE, OPT_PROMOTE, OPT_IDLE, OPT_OUTLIM,
-       OPT_DRAM_MB };
+enum {
+    OPT_PMEM_DIR = 256,
+    OPT_PMEM_MB,
+    OPT_TIER,
+    OPT_LARGE,
+    OPT_PROMOTE,
+    OPT_IDLE,
+    OPT_OUTLIM,
+    OPT_DRAM_MB
+};
 
 static int parse_options(int argc, char **argv) {
     static const struct option longopts[] = {
@@ -174,7 +195,8 @@ static int parse_options(int argc, char **argv) {
             break;
         case 'm':
         case OPT_DRAM_MB:
-            if (!parse_int(optarg, 1, 1L << 30, &v)) return die("-m: not a size in MiB: %s", optarg);
+            if (!parse_int(optarg, 1, 1L << 30, &v))
+                return die("-m: not a size in MiB: %s", optarg);
             tcs_settings.dram_mb = (size_t)v;
             break;
         case 'I':
@@ -190,8 +212,9 @@ static int parse_options(int argc, char **argv) {
             break;
         case OPT_TIER: {
             const char *colon = strrchr(optarg, ':');
-            if (!colon || colon == optarg || (size_t)(colon - optarg) >= sizeof(tcs_settings.tiers[0].name)
-                || !parse_int(colon + 1, 1, 1L << 40, &v))
+            if (!colon || colon == optarg ||
+                (size_t)(colon - optarg) >= sizeof(tcs_settings.tiers[0].name) ||
+                !parse_int(colon + 1, 1, 1L << 40, &v))
                 return die("--tier: expected NAME:MB (e.g. dax_kmem:65536): %s", optarg);
             if (tcs_settings.ntiers >= TCS_MAX_TIERS - 2)
                 return die("--tier: at most %d tiers", TCS_MAX_TIERS - 2);
@@ -202,19 +225,23 @@ static int parse_options(int argc, char **argv) {
             break;
         }
         case OPT_LARGE:
-            if (!parse_size(optarg, &sz)) return die("--large-value-bytes: not a size: %s", optarg);
+            if (!parse_size(optarg, &sz))
+                return die("--large-value-bytes: not a size: %s", optarg);
             tcs_settings.large_value_bytes = sz;
             break;
         case OPT_PROMOTE:
-            if (!parse_int(optarg, 0, 1000000, &v)) return die("--promote-hits: not a count: %s", optarg);
+            if (!parse_int(optarg, 0, 1000000, &v))
+                return die("--promote-hits: not a count: %s", optarg);
             tcs_settings.promote_hits = (unsigned)v;
             break;
         case OPT_IDLE:
-            if (!parse_int(optarg, 0, 1L << 30, &v)) return die("--idle-timeout: not seconds: %s", optarg);
+            if (!parse_int(optarg, 0, 1L << 30, &v))
+                return die("--idle-timeout: not seconds: %s", optarg);
             tcs_settings.idle_timeout = (int)v;
             break;
         case OPT_OUTLIM:
-            if (!parse_size(optarg, &sz) || sz < 4096) return die("--output-limit: at least 4k: %s", optarg);
+            if (!parse_size(optarg, &sz) || sz < 4096)
+                return die("--output-limit: at least 4k: %s", optarg);
             tcs_settings.out_limit = sz;
             break;
         case 'v': tcs_settings.verbose++; break;
@@ -228,9 +255,9 @@ static int parse_options(int argc, char **argv) {
     if (tcs_settings.socketpath && !port_given) tcs_settings.port = 0; /* memcached's rule */
     if (!tcs_settings.socketpath && tcs_settings.port == 0)
         return die("nothing to listen on: give -p PORT or -s PATH");
-    if (tcs_settings.pmem_mb && !tcs_settings.pmem_dir)
-        return die("--pmem-mb needs --pmem-dir");
-    if (tcs_settings.pmem_dir && !tcs_settings.pmem_mb) tcs_settings.pmem_mb = 8 * tcs_settings.dram_mb;
+    if (tcs_settings.pmem_mb && !tcs_settings.pmem_dir) return die("--pmem-mb needs --pmem-dir");
+    if (tcs_settings.pmem_dir && !tcs_settings.pmem_mb)
+        tcs_settings.pmem_mb = 8 * tcs_settings.dram_mb;
     if (tcs_settings.pmem_dir && tcs_settings.pmem_mb < 16) tcs_settings.pmem_mb = 16;
     atomic_store(&tcs_verbosity, tcs_settings.verbose);
     return 0;

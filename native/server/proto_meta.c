@@ -27,7 +27,7 @@
 
 /* One meta request's flags. */
 typedef struct meta {
-    unsigned seen[128];   /* flag letter -> 1 when given */
+    unsigned seen[128];                /* flag letter -> 1 when given */
     const tok_t *ret[MAX_META_TOKENS]; /* return flags, in request order */
     int nret;
     bool quiet, base64, has_cas, has_ttl, has_vivify, has_initial, has_delta, peek;
@@ -91,8 +91,10 @@ static const char *const token_flags[] = {"NRTO", "CFTMNO", "CTO", "NJDTMO"};
 static int parse_flags(tcs_conn_t *c, enum cmd cmd, const tok_t *toks, size_t from, size_t n,
                        meta_t *m) {
     bool arith = cmd == MA || cmd == MD;
-    const char *invalid = arith ? "CLIENT_ERROR invalid or duplicate flag" : "CLIENT_ERROR invalid flag";
-    const char *dup = arith ? "CLIENT_ERROR invalid or duplicate flag" : "CLIENT_ERROR duplicate flag";
+    const char *invalid =
+        arith ? "CLIENT_ERROR invalid or duplicate flag" : "CLIENT_ERROR invalid flag";
+    const char *dup =
+        arith ? "CLIENT_ERROR invalid or duplicate flag" : "CLIENT_ERROR duplicate flag";
     const char *badtok = arith ? "CLIENT_ERROR invalid or duplicate flag" : BAD_TOKEN;
     for (size_t i = from; i < n; i++) {
         const tok_t *t = &toks[i];
@@ -125,37 +127,61 @@ static int parse_flags(tcs_conn_t *c, enum cmd cmd, const tok_t *toks, size_t fr
             m->opaque = t;
             m->ret[m->nret++] = t;
             break;
-        case 'k': case 'c': case 'f': case 's': case 't': case 'v':
-            m->ret[m->nret++] = t;
-            break;
+        case 'k':
+        case 'c':
+        case 'f':
+        case 's':
+        case 't':
+        case 'v': m->ret[m->nret++] = t; break;
         case 'I': break; /* invalidate: an md I deletes; ms I is an ordinary store */
         case 'T':
-            if (!tok_i32(&val, &i32)) { tcs_out_str(c, badtok); return -1; }
+            if (!tok_i32(&val, &i32)) {
+                tcs_out_str(c, badtok);
+                return -1;
+            }
             m->ttl = i32;
             m->has_ttl = true;
             break;
         case 'N':
-            if (!tok_i32(&val, &i32)) { tcs_out_str(c, badtok); return -1; }
+            if (!tok_i32(&val, &i32)) {
+                tcs_out_str(c, badtok);
+                return -1;
+            }
             m->vivify = i32;
             m->has_vivify = true;
             break;
         case 'R':
-            if (!tok_i32(&val, &i32)) { tcs_out_str(c, badtok); return -1; }
+            if (!tok_i32(&val, &i32)) {
+                tcs_out_str(c, badtok);
+                return -1;
+            }
             break; /* early recache: accepted, never granted */
         case 'C':
-            if (!tok_u64(&val, &m->cas)) { tcs_out_str(c, badtok); return -1; }
+            if (!tok_u64(&val, &m->cas)) {
+                tcs_out_str(c, badtok);
+                return -1;
+            }
             m->has_cas = true;
             break;
         case 'F':
-            if (!tok_u32(&val, &m->flags)) { tcs_out_str(c, BAD_FORMAT); return -1; }
+            if (!tok_u32(&val, &m->flags)) {
+                tcs_out_str(c, BAD_FORMAT);
+                return -1;
+            }
             m->has_flags = true;
             break;
         case 'J':
-            if (!tok_u64(&val, &m->initial)) { tcs_out_str(c, badtok); return -1; }
+            if (!tok_u64(&val, &m->initial)) {
+                tcs_out_str(c, badtok);
+                return -1;
+            }
             m->has_initial = true;
             break;
         case 'D':
-            if (!tok_u64(&val, &m->delta)) { tcs_out_str(c, badtok); return -1; }
+            if (!tok_u64(&val, &m->delta)) {
+                tcs_out_str(c, badtok);
+                return -1;
+            }
             m->has_delta = true;
             break;
         case 'M':
@@ -303,14 +329,22 @@ static void cmd_mg(tcs_conn_t *c, meta_t *m) {
         if (!m->has_vivify || attempt > 0) break;
         /* N: create an empty item; whoever creates it wins the right to fill it */
         double vt = tcs_exptime_ttl(m->vivify);
-        tc_cache_item_t it = {.ktag = TCS_KTAG, .key = m->key, .klen = m->klen, .value = "",
-                              .vlen = 0, .vtag = VTAG_WIN_SENT, .ttl = vt > 0 ? vt : 0,
+        tc_cache_item_t it = {.ktag = TCS_KTAG,
+                              .key = m->key,
+                              .klen = m->klen,
+                              .value = "",
+                              .vlen = 0,
+                              .vtag = VTAG_WIN_SENT,
+                              .ttl = vt > 0 ? vt : 0,
                               .with_cas = true};
         uint64_t cas = 0;
         int st = tc_cache_store(cache, TC_STORE_ADD, &it, &cas);
         if (st == TC_CACHE_STORED) {
             TCS_INC(ctr, get_misses);
-            tc_cache_value_t nv = {.data = "", .len = 0, .tag = VTAG_WIN_SENT, .cas = cas,
+            tc_cache_value_t nv = {.data = "",
+                                   .len = 0,
+                                   .tag = VTAG_WIN_SENT,
+                                   .cas = cas,
                                    .ttl = vt > 0 ? vt : 0};
             mg_reply(c, m, &nv, true);
             return;
@@ -333,14 +367,18 @@ static tcs_dispatch_t cmd_ms(tcs_conn_t *c, meta_t *m, int32_t vlen) {
     tcs_pending_t *p = &c->pend;
     int mode;
     switch (m->mode) {
-    case 0: case 'S': case 's': mode = m->has_cas ? TC_STORE_CAS : TC_STORE_SET; break;
-    case 'E': case 'e': mode = TC_STORE_ADD; break;
-    case 'A': case 'a': mode = TC_STORE_APPEND; break;
-    case 'P': case 'p': mode = TC_STORE_PREPEND; break;
-    case 'R': case 'r': mode = TC_STORE_REPLACE; break;
-    default:
-        tcs_out_str(c, "CLIENT_ERROR invalid mode for ms M token");
-        goto swallow;
+    case 0:
+    case 'S':
+    case 's': mode = m->has_cas ? TC_STORE_CAS : TC_STORE_SET; break;
+    case 'E':
+    case 'e': mode = TC_STORE_ADD; break;
+    case 'A':
+    case 'a': mode = TC_STORE_APPEND; break;
+    case 'P':
+    case 'p': mode = TC_STORE_PREPEND; break;
+    case 'R':
+    case 'r': mode = TC_STORE_REPLACE; break;
+    default: tcs_out_str(c, "CLIENT_ERROR invalid mode for ms M token"); goto swallow;
     }
     TCS_INC(&c->worker->counters, cmd_set);
     if (tcs_item_too_large(m->klen, (size_t)vlen, m->flags)) {
@@ -453,14 +491,22 @@ static void cmd_ma(tcs_conn_t *c, meta_t *m) {
     tcs_counters_t *ctr = &c->worker->counters;
     bool decr;
     switch (m->mode) {
-    case 0: case 'I': case 'i': case '+': decr = false; break;
-    case 'D': case 'd': case '-': decr = true; break;
+    case 0:
+    case 'I':
+    case 'i':
+    case '+': decr = false; break;
+    case 'D':
+    case 'd':
+    case '-': decr = true; break;
     default: tcs_out_str(c, "CLIENT_ERROR invalid mode for ma M token"); return;
     }
     double vt = m->has_vivify ? tcs_exptime_ttl(m->vivify) : 0;
-    tc_cache_incr_t op = {.delta = m->has_delta ? m->delta : 1, .decrement = decr,
-                          .create = m->has_vivify, .initial = m->has_initial ? m->initial : 0,
-                          .ttl = vt > 0 ? vt : 0, .with_cas = true};
+    tc_cache_incr_t op = {.delta = m->has_delta ? m->delta : 1,
+                          .decrement = decr,
+                          .create = m->has_vivify,
+                          .initial = m->has_initial ? m->initial : 0,
+                          .ttl = vt > 0 ? vt : 0,
+                          .with_cas = true};
     uint64_t value = 0, cas = 0;
     int rc = tc_cache_incr(tcs_cache(), TCS_KTAG, m->key, m->klen, &op, &value, &cas);
     if (rc == TC_ERR_NOTNUMBER) {
@@ -491,7 +537,8 @@ static void cmd_ma(tcs_conn_t *c, meta_t *m) {
         ttl = t > 0 ? t : 0;
     } else if (m->seen['t']) {
         tc_cache_value_t v;
-        if (tc_cache_get_ex(tcs_cache(), TCS_KTAG, m->key, m->klen, TC_GET_PEEK, 0, NULL, 0, &v) == 1) {
+        if (tc_cache_get_ex(tcs_cache(), TCS_KTAG, m->key, m->klen, TC_GET_PEEK, 0, NULL, 0, &v) ==
+            1) {
             ttl = v.ttl;
             if (v.pin) tc_cache_unpin(tcs_cache(), v.pin);
         }
@@ -531,7 +578,8 @@ static void cmd_me(tcs_conn_t *c, meta_t *m) {
     if (v.pin) tc_cache_unpin(tcs_cache(), v.pin);
     /* memcached's fields; la and fetch are not tracked, cls is 1 */
     tcs_out_fmt(c, "ME %.*s exp=%ld la=0 cas=%llu fetch=no cls=1 size=%zu\r\n", (int)m->key_tok->n,
-                m->key_tok->s, ttl_left(v.ttl), (unsigned long long)v.cas, 48 + 8 + m->klen + 1 + v.len + 2);
+                m->key_tok->s, ttl_left(v.ttl), (unsigned long long)v.cas,
+                48 + 8 + m->klen + 1 + v.len + 2);
 }
 
 /* ---- dispatch ---- */

@@ -101,7 +101,9 @@ static void reply(tcs_conn_t *c, bool noreply, const char *s) {
     if (!noreply) tcs_out_str(c, s);
 }
 
-static bool noreply_last(const tok_t *toks, size_t n) { return n > 0 && tok_is(&toks[n - 1], "noreply"); }
+static bool noreply_last(const tok_t *toks, size_t n) {
+    return n > 0 && tok_is(&toks[n - 1], "noreply");
+}
 
 static void store_error(tcs_conn_t *c, int rc, bool noreply) {
     tcs_counters_t *ctr = &c->worker->counters;
@@ -301,9 +303,16 @@ int tcs_store_pending(tcs_conn_t *c, const char *data, uint64_t *cas_out) {
         if (cas_out) *cas_out = 0;
         return store_expired(p);
     }
-    tc_cache_item_t it = {.ktag = TCS_KTAG, .key = p->key, .klen = p->klen, .value = data,
-                          .vlen = p->vlen, .vtag = 0, .flags = p->flags,
-                          .ttl = ttl > 0 ? ttl : 0, .cas = p->cas, .with_cas = true};
+    tc_cache_item_t it = {.ktag = TCS_KTAG,
+                          .key = p->key,
+                          .klen = p->klen,
+                          .value = data,
+                          .vlen = p->vlen,
+                          .vtag = 0,
+                          .flags = p->flags,
+                          .ttl = ttl > 0 ? ttl : 0,
+                          .cas = p->cas,
+                          .with_cas = true};
     return tc_cache_store(tcs_cache(), (tc_cache_mode_t)p->mode, &it, cas_out);
 }
 
@@ -451,10 +460,14 @@ tcs_dispatch_t tcs_proto_text(tcs_conn_t *c, char *line, size_t len) {
     }
     const tok_t *cmd = &t[0];
     if (cmd->s[0] == 'g') {
-        if (n >= 2 && tok_is(cmd, "get")) return cmd_get(c, line, len, (size_t)(cmd->s + 3 - line), false, false);
-        if (n >= 2 && tok_is(cmd, "gets")) return cmd_get(c, line, len, (size_t)(cmd->s + 4 - line), true, false);
-        if (n >= 3 && tok_is(cmd, "gat")) return cmd_get(c, line, len, (size_t)(cmd->s + 3 - line), false, true);
-        if (n >= 3 && tok_is(cmd, "gats")) return cmd_get(c, line, len, (size_t)(cmd->s + 4 - line), true, true);
+        if (n >= 2 && tok_is(cmd, "get"))
+            return cmd_get(c, line, len, (size_t)(cmd->s + 3 - line), false, false);
+        if (n >= 2 && tok_is(cmd, "gets"))
+            return cmd_get(c, line, len, (size_t)(cmd->s + 4 - line), true, false);
+        if (n >= 3 && tok_is(cmd, "gat"))
+            return cmd_get(c, line, len, (size_t)(cmd->s + 3 - line), false, true);
+        if (n >= 3 && tok_is(cmd, "gats"))
+            return cmd_get(c, line, len, (size_t)(cmd->s + 4 - line), true, true);
         if (n == 2 && (tok_is(cmd, "gat") || tok_is(cmd, "gats"))) {
             /* "gat 10": an exptime and no key (memcached answers END) */
             return cmd_get(c, line, len, (size_t)(cmd->s + cmd->n - line), false, true);

@@ -22,9 +22,9 @@
 #include "tiercache/cache.h"
 
 #define TCS_VERSION "1.6.18-tiercache-0.1.0" /* reported by `version` (see README) */
-#define TCS_KEY_MAX 250                       /* memcached's KEY_MAX_LENGTH */
+#define TCS_KEY_MAX 250                      /* memcached's KEY_MAX_LENGTH */
 #define TCS_MAX_TIERS TC_CACHE_MAX_TIERS
-#define TCS_KTAG 0                            /* the key tag of every memcached key */
+#define TCS_KTAG 0 /* the key tag of every memcached key */
 
 /* ---- settings (main.c) ---- */
 typedef struct tcs_tier_opt {
@@ -33,24 +33,24 @@ typedef struct tcs_tier_opt {
 } tcs_tier_opt_t;
 
 typedef struct tcs_settings {
-    size_t dram_mb;            /* -m */
-    const char *pmem_dir;      /* --pmem-dir */
-    size_t pmem_mb;            /* --pmem-mb (default 8 x dram_mb) */
+    size_t dram_mb;                      /* -m */
+    const char *pmem_dir;                /* --pmem-dir */
+    size_t pmem_mb;                      /* --pmem-mb (default 8 x dram_mb) */
     tcs_tier_opt_t tiers[TCS_MAX_TIERS]; /* --tier NAME:MB, after DRAM, in order */
     int ntiers;
-    size_t large_value_bytes;  /* --large-value-bytes */
-    unsigned promote_hits;     /* --promote-hits */
-    int port;                  /* -p (0: no TCP) */
-    const char *listen;        /* -l, comma-separated addresses */
-    const char *socketpath;    /* -s */
-    int access_mask;           /* -a, octal */
-    int threads;               /* -t */
-    int maxconns;              /* -c */
-    size_t item_max;           /* -I */
-    int verbose;               /* -v count; `verbosity` changes it */
-    int idle_timeout;          /* --idle-timeout seconds, 0 = never */
-    size_t out_limit;          /* --output-limit: stop reading a client past this */
-    int backlog;               /* -b */
+    size_t large_value_bytes; /* --large-value-bytes */
+    unsigned promote_hits;    /* --promote-hits */
+    int port;                 /* -p (0: no TCP) */
+    const char *listen;       /* -l, comma-separated addresses */
+    const char *socketpath;   /* -s */
+    int access_mask;          /* -a, octal */
+    int threads;              /* -t */
+    int maxconns;             /* -c */
+    size_t item_max;          /* -I */
+    int verbose;              /* -v count; `verbosity` changes it */
+    int idle_timeout;         /* --idle-timeout seconds, 0 = never */
+    size_t out_limit;         /* --output-limit: stop reading a client past this */
+    int backlog;              /* -b */
 } tcs_settings_t;
 
 extern tcs_settings_t tcs_settings;
@@ -58,11 +58,14 @@ extern atomic_int tcs_verbosity;
 void tcs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- counters (stats.c) ---- */
-#define TCS_COUNTERS(X)                                                                        \
-    X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch) X(cmd_meta) X(get_hits) X(get_misses)     \
-    X(get_expired) X(delete_misses) X(delete_hits) X(incr_misses) X(incr_hits) X(decr_misses) \
-    X(decr_hits) X(cas_misses) X(cas_hits) X(cas_badval) X(touch_hits) X(touch_misses)        \
+/* clang-format off */
+#define TCS_COUNTERS(X)                                                                     \
+    X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch) X(cmd_meta)                            \
+    X(get_hits) X(get_misses) X(get_expired) X(delete_misses) X(delete_hits)               \
+    X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits)                                \
+    X(cas_misses) X(cas_hits) X(cas_badval) X(touch_hits) X(touch_misses)                  \
     X(store_too_large) X(store_no_memory) X(bytes_read) X(bytes_written) X(protocol_errors)
+/* clang-format on */
 
 typedef struct tcs_counters {
 #define X(name) _Atomic uint64_t name;
@@ -71,9 +74,9 @@ typedef struct tcs_counters {
 } tcs_counters_t;
 
 /* Only the owning thread adds; others read: relaxed load + store is enough. */
-#define TCS_ADD(ctr, field, n)                                                                 \
-    atomic_store_explicit(&(ctr)->field,                                                       \
-                          atomic_load_explicit(&(ctr)->field, memory_order_relaxed) + (n),     \
+#define TCS_ADD(ctr, field, n)                                                             \
+    atomic_store_explicit(&(ctr)->field,                                                   \
+                          atomic_load_explicit(&(ctr)->field, memory_order_relaxed) + (n), \
                           memory_order_relaxed)
 #define TCS_INC(ctr, field) TCS_ADD(ctr, field, 1)
 
@@ -106,20 +109,20 @@ typedef enum tcs_conn_state {
 
 /* A storage command parsed from its line, waiting for its data block. */
 typedef struct tcs_pending {
-    bool meta;            /* ms rather than set/add/... */
-    int mode;             /* tc_cache_mode_t */
-    bool noreply;         /* text noreply */
+    bool meta;    /* ms rather than set/add/... */
+    int mode;     /* tc_cache_mode_t */
+    bool noreply; /* text noreply */
     char key[TCS_KEY_MAX + 1];
     size_t klen;
     uint32_t flags;
-    int64_t exptime;      /* memcached exptime as given */
+    int64_t exptime; /* memcached exptime as given */
     uint64_t cas;
-    size_t vlen;          /* data bytes, without the \r\n */
+    size_t vlen; /* data bytes, without the \r\n */
     /* meta: the flags to echo, in request order, and the other switches */
-    char ret[64];         /* return flag letters (b c k O ...) in order */
+    char ret[64]; /* return flag letters (b c k O ...) in order */
     int nret;
     char opaque[33];
-    char keytok[344];     /* the key as sent (base64) for the k flag */
+    char keytok[344]; /* the key as sent (base64) for the k flag */
     bool quiet, base64, invalidate;
 } tcs_pending_t;
 
@@ -132,12 +135,12 @@ typedef struct tcs_conn {
     struct evbuffer *in;  /* bytes read, not yet consumed by a command */
     struct evbuffer *out; /* replies not yet written (values by reference, pinned) */
     tcs_conn_state_t state;
-    bool blocked;         /* reading stopped: the output is over the limit */
+    bool blocked; /* reading stopped: the output is over the limit */
     bool is_unix;
-    size_t scanned;       /* bytes of the current line already searched for '\n' */
-    size_t seen;          /* input bytes already counted in bytes_read */
-    size_t swallow;       /* CONN_SWALLOW: bytes still to discard */
-    size_t resume;        /* a multi-key get paused at this offset of its line (0: none) */
+    size_t scanned; /* bytes of the current line already searched for '\n' */
+    size_t seen;    /* input bytes already counted in bytes_read */
+    size_t swallow; /* CONN_SWALLOW: bytes still to discard */
+    size_t resume;  /* a multi-key get paused at this offset of its line (0: none) */
     tcs_pending_t pend;
 } tcs_conn_t;
 

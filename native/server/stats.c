@@ -61,15 +61,17 @@ static void stats_general(tcs_conn_t *c) {
     STAT_S(c, "version", TCS_VERSION);
     STAT_S(c, "libevent", event_get_version());
     STAT_U(c, "pointer_size", 8 * sizeof(void *));
-    tcs_out_fmt(c, "STAT rusage_user %ld.%06ld\r\n", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
-    tcs_out_fmt(c, "STAT rusage_system %ld.%06ld\r\n", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+    tcs_out_fmt(c, "STAT rusage_user %ld.%06ld\r\n", (long)ru.ru_utime.tv_sec,
+                (long)ru.ru_utime.tv_usec);
+    tcs_out_fmt(c, "STAT rusage_system %ld.%06ld\r\n", (long)ru.ru_stime.tv_sec,
+                (long)ru.ru_stime.tv_usec);
     STAT_U(c, "max_connections", tcs_settings.maxconns);
     STAT_U(c, "curr_connections", atomic_load(&tcs_curr_conns));
     STAT_U(c, "total_connections", atomic_load(&tcs_total_conns));
     STAT_U(c, "rejected_connections", atomic_load(&tcs_rejected_conns));
-#define X(name)                                                                                \
-    if (strcmp(#name, "store_too_large") && strcmp(#name, "store_no_memory") &&               \
-        strcmp(#name, "protocol_errors"))                                                     \
+#define X(name)                                                                 \
+    if (strcmp(#name, "store_too_large") && strcmp(#name, "store_no_memory") && \
+        strcmp(#name, "protocol_errors"))                                       \
         STAT_U(c, #name, atomic_load_explicit(&s.name, memory_order_relaxed));
     TCS_COUNTERS(X)
 #undef X
@@ -96,11 +98,12 @@ static void stats_general(tcs_conn_t *c) {
     for (size_t i = 0; i < cs.ntiers; i++) {
         const tc_cache_tier_stats_t *t = &cs.tiers[i];
         tcs_out_fmt(c, "STAT tier%zu_kind %s\r\n", i, tcs_tier_name((unsigned)i));
-        tcs_out_fmt(c, "STAT tier%zu_budget %zu\r\nSTAT tier%zu_used %zu\r\n", i, t->budget, i, t->used);
-        tcs_out_fmt(c, "STAT tier%zu_items %zu\r\nSTAT tier%zu_value_bytes %zu\r\n", i, t->items, i,
-                    t->value_bytes);
-        tcs_out_fmt(c, "STAT tier%zu_dram_bytes %zu\r\nSTAT tier%zu_hits %llu\r\n", i, t->dram_bytes,
-                    i, (unsigned long long)t->hits);
+        tcs_out_fmt(c, "STAT tier%zu_budget %zu\r\nSTAT tier%zu_used %zu\r\n", i, t->budget, i,
+                    t->used);
+        tcs_out_fmt(c, "STAT tier%zu_items %zu\r\nSTAT tier%zu_value_bytes %zu\r\n", i, t->items,
+                    i, t->value_bytes);
+        tcs_out_fmt(c, "STAT tier%zu_dram_bytes %zu\r\nSTAT tier%zu_hits %llu\r\n", i,
+                    t->dram_bytes, i, (unsigned long long)t->hits);
         tcs_out_fmt(c, "STAT tier%zu_promotions %llu\r\nSTAT tier%zu_demotions %llu\r\n", i,
                     (unsigned long long)t->promotions, i, (unsigned long long)t->demotions);
         tcs_out_fmt(c, "STAT tier%zu_evictions %llu\r\n", i, (unsigned long long)t->evictions);
@@ -117,10 +120,10 @@ static void stats_slabs(tcs_conn_t *c) {
         used += t->used;
         tcs_out_fmt(c, "STAT %zu:kind %s\r\n", i, tcs_tier_name((unsigned)i));
         tcs_out_fmt(c, "STAT %zu:budget %zu\r\nSTAT %zu:used %zu\r\n", i, t->budget, i, t->used);
-        tcs_out_fmt(c, "STAT %zu:used_chunks %zu\r\nSTAT %zu:mem_requested %zu\r\n", i, t->items, i,
-                    t->value_bytes);
-        tcs_out_fmt(c, "STAT %zu:dram_bytes %zu\r\nSTAT %zu:get_hits %llu\r\n", i, t->dram_bytes, i,
-                    (unsigned long long)t->hits);
+        tcs_out_fmt(c, "STAT %zu:used_chunks %zu\r\nSTAT %zu:mem_requested %zu\r\n", i, t->items,
+                    i, t->value_bytes);
+        tcs_out_fmt(c, "STAT %zu:dram_bytes %zu\r\nSTAT %zu:get_hits %llu\r\n", i, t->dram_bytes,
+                    i, (unsigned long long)t->hits);
     }
     STAT_U(c, "active_slabs", cs.ntiers);
     STAT_U(c, "total_malloced", used);

@@ -54,14 +54,17 @@ static int add_tier(const char *name, size_t mb, char *err, size_t cap) {
         tc_numa_params_t p;
         rc = tc_numa_preset(name, &p);
         if (rc != TC_OK) {
-            snprintf(err, cap, "--tier %s: unknown kind (dram, file=DIR, or a NUMA preset: "
-                     "dax_kmem, hbw, highest_capacity, ...)", name);
+            snprintf(err, cap,
+                     "--tier %s: unknown kind (dram, file=DIR, or a NUMA preset: "
+                     "dax_kmem, hbw, highest_capacity, ...)",
+                     name);
             return -1;
         }
         const char *why = NULL;
         rc = tc_numa_check(&p, &why);
         if (rc != TC_OK) {
-            snprintf(err, cap, "--tier %s: not available here: %s", name, why ? why : tc_strerror(rc));
+            snprintf(err, cap, "--tier %s: not available here: %s", name,
+                     why ? why : tc_strerror(rc));
             return -1;
         }
         rc = tc_kind_create_numa(&p, &k);
@@ -72,7 +75,8 @@ static int add_tier(const char *name, size_t mb, char *err, size_t cap) {
     }
     kinds[nkinds] = k;
     owned[nkinds] = own;
-    snprintf(names[nkinds], sizeof names[nkinds], "%s", strncmp(name, "file=", 5) == 0 ? "file" : name);
+    snprintf(names[nkinds], sizeof names[nkinds], "%s",
+             strncmp(name, "file=", 5) == 0 ? "file" : name);
     nkinds++;
     (void)mb;
     return 0;
@@ -91,7 +95,8 @@ int tcs_storage_init(char *err, size_t cap) {
         char name[4096 + 8];
         snprintf(name, sizeof name, "file=%s", tcs_settings.pmem_dir);
         if (add_tier(name, tcs_settings.pmem_mb, err, cap)) {
-            snprintf(err, cap, "--pmem-dir %s: cannot create a file tier there", tcs_settings.pmem_dir);
+            snprintf(err, cap, "--pmem-dir %s: cannot create a file tier there",
+                     tcs_settings.pmem_dir);
             goto fail;
         }
         mbs[nkinds - 1] = tcs_settings.pmem_mb;

@@ -241,7 +241,7 @@ TC_API void *tc_realloc(tc_kind_t *kind, void *ptr, size_t size) {
 /* jemalloc's experimental.utilization.query output (5.3.0). */
 struct utilization {
     void *slabcur; /* the slab a new allocation of this size would come from, or NULL */
-    size_t nfree, nregs, size; /* of the slab holding the pointer */
+    size_t nfree, nregs, size;   /* of the slab holding the pointer */
     size_t bin_nfree, bin_nregs; /* over the bin's slabs */
 };
 

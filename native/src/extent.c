@@ -40,28 +40,28 @@ static void hook_destroy(extent_hooks_t *h, void *addr, size_t size, bool commit
     /* The provider releases whole reservations when the kind is destroyed. */
 }
 
-static bool hook_commit(extent_hooks_t *h, void *addr, size_t size, size_t offset,
-                        size_t length, unsigned arena) {
+static bool hook_commit(extent_hooks_t *h, void *addr, size_t size, size_t offset, size_t length,
+                        unsigned arena) {
     tc_kind_t *k = kind_of_arena(arena);
     if (!k || atomic_load_explicit(&k->detached, memory_order_relaxed)) return true;
     return k->ops->commit(k, (char *)addr + offset, length) != 0;
 }
 
-static bool hook_decommit(extent_hooks_t *h, void *addr, size_t size, size_t offset,
-                          size_t length, unsigned arena) {
+static bool hook_decommit(extent_hooks_t *h, void *addr, size_t size, size_t offset, size_t length,
+                          unsigned arena) {
     tc_kind_t *k = kind_of_arena(arena);
     if (!k || !k->ops->decommit || atomic_load_explicit(&k->detached, memory_order_relaxed))
         return true;
     return k->ops->decommit(k, (char *)addr + offset, length) != 0;
 }
 
-static bool hook_split(extent_hooks_t *h, void *addr, size_t size, size_t size_a,
-                       size_t size_b, bool committed, unsigned arena) {
+static bool hook_split(extent_hooks_t *h, void *addr, size_t size, size_t size_a, size_t size_b,
+                       bool committed, unsigned arena) {
     return false;
 }
 
-static bool hook_merge(extent_hooks_t *h, void *addr_a, size_t size_a, void *addr_b,
-                       size_t size_b, bool committed, unsigned arena) {
+static bool hook_merge(extent_hooks_t *h, void *addr_a, size_t size_a, void *addr_b, size_t size_b,
+                       bool committed, unsigned arena) {
     tc_kind_t *k = kind_of_arena(arena);
     return !k || !k->ops->can_merge(k, addr_a, addr_b);
 }
@@ -72,7 +72,7 @@ extent_hooks_t tc__extent_hooks = {
     .destroy = hook_destroy,
     .commit = hook_commit,
     .decommit = hook_decommit,
-    .purge_lazy = NULL,   /* decay then decommits, which the provider implements */
+    .purge_lazy = NULL, /* decay then decommits, which the provider implements */
     .purge_forced = NULL,
     .split = hook_split,
     .merge = hook_merge,

@@ -13,12 +13,12 @@
 atomic_bool tc__fault_armed;
 
 static const char *const names[TC_FAULT_NPRIMS] = {
-    [TC_FAULT_RESERVE] = "reserve",         [TC_FAULT_MAP_FILE] = "map_file",
-    [TC_FAULT_MAP_ANON] = "map_anon",       [TC_FAULT_UNMAP] = "unmap",
-    [TC_FAULT_DONTFORK] = "dontfork",       [TC_FAULT_FILE_ALLOC] = "file_alloc",
-    [TC_FAULT_FILE_PUNCH] = "file_punch",   [TC_FAULT_OPEN_TMPFILE] = "open_tmpfile",
-    [TC_FAULT_CHECK_DIR] = "check_dir",     [TC_FAULT_FS_SIZE] = "fs_size",
-    [TC_FAULT_MAP_SYNC] = "map_sync",       [TC_FAULT_MBIND] = "mbind",
+    [TC_FAULT_RESERVE] = "reserve",       [TC_FAULT_MAP_FILE] = "map_file",
+    [TC_FAULT_MAP_ANON] = "map_anon",     [TC_FAULT_UNMAP] = "unmap",
+    [TC_FAULT_DONTFORK] = "dontfork",     [TC_FAULT_FILE_ALLOC] = "file_alloc",
+    [TC_FAULT_FILE_PUNCH] = "file_punch", [TC_FAULT_OPEN_TMPFILE] = "open_tmpfile",
+    [TC_FAULT_CHECK_DIR] = "check_dir",   [TC_FAULT_FS_SIZE] = "fs_size",
+    [TC_FAULT_MAP_SYNC] = "map_sync",     [TC_FAULT_MBIND] = "mbind",
     [TC_FAULT_MADVISE] = "madvise",
 };
 
@@ -27,7 +27,7 @@ static const char *const names[TC_FAULT_NPRIMS] = {
 static _Atomic uint64_t calls[TC_FAULT_NPRIMS + 1]; /* [ANY] counts all of them */
 static _Atomic uint64_t injected;
 static struct {
-    int target; /* a primitive or ANY */
+    int target;           /* a primitive or ANY */
     uint64_t first, last; /* 1-based call numbers that fail; first 0 = none */
     int err;
 } plan;
@@ -76,6 +76,4 @@ TC_API uint64_t tc_testing_fault_calls(const char *primitive) {
     return i < 0 ? 0 : atomic_load(&calls[i]);
 }
 
-TC_API uint64_t tc_testing_fault_injected(void) {
-    return atomic_load(&injected);
-}
+TC_API uint64_t tc_testing_fault_injected(void) { return atomic_load(&injected); }

@@ -28,13 +28,12 @@ extern atomic_bool tc__fault_armed;
 int tc__fault_hit(enum tc_fault_prim prim);
 
 /* First statement of a primitive that returns 0 or an errno. */
-#define TC_FAULT_POINT(prim)                                                                  \
-    do {                                                                                      \
-        if (__builtin_expect(atomic_load_explicit(&tc__fault_armed, memory_order_relaxed),   \
-                             0)) {                                                            \
-            int tc_fault_err_ = tc__fault_hit(prim);                                          \
-            if (tc_fault_err_) return tc_fault_err_;                                          \
-        }                                                                                     \
+#define TC_FAULT_POINT(prim)                                                                     \
+    do {                                                                                         \
+        if (__builtin_expect(atomic_load_explicit(&tc__fault_armed, memory_order_relaxed), 0)) { \
+            int tc_fault_err_ = tc__fault_hit(prim);                                             \
+            if (tc_fault_err_) return tc_fault_err_;                                             \
+        }                                                                                        \
     } while (0)
 
 #endif

@@ -18,7 +18,7 @@
 
 #define TC_GRANULE_SHIFT 21 /* 2 MiB: kinds own address space in whole granules */
 #define TC_GRANULE ((size_t)1 << TC_GRANULE_SHIFT)
-#define TC_MAX_KINDS 4096   /* registry slots; id 0 is DRAM */
+#define TC_MAX_KINDS 4096 /* registry slots; id 0 is DRAM */
 #define TC_MAX_ARENAS_PER_KIND 64
 #define TC_ARENA_LIMIT 4095 /* jemalloc: 12 bits of arena index */
 
@@ -68,9 +68,9 @@ enum tc_kind_flags {
 
 struct tc_kind {
     _Atomic uint32_t magic;
-    uint32_t gen;       /* unique per creation: validates per-thread cache entries */
-    uint16_t id;        /* registry slot and address-index value; 0 for DRAM */
-    uint8_t flags;      /* tc_kind_flags */
+    uint32_t gen;          /* unique per creation: validates per-thread cache entries */
+    uint16_t id;           /* registry slot and address-index value; 0 for DRAM */
+    uint8_t flags;         /* tc_kind_flags */
     _Atomic bool detached; /* set in a forked child for memory not inherited */
     const struct tc_kind_ops *ops;
     const char *name;
@@ -80,16 +80,19 @@ struct tc_kind {
     /* explicit jemalloc thread caches handed to threads, guarded by the registry lock */
     unsigned *tcaches;
     size_t ntcaches, cap_tcaches;
-    void *priv; /* provider state */
+    void *priv;                /* provider state */
     struct tc_kind *next_free; /* registry's free list of destroyed kind structs */
 };
 
 /* ---- built-in kinds ---- */
 extern tc_kind_t tc__kind_dram;
 /* A static kind whose memory is not available on this build or machine yet. */
-#define TC_UNAVAILABLE_KIND(sym, kname)                                                        \
-    tc_kind_t sym = {.magic = TC_KIND_MAGIC, .flags = TC_KIND_STATIC, .gen = TC_GEN_NONE,      \
-                     .ops = &tc__unavailable_ops, .name = kname}
+#define TC_UNAVAILABLE_KIND(sym, kname)           \
+    tc_kind_t sym = {.magic = TC_KIND_MAGIC,      \
+                     .flags = TC_KIND_STATIC,     \
+                     .gen = TC_GEN_NONE,          \
+                     .ops = &tc__unavailable_ops, \
+                     .name = kname}
 extern const struct tc_kind_ops tc__unavailable_ops;
 
 /* ---- kinds/kind_numa.c: NUMA kinds ---- */
@@ -160,11 +163,11 @@ struct tc_tcache {
     _Atomic uint8_t busy;
     _Atomic uint8_t state; /* tc_tcache_state bits */
     uint8_t n[TC_FRONT_CLASSES];
-    bool spilling;    /* a free found its bin full: frees bypass the front cache until a miss */
-    uint16_t kind;    /* kind id */
-    unsigned owner;   /* the owning thread's number */
-    unsigned tcache;  /* jemalloc's explicit tcache id */
-    int flags;        /* MALLOCX_ARENA | MALLOCX_TCACHE */
+    bool spilling;   /* a free found its bin full: frees bypass the front cache until a miss */
+    uint16_t kind;   /* kind id */
+    unsigned owner;  /* the owning thread's number */
+    unsigned tcache; /* jemalloc's explicit tcache id */
+    int flags;       /* MALLOCX_ARENA | MALLOCX_TCACHE */
     void *blk[TC_FRONT_CLASSES][TC_FRONT_CAP];
 };
 struct tc_tl_slot {
@@ -239,9 +242,8 @@ static inline int tc__kind_flags(tc_kind_t *k, struct tc_tcache **cache) {
 /* This thread's cache for kind id when its entry is current and cached, else NULL. */
 static inline struct tc_tcache *tc__id_cache_fast(uint32_t id) {
     struct tc_tl *tl = tc__tl();
-    if (TC_LIKELY(id < tl->cap &&
-                  tl->slots[id].gen == atomic_load_explicit(&tc__slot_gen[id],
-                                                            memory_order_relaxed)))
+    if (TC_LIKELY(id < tl->cap && tl->slots[id].gen == atomic_load_explicit(&tc__slot_gen[id],
+                                                                            memory_order_relaxed)))
         return tl->slots[id].cache;
     return NULL;
 }
@@ -283,8 +285,7 @@ extern _Atomic(_Atomic uint16_t *) tc__ptrmap_top[1u << TC_PTRMAP_TOP_BITS];
 uint16_t tc__ptrmap_get_shared(uintptr_t addr);
 static inline uint16_t tc__ptrmap_get(const void *p) {
     uintptr_t a = (uintptr_t)p;
-    if (TC_UNLIKELY(a >> (TC_GRANULE_SHIFT + TC_PTRMAP_TOP_BITS + TC_PTRMAP_LEAF_BITS)))
-        return 0;
+    if (TC_UNLIKELY(a >> (TC_GRANULE_SHIFT + TC_PTRMAP_TOP_BITS + TC_PTRMAP_LEAF_BITS))) return 0;
     _Atomic uint16_t *leaf = atomic_load_explicit(
         &tc__ptrmap_top[a >> (TC_GRANULE_SHIFT + TC_PTRMAP_LEAF_BITS)], memory_order_acquire);
     if (!leaf) return 0;
@@ -347,20 +348,20 @@ static inline int tc__mask_first(const tc_nodemask_t *m) {
 
 struct tc_node {
     bool online, has_cpus, is_hbw, is_dax_kmem;
-    bool has_initiators;     /* access0/initiators lists the nodes below */
+    bool has_initiators; /* access0/initiators lists the nodes below */
     tc_nodemask_t initiators;
-    size_t capacity;         /* bytes */
+    size_t capacity;          /* bytes */
     unsigned bw_mbps, lat_ns; /* HMAT access0 read attributes, 0 when absent */
     unsigned ncpus;
     unsigned *cpus;
 };
 struct tc_topology {
-    int err;                 /* TC_OK, or why nothing below may be used */
-    const char *why;         /* sentence for err */
-    unsigned nnodes;         /* highest online node id + 1 */
-    struct tc_node *node;    /* [nnodes] */
-    unsigned *distance;      /* [nnodes * nnodes], 0 when unknown */
-    bool any_hmat;           /* some node has access0 initiators */
+    int err;              /* TC_OK, or why nothing below may be used */
+    const char *why;      /* sentence for err */
+    unsigned nnodes;      /* highest online node id + 1 */
+    struct tc_node *node; /* [nnodes] */
+    unsigned *distance;   /* [nnodes * nnodes], 0 when unknown */
+    bool any_hmat;        /* some node has access0 initiators */
 };
 /* The machine's topology (read on first call; never NULL). */
 const struct tc_topology *tc__topology(void);
@@ -404,9 +405,9 @@ int tc__cache_register(struct tc_cache *c);
 void tc__cache_unregister(struct tc_cache *c);
 
 /* ---- os.c: every mmap/madvise/fallocate/open; 0 or an errno ---- */
-int tc__os_reserve(size_t len, size_t align, void **out); /* PROT_NONE, aligned */
+int tc__os_reserve(size_t len, size_t align, void **out);       /* PROT_NONE, aligned */
 int tc__os_map_file(void *addr, size_t len, int fd, off_t off); /* MAP_SHARED|MAP_FIXED */
-int tc__os_map_anon(void *addr, size_t len, bool accessible); /* MAP_FIXED private zeros */
+int tc__os_map_anon(void *addr, size_t len, bool accessible);   /* MAP_FIXED private zeros */
 int tc__os_unmap(void *addr, size_t len);
 int tc__os_dontfork(void *addr, size_t len);
 int tc__os_dofork(void *addr, size_t len);

@@ -127,18 +127,15 @@ static void read_all(void) {
             st->invalid = true;
             if (!first_error[0]) {
                 if (r->type == OPT_UINT)
-                    snprintf(first_error, sizeof first_error, "%s=%s: %s [%lu, %lu]", r->env,
-                             v, why, r->min, r->max);
-                else
-                    snprintf(first_error, sizeof first_error, "%s=%s: %s", r->env, v, why);
+                    snprintf(first_error, sizeof first_error, "%s=%s: %s [%lu, %lu]", r->env, v,
+                             why, r->min, r->max);
+                else snprintf(first_error, sizeof first_error, "%s=%s: %s", r->env, v, why);
             }
         }
     }
 }
 
-void tc__options_init(void) {
-    pthread_once(&once, read_all);
-}
+void tc__options_init(void) { pthread_once(&once, read_all); }
 
 int tc__option_uint(enum tc_option_id id, unsigned long *out) {
     tc__options_init();

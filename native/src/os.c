@@ -62,8 +62,8 @@ int tc__os_map_file(void *addr, size_t len, int fd, off_t off) {
 int tc__os_map_anon(void *addr, size_t len, bool accessible) {
     TC_FAULT_POINT(TC_FAULT_MAP_ANON);
     int prot = accessible ? PROT_READ | PROT_WRITE : PROT_NONE;
-    void *p = mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-                   -1, 0);
+    void *p =
+        mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? errno : 0;
 }
 
@@ -123,8 +123,7 @@ int tc__os_copy_to_private(void *addr, size_t len, size_t used, int fd, off_t of
     if (tmp == MAP_FAILED) return errno;
     int saved = errno;
     int e = read_data(fd, tmp, off, used < len ? used : len);
-    if (!e && mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED)
-        e = errno;
+    if (!e && mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED) e = errno;
     if (e) munmap(tmp, len);
     else errno = saved;
     return e;
@@ -292,11 +291,21 @@ int tc__os_current_node(unsigned *node) {
 int tc__err_from_errno(int e) {
     switch (e) {
     case 0: return TC_OK;
-    case ENOMEM: case ENOSPC: case EFBIG: case EDQUOT: return TC_ERR_NOMEM;
-    case ENOENT: case ENOTDIR: case ENAMETOOLONG: return TC_ERR_NOENT;
-    case EACCES: case EPERM: case EROFS: return TC_ERR_ACCESS;
-    case EOPNOTSUPP: case ENODEV: case EINVAL: return TC_ERR_NOTSUP;
-    case EMFILE: case ENFILE: return TC_ERR_TOOMANY;
+    case ENOMEM:
+    case ENOSPC:
+    case EFBIG:
+    case EDQUOT: return TC_ERR_NOMEM;
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG: return TC_ERR_NOENT;
+    case EACCES:
+    case EPERM:
+    case EROFS: return TC_ERR_ACCESS;
+    case EOPNOTSUPP:
+    case ENODEV:
+    case EINVAL: return TC_ERR_NOTSUP;
+    case EMFILE:
+    case ENFILE: return TC_ERR_TOOMANY;
     default: return TC_ERR_SYSTEM;
     }
 }

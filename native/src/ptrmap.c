@@ -27,7 +27,10 @@ _Atomic(_Atomic uint16_t *) tc__ptrmap_top[1u << TC_PTRMAP_TOP_BITS];
 static pthread_mutex_t leaf_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Fixed areas: [start, end) as given, [c0, c1) the part claimed so far (empty: c0 == c1). */
-struct range { uintptr_t start, end, c0, c1; uint16_t id; };
+struct range {
+    uintptr_t start, end, c0, c1;
+    uint16_t id;
+};
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct range *ranges;
 static size_t nranges, cap_ranges;
@@ -145,8 +148,8 @@ static void recompute(uintptr_t g) {
         put_granule(g, b ? (uint16_t)*b : 0);
         if (b) *b = 0;
     } else {
-        put_granule(g, n == 1 && only->start <= lo && only->end >= hi ? only->id
-                                                                      : TC_PTRMAP_SHARED);
+        put_granule(g,
+                    n == 1 && only->start <= lo && only->end >= hi ? only->id : TC_PTRMAP_SHARED);
     }
 }
 

@@ -317,8 +317,7 @@ TC_API int tc_kind_destroy(tc_kind_t *kind) {
     if (!kind) return TC_ERR_INVALID;
     if (kind->flags & TC_KIND_STATIC) return TC_ERR_INVALID;
     pthread_mutex_lock(&registry);
-    if (atomic_load(&kind->magic) != TC_KIND_MAGIC ||
-        atomic_load(&tc__slots[kind->id]) != kind) {
+    if (atomic_load(&kind->magic) != TC_KIND_MAGIC || atomic_load(&tc__slots[kind->id]) != kind) {
         pthread_mutex_unlock(&registry);
         return TC_ERR_DESTROYED;
     }
@@ -357,6 +356,4 @@ TC_API int tc_kind_capacity(const tc_kind_t *kind, size_t *out) {
     return kind->ops->capacity(kind, out);
 }
 
-TC_API tc_kind_t *tc_detect_kind(const void *ptr) {
-    return ptr ? tc__kind_of(ptr) : NULL;
-}
+TC_API tc_kind_t *tc_detect_kind(const void *ptr) { return ptr ? tc__kind_of(ptr) : NULL; }

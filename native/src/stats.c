@@ -23,8 +23,8 @@ static bool dram_arena(unsigned a) {
     bool initialized = false;
     size_t sz = sizeof initialized;
     snprintf(name, sizeof name, "arena.%u.initialized", a);
-    return !tc__extent_arena_is_bound(a) &&
-           !tc_je_mallctl(name, &initialized, &sz, NULL, 0) && initialized;
+    return !tc__extent_arena_is_bound(a) && !tc_je_mallctl(name, &initialized, &sz, NULL, 0) &&
+           initialized;
 }
 
 TC_API int tc_stats_refresh(void) {
@@ -87,8 +87,8 @@ TC_API int tc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque
 
 TC_API int tc_set_background_threads(bool enable) {
     tc__init();
-    return tc_je_mallctl("background_thread", NULL, NULL, &enable, sizeof enable)
-               ? TC_ERR_SYSTEM : TC_OK;
+    return tc_je_mallctl("background_thread", NULL, NULL, &enable, sizeof enable) ? TC_ERR_SYSTEM
+                                                                                  : TC_OK;
 }
 
 TC_API int tc_background_purge_start(void) {
@@ -98,8 +98,8 @@ TC_API int tc_background_purge_start(void) {
     bool enable = true, was = false;
     size_t sz = sizeof was;
     if (!tc_je_mallctl("background_thread", &was, &sz, NULL, 0) && was) return TC_OK;
-    return tc_je_mallctl("background_thread", NULL, NULL, &enable, sizeof enable)
-               ? TC_ERR_SYSTEM : TC_OK;
+    return tc_je_mallctl("background_thread", NULL, NULL, &enable, sizeof enable) ? TC_ERR_SYSTEM
+                                                                                  : TC_OK;
 }
 
 /* An arena kind's purge first empties every thread's cache of it (tcache.c) into its arenas,

@@ -224,8 +224,7 @@ const struct tc_topology *tc__topology(void) {
 size_t tc__topology_hugepages(unsigned node) {
     char path[160];
     unsigned long v;
-    snprintf(path, sizeof path, NODE_DIR "/node%u/hugepages/hugepages-2048kB/nr_hugepages",
-             node);
+    snprintf(path, sizeof path, NODE_DIR "/node%u/hugepages/hugepages-2048kB/nr_hugepages", node);
     if (read_ulong(path, &v)) return v;
     /* No per-node directory (a kernel without NUMA): the system-wide pool. */
     if (node == 0 && tc__topology()->nnodes == 1 &&
@@ -306,8 +305,7 @@ int tc__topology_target(tc_numa_nodes_t sel, unsigned c, tc_nodemask_t *out, con
         const struct tc_node *n = &t->node[i];
         if (!usable(i)) continue;
         if ((sel == TC_NODES_CPU && n->has_cpus) || (hbw && n->is_hbw) ||
-            (kmem && n->is_dax_kmem) || sel == TC_NODES_ALL ||
-            sel == TC_NODES_HIGHEST_CAPACITY)
+            (kmem && n->is_dax_kmem) || sel == TC_NODES_ALL || sel == TC_NODES_HIGHEST_CAPACITY)
             tc__mask_set(&set, i);
     }
     if (sel >= TC_NODES_HIGHEST_CAPACITY_LOCAL) local_nodes(c, &set);

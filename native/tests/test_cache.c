@@ -393,8 +393,7 @@ TEST(slab_cache_keeps_its_item_count_when_the_index_grows_under_churn) {
         tc_cache_value_t out;
         int found = tc_cache_get(c, 1, key, (size_t)klen, buf, sizeof buf, &out);
         if (found < 0) bad++;
-        if (found == 0 && tc_cache_set(c, 1, key, (size_t)klen, v, sizeof v, 0, 0) != TC_OK)
-            bad++;
+        if (found == 0 && tc_cache_set(c, 1, key, (size_t)klen, v, sizeof v, 0, 0) != TC_OK) bad++;
         if (i >= 500000 && i % 5000 == 0) {
             size_t n = tc_cache_count(c);
             if (n < lo) lo = n;

@@ -44,7 +44,10 @@ static void done(tc_cache_t *c, tc_kind_t *file) {
 }
 
 static tc_cache_item_t item(const char *key, const char *value) {
-    return (tc_cache_item_t){.ktag = 0, .key = key, .klen = strlen(key), .value = value,
+    return (tc_cache_item_t){.ktag = 0,
+                             .key = key,
+                             .klen = strlen(key),
+                             .value = value,
                              .vlen = strlen(value)};
 }
 
@@ -169,8 +172,12 @@ static void incr_decr(bool on_file) {
     CHECK_EQ(tc_cache_incr(c, 0, "word", 4, &op, &v, NULL), TC_ERR_NOTNUMBER);
     CHECK(strcmp(read_value(c, "word", NULL, NULL), "12a") == 0);
     /* signed numbers, created on demand */
-    op = (tc_cache_incr_t){.delta = 3, .decrement = true, .is_signed = true, .create = true,
-                           .initial = (uint64_t)-7, .vtag = 5};
+    op = (tc_cache_incr_t){.delta = 3,
+                           .decrement = true,
+                           .is_signed = true,
+                           .create = true,
+                           .initial = (uint64_t)-7,
+                           .vtag = 5};
     CHECK_EQ(tc_cache_incr(c, 0, "s", 1, &op, &v, NULL), 1);
     CHECK_EQ((int64_t)v, -7);
     CHECK_EQ(tc_cache_incr(c, 0, "s", 1, &op, &v, NULL), 1);

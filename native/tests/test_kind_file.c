@@ -243,7 +243,7 @@ TEST(copy_policy_gives_the_child_a_private_copy_and_the_parent_keeps_its_own) {
         int bad = 0;
         if (!all_bytes(small, 64, 'a') || !all_bytes(big, 3 << 20, 'b')) bad |= 1;
         memset(big, 'c', 3 << 20); /* the child's writes stay in the child */
-        tc_free(k, small);          /* and so do its frees and allocations */
+        tc_free(k, small);         /* and so do its frees and allocations */
         unsigned char *more = filled(k, 8 << 20, 'd');
         if (!more || tc_detect_kind(more) != k) bad |= 2;
         tc_free(NULL, more);
@@ -334,7 +334,8 @@ TEST(threads_share_a_kind_and_exit_cleanly) {
     CHECK_EQ(tc_kind_create_file(dir, 0, TC_FILE_PERFORMANCE, &shared_kind), TC_OK);
     for (int round = 0; round < 3; round++) { /* exiting threads give their caches back */
         pthread_t t[4];
-        for (uintptr_t i = 0; i < 4; i++) pthread_create(&t[i], NULL, thread_work, (void *)(i + 1));
+        for (uintptr_t i = 0; i < 4; i++)
+            pthread_create(&t[i], NULL, thread_work, (void *)(i + 1));
         for (int i = 0; i < 4; i++) {
             void *r;
             pthread_join(t[i], &r);

@@ -54,7 +54,8 @@ TEST(fixed_kind_on_an_unaligned_heap_buffer_sharing_granules) {
 }
 
 TEST(two_fixed_kinds_in_one_granule_are_told_apart) {
-    static char a[64 << 10] __attribute__((aligned(4096))), b[64 << 10] __attribute__((aligned(4096)));
+    static char a[64 << 10] __attribute__((aligned(4096))),
+        b[64 << 10] __attribute__((aligned(4096)));
     tc_kind_t *ka, *kb;
     CHECK_EQ(tc_kind_create_fixed(a, sizeof a, &ka), TC_OK);
     CHECK_EQ(tc_kind_create_fixed(b, sizeof b, &kb), TC_OK);

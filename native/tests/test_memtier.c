@@ -42,7 +42,8 @@ TEST(builder_rejects_bad_configurations) {
                          "policy.dynamic_threshold.thresholds[].val",
                          "policy.dynamic_threshold.thresholds[99].val",
                          "policy.dynamic_threshold.thresholds[0]val",
-                         "policy.static.thresholds[0].val", "policy.dynamic_threshold.nope"};
+                         "policy.static.thresholds[0].val",
+                         "policy.dynamic_threshold.nope"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK_EQ(memtier_ctl_set(b, bad[i], &v), -1);
     /* As memkind: values are checked when the memory is constructed (a negative trigger or

@@ -86,7 +86,10 @@ static int child_entry_points(double lo, double hi) {
         sz[i] = 16 + (x >> 33) % 4000;
         switch (i % 8) {
         case 0: p[i] = malloc(sz[i]); break;
-        case 1: p[i] = calloc(1, sz[i]); CHECK(p[i] && ((char *)p[i])[sz[i] - 1] == 0); break;
+        case 1:
+            p[i] = calloc(1, sz[i]);
+            CHECK(p[i] && ((char *)p[i])[sz[i] - 1] == 0);
+            break;
         case 2: CHECK_EQ(posix_memalign(&p[i], 256, sz[i]), 0); break;
         case 3: p[i] = aligned_alloc(64, sz[i]); break;
         case 4: p[i] = memalign(128, sz[i]); break;
@@ -155,7 +158,8 @@ static int child_threads(void) {
     for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, thread_idle, NULL);
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
     size_t pmem0 = tier_bytes(1);
-    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, thread_work, (void *)(uintptr_t)(i + 1));
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, thread_work, (void *)(uintptr_t)(i + 1));
     int bad = 0;
     for (int i = 0; i < 4; i++) {
         void *r;
@@ -235,9 +239,9 @@ TEST(dynamic_threshold_from_the_environment) {
     char self[] = "/proc/self/exe";
     char *argv[] = {self, (char *)"child-dynamic", NULL};
     /* With DRAM:FS_DAX 1:4 and these thresholds, the split settles near the ratio. */
-    int st = run(argv,
-                 "KIND:DRAM,RATIO:1;KIND:FS_DAX,PATH:/dev/shm,RATIO:4;POLICY:DYNAMIC_THRESHOLD",
-                 "INIT_VAL:64,MIN_VAL:1,MAX_VAL:10000", out, sizeof out);
+    int st =
+        run(argv, "KIND:DRAM,RATIO:1;KIND:FS_DAX,PATH:/dev/shm,RATIO:4;POLICY:DYNAMIC_THRESHOLD",
+            "INIT_VAL:64,MIN_VAL:1,MAX_VAL:10000", out, sizeof out);
     /* The child's checks hold under this policy too; the split must come near 1:4. */
     CHECK_EQ(st, 0);
     CHECK(strstr(out, "tiers: dram") != NULL);
@@ -275,7 +279,9 @@ TEST(a_forked_child_uses_the_parents_tiered_heap) {
 }
 
 TEST(bad_environment_prints_why_and_runs_on_plain_malloc) {
-    static const struct { const char *tiers, *thresholds, *why; } bad[] = {
+    static const struct {
+        const char *tiers, *thresholds, *why;
+    } bad[] = {
         {NULL, NULL, "MEMKIND_MEM_TIERS is not set"},
         {"", NULL, "not set or empty"},
         {"KIND:DRAM,RATIO:1", NULL, "the last item must be POLICY"},
@@ -310,8 +316,8 @@ TEST(bad_environment_prints_why_and_runs_on_plain_malloc) {
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char out[4096];
         int st = run(argv, bad[i].tiers, bad[i].thresholds, out, sizeof out);
-        bool ok = st == 0 && strstr(out, "libtiercache_memtier: ") &&
-                  strstr(out, bad[i].why) && strstr(out, "running on the C library's malloc");
+        bool ok = st == 0 && strstr(out, "libtiercache_memtier: ") && strstr(out, bad[i].why) &&
+                  strstr(out, "running on the C library's malloc");
         CHECK(ok);
         if (!ok) fprintf(stderr, "case %zu (status %d): %s\n", i, st, out);
     }

@@ -42,9 +42,9 @@ extern "C" {
 #endif
 
 #define TC_CACHE_MAX_TIERS 8
-#define TC_CACHE_MAX_KEY 65534u      /* key bytes, excluding the tag */
+#define TC_CACHE_MAX_KEY 65534u        /* key bytes, excluding the tag */
 #define TC_CACHE_MAX_VALUE 0xffffffffu /* value bytes */
-#define TC_CACHE_VALUE_TAGS 16       /* value tags are 0..15 */
+#define TC_CACHE_VALUE_TAGS 16         /* value tags are 0..15 */
 
 typedef struct tc_cache tc_cache_t;
 
@@ -56,10 +56,10 @@ typedef struct tc_cache_tier_config {
 typedef struct tc_cache_config {
     size_t ntiers;
     tc_cache_tier_config_t tiers[TC_CACHE_MAX_TIERS];
-    size_t large_threshold;     /* values of this size or more skip tier 0; 0 = never */
-    unsigned promote_hits;      /* reads on a lower tier before promotion; 0 = never */
-    unsigned small_percent;     /* each tier's small FIFO share, 1..50 (default 10 when 0) */
-    unsigned index_tier;        /* the tier whose memory holds the index (default 0: DRAM) */
+    size_t large_threshold; /* values of this size or more skip tier 0; 0 = never */
+    unsigned promote_hits;  /* reads on a lower tier before promotion; 0 = never */
+    unsigned small_percent; /* each tier's small FIFO share, 1..50 (default 10 when 0) */
+    unsigned index_tier;    /* the tier whose memory holds the index (default 0: DRAM) */
 } tc_cache_config_t;
 
 /* A value returned by tc_cache_get: copied into the caller's buffer, or pinned in place. */
@@ -67,11 +67,11 @@ typedef struct tc_cache_value {
     const void *data; /* the caller's buffer, or the pinned value */
     size_t len;
     unsigned tag;
-    void *pin;        /* non-NULL when pinned: pass to tc_cache_unpin exactly once */
-    uint64_t cas;     /* the item's CAS token (never 0); 0 unless TC_GET_CAS was asked for or
+    void *pin;      /* non-NULL when pinned: pass to tc_cache_unpin exactly once */
+    uint64_t cas;   /* the item's CAS token (never 0); 0 unless TC_GET_CAS was asked for or
                        * the item already had one */
-    uint32_t flags;   /* the client flags stored with the item (memcached's), 0 if none */
-    double ttl;       /* seconds until the item expires; 0 when it never does */
+    uint32_t flags; /* the client flags stored with the item (memcached's), 0 if none */
+    double ttl;     /* seconds until the item expires; 0 when it never does */
 } tc_cache_value_t;
 
 /* Options of tc_cache_get_ex (or-ed). */
@@ -92,8 +92,8 @@ typedef enum tc_cache_mode {
 /* Results of tc_cache_store and tc_cache_delete_cas. */
 #define TC_CACHE_NOT_STORED 0 /* add: present; replace, append, prepend: absent */
 #define TC_CACHE_STORED 1
-#define TC_CACHE_EXISTS 2     /* cas: the item changed since its token was read */
-#define TC_CACHE_NOT_FOUND 3  /* cas: no such item (or it expired) */
+#define TC_CACHE_EXISTS 2    /* cas: the item changed since its token was read */
+#define TC_CACHE_NOT_FOUND 3 /* cas: no such item (or it expired) */
 
 typedef struct tc_cache_item {
     unsigned ktag;
@@ -129,7 +129,7 @@ typedef struct tc_cache_tier_stats {
                          * pin records on the tiers that hold them */
     size_t value_bytes; /* sum of the lengths of the values on this tier */
     size_t items;
-    size_t dram_bytes;  /* tier-0 bytes this tier's items cost: for a lower tier, their share of
+    size_t dram_bytes; /* tier-0 bytes this tier's items cost: for a lower tier, their share of
                          * a tier-0 index; for tier 0, the rest of tier 0's use */
     uint64_t hits, promotions, demotions, evictions;
 } tc_cache_tier_stats_t;
@@ -144,7 +144,7 @@ typedef struct tc_cache_stats {
     unsigned index_tier;
     size_t ghost_bytes; /* the ghost tables of recently evicted keys (on tier ghost_tier) */
     unsigned ghost_tier;
-    size_t pinned;      /* values pinned by readers */
+    size_t pinned; /* values pinned by readers */
     size_t ntiers;
     tc_cache_tier_stats_t tiers[TC_CACHE_MAX_TIERS];
 } tc_cache_stats_t;
@@ -182,8 +182,8 @@ TC_API int tc_cache_incr(tc_cache_t *cache, unsigned ktag, const void *key, size
                          const tc_cache_incr_t *op, uint64_t *value, uint64_t *cas_out);
 /* Look up. Returns 1 and fills *out when found, 0 when absent or expired. A value of at most
  * cap bytes is copied into buf; a longer one (or any, with cap 0) is pinned in place. */
-TC_API int tc_cache_get(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
-                        void *buf, size_t cap, tc_cache_value_t *out);
+TC_API int tc_cache_get(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen, void *buf,
+                        size_t cap, tc_cache_value_t *out);
 /* tc_cache_get with TC_GET_* options; ttl is the new ttl for TC_GET_TOUCH. */
 TC_API int tc_cache_get_ex(tc_cache_t *cache, unsigned ktag, const void *key, size_t klen,
                            unsigned options, double ttl, void *buf, size_t cap,
@@ -234,8 +234,7 @@ TC_API int tc_cache_keys_from(tc_cache_t *cache, size_t *cursor, void *buf, size
 /* Move up to max_entries entries (0 = all) whose blocks defrag_reallocate wants to move,
  * starting at *cursor (0 to begin). *cursor is 0 again when a pass completed. *moved gets the
  * number of blocks moved. Pinned entries are left in place. */
-TC_API int tc_cache_compact(tc_cache_t *cache, size_t *cursor, size_t max_entries,
-                            size_t *moved);
+TC_API int tc_cache_compact(tc_cache_t *cache, size_t *cursor, size_t max_entries, size_t *moved);
 TC_API int tc_cache_stats(tc_cache_t *cache, tc_cache_stats_t *out);
 /* Verify every invariant: index, queues, tier byte counts, pins, kinds of value blocks.
  * TC_ERR_CORRUPT with a description in msg (up to cap bytes) when one is broken. */

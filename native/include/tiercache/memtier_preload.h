@@ -29,9 +29,8 @@ extern "C" {
 __attribute__((visibility("default"))) unsigned tc_memtier_preload_tiers(void);
 /* Bytes (usable sizes) allocated on tier i (in MEMKIND_MEM_TIERS order) now, and its kind's
  * name ("dram", "file", ...). 0, or TC_ERR_INVALID (-1) for a tier that does not exist. */
-__attribute__((visibility("default"))) int tc_memtier_preload_allocated(unsigned tier,
-                                                                        size_t *bytes,
-                                                                        const char **kind_name);
+__attribute__((visibility("default"))) int
+tc_memtier_preload_allocated(unsigned tier, size_t *bytes, const char **kind_name);
 
 #ifdef __cplusplus
 }

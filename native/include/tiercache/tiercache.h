@@ -140,13 +140,13 @@ TC_API int tc_check_dax_path(const char *dir);
 /* Which NUMA nodes a NUMA kind draws from. "Closest" and "local" sets are worked out for the
  * node of the CPU that allocates (when the kind reserves memory from the system). */
 typedef enum tc_numa_nodes {
-    TC_NODES_CPU = 0,                 /* every node with CPUs (memkind's REGULAR) */
-    TC_NODES_ALL = 1,                 /* every node with memory */
-    TC_NODES_HBW_CLOSEST = 2,         /* the high-bandwidth node(s) closest to the CPU */
-    TC_NODES_HBW_ALL = 3,             /* every high-bandwidth node */
-    TC_NODES_DAX_KMEM_CLOSEST = 4,    /* the DAX-KMEM node(s) closest to the CPU */
-    TC_NODES_DAX_KMEM_ALL = 5,        /* every DAX-KMEM node */
-    TC_NODES_HIGHEST_CAPACITY = 6,    /* the node(s) with the most memory */
+    TC_NODES_CPU = 0,                     /* every node with CPUs (memkind's REGULAR) */
+    TC_NODES_ALL = 1,                     /* every node with memory */
+    TC_NODES_HBW_CLOSEST = 2,             /* the high-bandwidth node(s) closest to the CPU */
+    TC_NODES_HBW_ALL = 3,                 /* every high-bandwidth node */
+    TC_NODES_DAX_KMEM_CLOSEST = 4,        /* the DAX-KMEM node(s) closest to the CPU */
+    TC_NODES_DAX_KMEM_ALL = 5,            /* every DAX-KMEM node */
+    TC_NODES_HIGHEST_CAPACITY = 6,        /* the node(s) with the most memory */
     TC_NODES_HIGHEST_CAPACITY_LOCAL = 7,  /* ... among the nodes local to the CPU */
     TC_NODES_LOWEST_LATENCY_LOCAL = 8,    /* HMAT: lowest read latency among local nodes */
     TC_NODES_HIGHEST_BANDWIDTH_LOCAL = 9, /* HMAT: highest read bandwidth among local nodes */
@@ -183,12 +183,12 @@ TC_API const char *tc_numa_preset_name(unsigned i);
 /* One NUMA node as the library sees it (overrides applied). */
 typedef struct tc_node_info {
     unsigned id;
-    size_t capacity;               /* bytes of memory (MemTotal) */
-    unsigned read_bandwidth_mbps;  /* HMAT access0 read bandwidth, 0 when absent */
-    unsigned read_latency_ns;      /* HMAT access0 read latency, 0 when absent */
-    size_t hugepages_2m;           /* 2 MiB pages reserved on the node */
-    bool is_hbw;                   /* high-bandwidth: MEMKIND_HBW_NODES or HMAT threshold */
-    bool is_dax_kmem;              /* DAX-KMEM: MEMKIND_DAX_KMEM_NODES or a kmem dax device */
+    size_t capacity;              /* bytes of memory (MemTotal) */
+    unsigned read_bandwidth_mbps; /* HMAT access0 read bandwidth, 0 when absent */
+    unsigned read_latency_ns;     /* HMAT access0 read latency, 0 when absent */
+    size_t hugepages_2m;          /* 2 MiB pages reserved on the node */
+    bool is_hbw;                  /* high-bandwidth: MEMKIND_HBW_NODES or HMAT threshold */
+    bool is_dax_kmem;             /* DAX-KMEM: MEMKIND_DAX_KMEM_NODES or a kmem dax device */
     unsigned ncpus;
 } tc_node_info_t;
 

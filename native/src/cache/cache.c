@@ -135,8 +135,8 @@ TC_API int tc_cache_destroy(tc_cache_t *c) {
 }
 
 /* The live entry for a key (expired ones are dropped on the way), with its slot. */
-static inline struct tc_entry *lookup(tc_cache_t *c, unsigned ktag, const void *key,
-                                      size_t klen, size_t *slot) {
+static inline struct tc_entry *lookup(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
+                                      size_t *slot) {
     struct tc_entry *e =
         tc__index_find(&c->index, tc__key_hash(ktag, key, klen), ktag, key, klen, slot);
     if (e && (e->flags & E_TTL) && tc__drop_if_expired(c, e, *slot, true)) return NULL;
@@ -209,9 +209,8 @@ static inline void describe(const struct tc_entry *e, tc_cache_value_t *out) {
     out->ttl = ttl_left(e);
 }
 
-static int get_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                      unsigned options, double ttl, void *buf, size_t cap,
-                      tc_cache_value_t *out) {
+static int get_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t klen, unsigned options,
+                      double ttl, void *buf, size_t cap, tc_cache_value_t *out) {
     size_t slot;
     struct tc_entry *e = lookup(c, ktag, key, klen, &slot);
     bool peek = options & TC_GET_PEEK;
@@ -256,8 +255,8 @@ TC_API int tc_cache_get_ex(tc_cache_t *c, unsigned ktag, const void *key, size_t
     return err;
 }
 
-TC_API int tc_cache_get(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                        void *buf, size_t cap, tc_cache_value_t *out) {
+TC_API int tc_cache_get(tc_cache_t *c, unsigned ktag, const void *key, size_t klen, void *buf,
+                        size_t cap, tc_cache_value_t *out) {
     return tc_cache_get_ex(c, ktag, key, klen, 0, 0, buf, cap, out);
 }
 
@@ -323,8 +322,7 @@ TC_API int tc_cache_delete(tc_cache_t *c, unsigned ktag, const void *key, size_t
     return e != NULL;
 }
 
-TC_API int tc_cache_touch(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                          double ttl) {
+TC_API int tc_cache_touch(tc_cache_t *c, unsigned ktag, const void *key, size_t klen, double ttl) {
     if (tc__bad_key(ktag, key, klen) || !(ttl >= 0)) return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
     if (err) return err;

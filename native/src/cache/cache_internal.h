@@ -18,11 +18,11 @@
  * entry is on tier 0. 12 bytes of header; the optional fields cost only the entries that use
  * them (a CAS token, for one, only once a reader asked for it or a server stored the item). */
 struct tc_entry {
-    uint32_t qpos;  /* position in its queue */
+    uint32_t qpos; /* position in its queue */
     uint32_t vlen;
-    uint16_t klen;  /* key bytes including the tag byte */
-    uint8_t flags;  /* E_* bits, tier in bits 4-6 */
-    uint8_t meta;   /* value tag in bits 0-3, read frequency (0-3) in bits 4-5, M_* bits */
+    uint16_t klen; /* key bytes including the tag byte */
+    uint8_t flags; /* E_* bits, tier in bits 4-6 */
+    uint8_t meta;  /* value tag in bits 0-3, read frequency (0-3) in bits 4-5, M_* bits */
     unsigned char tail[];
 };
 
@@ -108,8 +108,7 @@ static inline void *entry_value_block(struct tc_entry *e) {
 }
 /* Bytes of the entry's own block (its slot size is this rounded up). */
 static inline size_t entry_block_size(const struct tc_entry *e) {
-    return layout_header_size(entry_layout(e)) + e->klen +
-           (e->flags & E_EXTERNAL ? 0 : e->vlen);
+    return layout_header_size(entry_layout(e)) + e->klen + (e->flags & E_EXTERNAL ? 0 : e->vlen);
 }
 
 /* ---- index.c: TC_INDEX_PARTS Robin Hood tables of 8-byte slots ----
@@ -138,20 +137,19 @@ struct tc_index_part {
 };
 struct tc_index {
     struct tc_index_part part[TC_INDEX_PARTS];
-    size_t count;    /* live entries over all parts */
-    size_t cap;      /* slots over all parts' tables */
-    unsigned tier;   /* whose kind holds the slot arrays */
+    size_t count;  /* live entries over all parts */
+    size_t cap;    /* slots over all parts' tables */
+    unsigned tier; /* whose kind holds the slot arrays */
 };
 uint64_t tc__key_hash(unsigned tag, const void *key, size_t klen); /* key without its tag */
 uint64_t tc__entry_hash(const struct tc_entry *e);
 static inline struct tc_entry *tc__slot_entry(uint64_t word) {
     return (struct tc_entry *)(uintptr_t)((word & TC_SLOT_ADDR) << 2);
 }
-#define TC_INDEX_PART_SHIFT 58     /* 64 - log2(TC_INDEX_PARTS) */
+#define TC_INDEX_PART_SHIFT 58      /* 64 - log2(TC_INDEX_PARTS) */
 #define TC_INDEX_OLD_BIT (1u << 31) /* in a slot handle: the slot is in the part's old table */
 /* The table a slot handle is in. */
-static inline struct tc_index_table *tc__index_table_of(const struct tc_index *ix,
-                                                        size_t slot) {
+static inline struct tc_index_table *tc__index_table_of(const struct tc_index *ix, size_t slot) {
     struct tc_index_part *part = (struct tc_index_part *)&ix->part[slot >> 32];
     return slot & TC_INDEX_OLD_BIT ? &part->old : &part->now;
 }
@@ -201,17 +199,17 @@ uint64_t *tc__index_move(struct tc_index *ix, unsigned part, size_t n);
 /* ---- queue.c: FIFO rings of entries in segments, with holes for entries removed from the
  * middle ---- */
 struct tc_queue {
-    struct tc_entry ***dir; /* segments by (position >> seg_shift) & (dir_cap - 1) */
+    struct tc_entry ***dir;  /* segments by (position >> seg_shift) & (dir_cap - 1) */
     struct tc_entry **spare; /* one free segment kept (charged) */
-    uint32_t dir_cap;       /* power of two, or 0 */
-    uint32_t lo, nsegs;     /* the first allocated segment's first position; segment count */
-    uint32_t head, tail;    /* free-running positions */
+    uint32_t dir_cap;        /* power of two, or 0 */
+    uint32_t lo, nsegs;      /* the first allocated segment's first position; segment count */
+    uint32_t head, tail;     /* free-running positions */
     uint32_t gap_lo, gap_hi; /* a squeeze's gap of holes, head <= lo < hi <= tail; lo == hi
                               * when there is none (then both are stale) */
-    uint8_t seg_shift;      /* segments hold 2^seg_shift entries */
-    bool counts_bytes;      /* only the small FIFOs are sized in bytes: the others skip the sums */
+    uint8_t seg_shift;       /* segments hold 2^seg_shift entries */
+    bool counts_bytes; /* only the small FIFOs are sized in bytes: the others skip the sums */
     size_t live;
-    size_t bytes;           /* bytes charged by the live entries, if counts_bytes */
+    size_t bytes; /* bytes charged by the live entries, if counts_bytes */
 };
 static inline struct tc_entry **tc__queue_slot(const struct tc_queue *q, uint32_t pos) {
     return &q->dir[(pos >> q->seg_shift) & (q->dir_cap - 1)][pos & ((1u << q->seg_shift) - 1)];
@@ -247,13 +245,14 @@ struct tc_slab_class {
 struct tc_slabs {
     /* Per class (TC_SLAB_GRAIN bytes apart), allocated only when slabs are used: */
     struct tc_slab_class *classes;
-    uint32_t *class_live;     /* entries of the class, in slabs or not */
-    size_t entries;           /* entries of slab sizes, in slabs or not */
-    size_t count;                              /* slabs in existence */
-    size_t free_bytes;                         /* free slots' bytes, over all slabs */
-    size_t max_pages; /* slabs are 4..max_pages pages (1/1024 of the tier, up to 256 KiB; 0: none) */
-    size_t align;     /* slabs' alignment: a slot masked with it gives its slab */
-    uint32_t sweep;   /* consolidation's position in the tier's main ring */
+    uint32_t *class_live; /* entries of the class, in slabs or not */
+    size_t entries;       /* entries of slab sizes, in slabs or not */
+    size_t count;         /* slabs in existence */
+    size_t free_bytes;    /* free slots' bytes, over all slabs */
+    size_t
+        max_pages;  /* slabs are 4..max_pages pages (1/1024 of the tier, up to 256 KiB; 0: none) */
+    size_t align;   /* slabs' alignment: a slot masked with it gives its slab */
+    uint32_t sweep; /* consolidation's position in the tier's main ring */
 };
 /* Set up tier t's slabs (none under 16 MiB of budget); their tables come with the tier's
  * first entry and go with its last. */
@@ -326,14 +325,14 @@ struct tc_tier {
     uint64_t hits, promotions, demotions, evictions;
     struct tc_queue small; /* new entries placed on this tier (tier 0, or large values) */
     struct tc_queue main;
-    size_t small_limit;    /* bytes the small FIFO holds before it passes entries on */
+    size_t small_limit; /* bytes the small FIFO holds before it passes entries on */
     struct tc_slabs slabs;
 };
 
 struct tc_cache {
     uint32_t magic;
-    bool closed;    /* entries released; calls return TC_ERR_CLOSED */
-    bool destroyed; /* the struct goes with the last pin */
+    bool closed;               /* entries released; calls return TC_ERR_CLOSED */
+    bool destroyed;            /* the struct goes with the last pin */
     _Atomic unsigned fork_gen; /* tc__fork_generation when last known usable (forked.c) */
     pthread_mutex_t lock;
     size_t ntiers;
@@ -427,8 +426,7 @@ bool tc__evict_one(struct tc_cache *c);
 struct tc_entry *tc__next_victim(struct tc_cache *c);
 /* Move e to tier t (promotion or demotion), into t's main FIFO; returns the new entry, or NULL
  * when it could not move (e is then untouched). */
-struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsigned t,
-                                  bool queued);
+struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsigned t, bool queued);
 /* Protect e from eviction until the matching tc__unkeep (calls nest). */
 void tc__keep(struct tc_cache *c, struct tc_entry *e);
 void tc__unkeep(struct tc_cache *c);

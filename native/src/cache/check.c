@@ -14,17 +14,22 @@ struct totals {
     size_t used[TC_CACHE_MAX_TIERS], items[TC_CACHE_MAX_TIERS], values[TC_CACHE_MAX_TIERS];
     size_t keys;
     /* every slab slot in use (entries and zombies), if allocated, with its tier */
-    struct slot { const void *p; unsigned tier; } *slots;
+    struct slot {
+        const void *p;
+        unsigned tier;
+    } * slots;
     size_t nslots, slots_cap;
 };
 
 static void note_slot(struct totals *tot, const void *p, unsigned tier) {
-    if (tot->slots && tot->nslots < tot->slots_cap) tot->slots[tot->nslots] = (struct slot){p, tier};
+    if (tot->slots && tot->nslots < tot->slots_cap)
+        tot->slots[tot->nslots] = (struct slot){p, tier};
     tot->nslots++;
 }
 
 static int by_address(const void *a, const void *b) {
-    uintptr_t x = (uintptr_t)((const struct slot *)a)->p, y = (uintptr_t)((const struct slot *)b)->p;
+    uintptr_t x = (uintptr_t)((const struct slot *)a)->p,
+              y = (uintptr_t)((const struct slot *)b)->p;
     return x < y ? -1 : x > y;
 }
 
@@ -84,9 +89,10 @@ static int check_entry(tc_cache_t *c, size_t i, struct totals *tot, char *msg, s
 
 static int check_queue(tc_cache_t *c, struct tc_queue *q, const char *name, size_t *live,
                        char *msg, size_t cap) {
-    if (q->nsegs > q->dir_cap) FAIL("%s: %u segments, directory of %u", name, q->nsegs, q->dir_cap);
-    if (q->head != q->tail &&
-        (q->head - q->lo >= q->nsegs << q->seg_shift || q->tail - q->lo > q->nsegs << q->seg_shift))
+    if (q->nsegs > q->dir_cap)
+        FAIL("%s: %u segments, directory of %u", name, q->nsegs, q->dir_cap);
+    if (q->head != q->tail && (q->head - q->lo >= q->nsegs << q->seg_shift ||
+                               q->tail - q->lo > q->nsegs << q->seg_shift))
         FAIL("%s: positions %u..%u outside its segments", name, q->head, q->tail);
     if (q->gap_lo != q->gap_hi &&
         (q->gap_lo - q->head > q->tail - q->head || q->gap_hi - q->gap_lo > q->tail - q->gap_lo))
@@ -99,7 +105,8 @@ static int check_queue(tc_cache_t *c, struct tc_queue *q, const char *name, size
         if (!e) continue;
         if (e->qpos != i) FAIL("%s: entry at %u says %u", name, i, e->qpos);
         if (tc__entry_queue(c, e) != q) FAIL("%s: entry belongs to another queue", name);
-        if (tc__index_find_entry(&c->index, e) == TC_INDEX_NONE) FAIL("%s: entry not indexed", name);
+        if (tc__index_find_entry(&c->index, e) == TC_INDEX_NONE)
+            FAIL("%s: entry not indexed", name);
         n++;
         if (q->counts_bytes) bytes += tc__entry_charge(e);
     }
@@ -114,7 +121,8 @@ static int check_table(const struct tc_index_table *t, unsigned p, const char *w
                        size_t *count, size_t *slots, char *msg, size_t cap) {
     size_t live = 0;
     for (size_t i = 0; i < t->cap; i++) live += t->slots[i] != 0;
-    if (live != t->count) FAIL("index part %u, %s table: counts %u, found %zu", p, which, t->count, live);
+    if (live != t->count)
+        FAIL("index part %u, %s table: counts %u, found %zu", p, which, t->count, live);
     *count += live;
     *slots += t->cap;
     return TC_OK;
@@ -131,7 +139,8 @@ static int check_index(tc_cache_t *c, char *msg, size_t cap) {
             FAIL("index part %u over its load limit", p);
         if (!part->old.slots != !part->old.cap) FAIL("index part %u: old table half there", p);
     }
-    if (count != c->index.count) FAIL("index counts %zu entries, found %zu", c->index.count, count);
+    if (count != c->index.count)
+        FAIL("index counts %zu entries, found %zu", c->index.count, count);
     if (slots != c->index.cap) FAIL("index counts %zu slots, found %zu", c->index.cap, slots);
     return TC_OK;
 }
@@ -172,8 +181,10 @@ static int check_locked(tc_cache_t *c, char *msg, size_t cap, struct totals *tot
         for (struct tc_pin *r = c->pins.buckets[b]; r; r = r->next, pins++) {
             /* (A zombie may show 0 readers: its last reader is waiting for the mutex to free
              * it.) */
-            if (!r->entry && !(atomic_load(&r->state) & PIN_ZOMBIE)) FAIL("zombie pin record not marked");
-            if (r->entry && (atomic_load(&r->state) & PIN_ZOMBIE)) FAIL("live pin record marked a zombie");
+            if (!r->entry && !(atomic_load(&r->state) & PIN_ZOMBIE))
+                FAIL("zombie pin record not marked");
+            if (r->entry && (atomic_load(&r->state) & PIN_ZOMBIE))
+                FAIL("live pin record marked a zombie");
             tot.used[0] += usable(r);
             if (r->entry) {
                 if (!(r->entry->flags & E_PINNED) || entry_value_block(r->entry) != r->block)
@@ -191,9 +202,11 @@ static int check_locked(tc_cache_t *c, char *msg, size_t cap, struct totals *tot
     }
     size_t spares = 0;
     for (struct tc_pin *r = c->pins.spares; r; r = r->next, spares++) tot.used[0] += usable(r);
-    if (spares != c->pins.nspares) FAIL("%zu spare pin records, counted %zu", spares, c->pins.nspares);
+    if (spares != c->pins.nspares)
+        FAIL("%zu spare pin records, counted %zu", spares, c->pins.nspares);
     /* Slabs: each one's live count is the slots found in it, each is charged once. */
-    if (!tot.slots || tot.nslots > tot.slots_cap) FAIL("slab slots: %zu, no room to sort them", tot.nslots);
+    if (!tot.slots || tot.nslots > tot.slots_cap)
+        FAIL("slab slots: %zu, no room to sort them", tot.nslots);
     qsort(tot.slots, tot.nslots, sizeof *tot.slots, by_address);
     size_t slabs[TC_CACHE_MAX_TIERS] = {0};
     for (size_t i = 0, j; i < tot.nslots; i = j) {
@@ -205,18 +218,21 @@ static int check_locked(tc_cache_t *c, char *msg, size_t cap, struct totals *tot
             if (tot.slots[j].tier != t) FAIL("a slab holds entries of two tiers");
         }
         if (tc__slab_live(s, tot.slots[i].p) != j - i)
-            FAIL("slab %p: %zu live slots, counted %zu", base, j - i, tc__slab_live(s, tot.slots[i].p));
+            FAIL("slab %p: %zu live slots, counted %zu", base, j - i,
+                 tc__slab_live(s, tot.slots[i].p));
         tot.used[t] += tc__slab_usable(s, tot.slots[i].p);
         slabs[t]++;
     }
     for (size_t t = 0; t < c->ntiers; t++)
         if (slabs[t] != c->tiers[t].slabs.count)
-            FAIL("tier %zu: %zu slabs hold entries, counted %zu", t, slabs[t], c->tiers[t].slabs.count);
+            FAIL("tier %zu: %zu slabs hold entries, counted %zu", t, slabs[t],
+                 c->tiers[t].slabs.count);
     if (pins != c->pins.count) FAIL("pin table counts %zu, found %zu", c->pins.count, pins);
     if (tot.keys != c->key_bytes) FAIL("key bytes %zu, counted %zu", tot.keys, c->key_bytes);
     for (size_t t = 0; t < c->ntiers; t++) {
         const struct tc_tier *tier = &c->tiers[t];
-        if (tot.items[t] != tier->items) FAIL("tier %zu: %zu items, counted %zu", t, tot.items[t], tier->items);
+        if (tot.items[t] != tier->items)
+            FAIL("tier %zu: %zu items, counted %zu", t, tot.items[t], tier->items);
         if (tot.values[t] != tier->value_bytes)
             FAIL("tier %zu: %zu value bytes, counted %zu", t, tot.values[t], tier->value_bytes);
         if (tot.used[t] != tier->used)

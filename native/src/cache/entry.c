@@ -175,10 +175,8 @@ void tc__account(struct tc_cache *c, const struct tc_entry *e, int sign) {
 }
 
 static void free_block(struct tc_cache *c, struct tc_entry *e) {
-    if (e->flags & E_SLAB)
-        tc__slab_free(c, entry_tier(e), e);
-    else
-        tc__cache_free(c, entry_tier(e), e);
+    if (e->flags & E_SLAB) tc__slab_free(c, entry_tier(e), e);
+    else tc__cache_free(c, entry_tier(e), e);
 }
 
 void tc__entry_free(struct tc_cache *c, struct tc_entry *e) {

@@ -72,9 +72,8 @@ static inline size_t handle(unsigned part, bool old, size_t i) {
 /* ---- one table ---- */
 
 /* Position of the key in t, or SIZE_MAX. */
-static inline __attribute__((always_inline)) size_t t_find(const struct tc_index_table *t,
-                                                           uint64_t h, unsigned ktag,
-                                                           const void *key, size_t klen) {
+static inline __attribute__((always_inline)) size_t
+t_find(const struct tc_index_table *t, uint64_t h, unsigned ktag, const void *key, size_t klen) {
     if (!t->count) return SIZE_MAX;
     uint64_t tag = tag_of(h);
     size_t i = home_of(h, t->cap);
@@ -156,8 +155,7 @@ struct tc_entry *tc__index_find(const struct tc_index *ix, uint64_t h, unsigned 
 size_t tc__index_find_hashed(const struct tc_index *ix, const struct tc_entry *e, uint64_t h) {
     const unsigned char *key = entry_key(e);
     size_t slot;
-    return tc__index_find(ix, h, key[0], key + 1, e->klen - 1u, &slot) == e ? slot
-                                                                            : TC_INDEX_NONE;
+    return tc__index_find(ix, h, key[0], key + 1, e->klen - 1u, &slot) == e ? slot : TC_INDEX_NONE;
 }
 
 size_t tc__index_find_entry(const struct tc_index *ix, const struct tc_entry *e) {

@@ -120,8 +120,7 @@ static void *move_block(tc_cache_t *c, unsigned tier, void *p) {
     return n;
 }
 
-TC_API int tc_cache_compact(tc_cache_t *c, size_t *cursor, size_t max_entries,
-                            size_t *moved) {
+TC_API int tc_cache_compact(tc_cache_t *c, size_t *cursor, size_t max_entries, size_t *moved) {
     if (!cursor || !moved) return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
     if (err) return err;
@@ -159,8 +158,8 @@ static void dram_shares(const tc_cache_t *c, tc_cache_stats_t *out) {
     size_t index_dram = c->index.tier == 0 ? out->index_bytes : 0, lower = 0;
     for (size_t t = 1; t < c->ntiers; t++) {
         size_t items = c->tiers[t].items;
-        size_t share = c->index.count ? (size_t)((unsigned __int128)index_dram * items /
-                                                 c->index.count) : 0;
+        size_t share =
+            c->index.count ? (size_t)((unsigned __int128)index_dram * items / c->index.count) : 0;
         out->tiers[t].dram_bytes = share;
         lower += share;
     }

@@ -153,10 +153,8 @@ bool tc__unpin(struct tc_pin *r) {
 
 void tc__pin_free_zombie(struct tc_cache *c, struct tc_pin *r) {
     unlink_record(&c->pins, r);
-    if (r->slab)
-        tc__slab_free(c, r->tier, r->block);
-    else
-        tc__cache_free(c, r->tier, r->block);
+    if (r->slab) tc__slab_free(c, r->tier, r->block);
+    else tc__cache_free(c, r->tier, r->block);
     retire_record(c, r);
 }
 

@@ -305,9 +305,7 @@ struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsign
     tc__account(c, n, 1);
     tc__entry_free(c, e);
     tc__queue_push(q, n);
-    if (t > from)
-        c->tiers[t].demotions++;
-    else
-        c->tiers[t].promotions++;
+    if (t > from) c->tiers[t].demotions++;
+    else c->tiers[t].promotions++;
     return n;
 }

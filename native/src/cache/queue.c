@@ -14,16 +14,15 @@
 
 #include "cache_internal.h"
 
-#define RESERVE 16     /* free slots after the tail that tc__queue_reserve guarantees */
+#define RESERVE 16 /* free slots after the tail that tc__queue_reserve guarantees */
 #define MIN_DIR 4
 
 static inline uint32_t seg_slots(const struct tc_queue *q) { return 1u << q->seg_shift; }
 
-static void drop_segment(struct tc_cache *c, unsigned t, struct tc_queue *q, struct tc_entry **seg) {
-    if (!q->spare)
-        q->spare = seg;
-    else
-        tc__cache_free(c, t, seg);
+static void drop_segment(struct tc_cache *c, unsigned t, struct tc_queue *q,
+                         struct tc_entry **seg) {
+    if (!q->spare) q->spare = seg;
+    else tc__cache_free(c, t, seg);
 }
 
 /* Free the segments wholly before head (the queue's first ones). */
@@ -118,10 +117,8 @@ int tc__queue_reserve(struct tc_cache *c, unsigned t, struct tc_queue *q) {
         if (q->nsegs && hi - q->tail >= RESERVE) return TC_OK;
         if (grow_dir(c, t, q)) return TC_ERR_NOMEM;
         struct tc_entry **seg = q->spare;
-        if (seg)
-            q->spare = NULL;
-        else if (!(seg = tc__cache_alloc(c, t, seg_slots(q) * sizeof *seg)))
-            return TC_ERR_NOMEM;
+        if (seg) q->spare = NULL;
+        else if (!(seg = tc__cache_alloc(c, t, seg_slots(q) * sizeof *seg))) return TC_ERR_NOMEM;
         if (!q->nsegs) q->lo = hi = q->tail & ~(seg_slots(q) - 1);
         q->dir[(hi >> q->seg_shift) & (q->dir_cap - 1)] = seg;
         q->nsegs++;

@@ -28,11 +28,11 @@
 #define MIN_PAGES 4
 
 struct tc_slab {
-    uint32_t pos;        /* index in its class's partial array, or NOT_LISTED */
-    uint16_t cls;        /* slot size class */
+    uint32_t pos; /* index in its class's partial array, or NOT_LISTED */
+    uint16_t cls; /* slot size class */
     uint16_t nslots, live;
-    uint16_t fresh;      /* slots [fresh, nslots) were never used */
-    uint16_t free;       /* 1 + index of the latest freed slot, 0: none; freed slots link
+    uint16_t fresh; /* slots [fresh, nslots) were never used */
+    uint16_t free;  /* 1 + index of the latest freed slot, 0: none; freed slots link
                           * the same way through their first 2 bytes */
     uint16_t unused;
 };
@@ -59,7 +59,7 @@ static size_t slab_bytes(const struct tc_slabs *s, size_t slot) {
     for (size_t pages = min_pages; pages <= max_pages; pages++) {
         size_t bytes = pages * PAGE, n = (bytes - HEADER_BYTES) / slot;
         if (tc__cache_charge(bytes) != bytes) continue; /* not a size class: would round up */
-        size_t waste = (bytes - n * slot) * 1024 / n; /* header and tail per slot, scaled */
+        size_t waste = (bytes - n * slot) * 1024 / n;   /* header and tail per slot, scaled */
         if (waste < best_waste) {
             best_waste = waste;
             best = bytes;

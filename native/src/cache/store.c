@@ -208,8 +208,7 @@ static int store_locked(tc_cache_t *c, tc_cache_mode_t mode, const tc_cache_item
         if (!old) return TC_CACHE_NOT_FOUND;
         if (!it->cas || entry_cas(old) != it->cas) return TC_CACHE_EXISTS;
         break;
-    case TC_STORE_SET:
-        break;
+    case TC_STORE_SET: break;
     }
     struct tc_entry_spec s = {
         .ktag = it->ktag,
@@ -233,8 +232,8 @@ static int store_locked(tc_cache_t *c, tc_cache_mode_t mode, const tc_cache_item
         s.expiry = entry_expiry(old);
         s.flags = entry_client_flags(old);
     }
-    bool token = it->with_cas || mode == TC_STORE_CAS || (old && (old->meta & M_CAS) &&
-                                                          mode != TC_STORE_SET);
+    bool token = it->with_cas || mode == TC_STORE_CAS ||
+                 (old && (old->meta & M_CAS) && mode != TC_STORE_SET);
     s.cas = token ? tc__next_cas(c) : 0;
     int err = put(c, h, old, &s);
     if (err) return err;
@@ -255,16 +254,26 @@ TC_API int tc_cache_store(tc_cache_t *c, tc_cache_mode_t mode, const tc_cache_it
 
 TC_API int tc_cache_set(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
                         const void *value, size_t vlen, unsigned vtag, double ttl) {
-    tc_cache_item_t it = {.ktag = ktag, .key = key, .klen = klen, .value = value,
-                          .vlen = vlen, .vtag = vtag, .ttl = ttl};
+    tc_cache_item_t it = {.ktag = ktag,
+                          .key = key,
+                          .klen = klen,
+                          .value = value,
+                          .vlen = vlen,
+                          .vtag = vtag,
+                          .ttl = ttl};
     int rc = tc_cache_store(c, TC_STORE_SET, &it, NULL);
     return rc < 0 ? rc : TC_OK;
 }
 
 TC_API int tc_cache_add(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
                         const void *value, size_t vlen, unsigned vtag, double ttl) {
-    tc_cache_item_t it = {.ktag = ktag, .key = key, .klen = klen, .value = value,
-                          .vlen = vlen, .vtag = vtag, .ttl = ttl};
+    tc_cache_item_t it = {.ktag = ktag,
+                          .key = key,
+                          .klen = klen,
+                          .value = value,
+                          .vlen = vlen,
+                          .vtag = vtag,
+                          .ttl = ttl};
     int rc = tc_cache_store(c, TC_STORE_ADD, &it, NULL);
     return rc < 0 ? rc : rc == TC_CACHE_STORED;
 }
@@ -323,7 +332,10 @@ static int incr_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t kle
     struct tc_entry_spec s;
     if (!e) {
         if (!op->create) return 0;
-        s = (struct tc_entry_spec){.ktag = ktag, .key = key, .klen = klen, .vtag = op->vtag,
+        s = (struct tc_entry_spec){.ktag = ktag,
+                                   .key = key,
+                                   .klen = klen,
+                                   .vtag = op->vtag,
                                    .expiry = tc__expiry_for(op->ttl)};
     } else {
         uint64_t now;
@@ -358,8 +370,7 @@ static int incr_locked(tc_cache_t *c, unsigned ktag, const void *key, size_t kle
 
 TC_API int tc_cache_incr(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
                          const tc_cache_incr_t *op, uint64_t *value, uint64_t *cas_out) {
-    if (tc__bad_key(ktag, key, klen) || !op || op->vtag >= TC_CACHE_VALUE_TAGS ||
-        !(op->ttl >= 0))
+    if (tc__bad_key(ktag, key, klen) || !op || op->vtag >= TC_CACHE_VALUE_TAGS || !(op->ttl >= 0))
         return TC_ERR_INVALID;
     int err = tc__cache_lock(c);
     if (err) return err;

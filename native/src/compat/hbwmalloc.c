@@ -29,16 +29,14 @@ static hbw_policy_t current_policy(void) {
 /* Freeze the policy at the first allocation; returns it. */
 static hbw_policy_t freeze_policy(void) {
     int w = atomic_load_explicit(&policy_word, memory_order_acquire);
-    while (!(w & FIXED) && !atomic_compare_exchange_weak(&policy_word, &w, w | FIXED)) {
-    }
+    while (!(w & FIXED) && !atomic_compare_exchange_weak(&policy_word, &w, w | FIXED)) {}
     return current_policy();
 }
 
 HBW_EXPORT_API int hbw_set_policy(hbw_policy_t mode) {
     if (mode < HBW_POLICY_BIND || mode >= HBW_POLICY_MAX_VALUE) return EINVAL;
     int expected = 0;
-    return atomic_compare_exchange_strong(&policy_word, &expected, (int)mode | FIXED) ? 0
-                                                                                     : EPERM;
+    return atomic_compare_exchange_strong(&policy_word, &expected, (int)mode | FIXED) ? 0 : EPERM;
 }
 
 HBW_EXPORT_API hbw_policy_t hbw_get_policy(void) { return current_policy(); }
@@ -52,16 +50,16 @@ static memkind_t kind_for(hbw_policy_t policy, hbw_pagesize_t psize) {
     memkind_t k = NULL;
     switch (psize) {
     case HBW_PAGESIZE_4KB:
-        k = policy == HBW_POLICY_BIND ? MEMKIND_HBW
-            : policy == HBW_POLICY_BIND_ALL ? MEMKIND_HBW_ALL
+        k = policy == HBW_POLICY_BIND         ? MEMKIND_HBW
+            : policy == HBW_POLICY_BIND_ALL   ? MEMKIND_HBW_ALL
             : policy == HBW_POLICY_INTERLEAVE ? MEMKIND_HBW_INTERLEAVE
                                               : MEMKIND_HBW_PREFERRED;
         if (policy == HBW_POLICY_PREFERRED && memkind_check_available(k) != MEMKIND_SUCCESS)
             k = MEMKIND_DEFAULT;
         return k;
     case HBW_PAGESIZE_2MB:
-        k = policy == HBW_POLICY_BIND ? MEMKIND_HBW_HUGETLB
-            : policy == HBW_POLICY_BIND_ALL ? MEMKIND_HBW_ALL_HUGETLB
+        k = policy == HBW_POLICY_BIND        ? MEMKIND_HBW_HUGETLB
+            : policy == HBW_POLICY_BIND_ALL  ? MEMKIND_HBW_ALL_HUGETLB
             : policy == HBW_POLICY_PREFERRED ? MEMKIND_HBW_PREFERRED_HUGETLB
                                              : NULL;
         if (policy == HBW_POLICY_PREFERRED && memkind_check_available(k) != MEMKIND_SUCCESS)
@@ -69,11 +67,10 @@ static memkind_t kind_for(hbw_policy_t policy, hbw_pagesize_t psize) {
         return k;
     case HBW_PAGESIZE_1GB:
     case HBW_PAGESIZE_1GB_STRICT:
-        return policy == HBW_POLICY_BIND ? MEMKIND_HBW_GBTLB
+        return policy == HBW_POLICY_BIND        ? MEMKIND_HBW_GBTLB
                : policy == HBW_POLICY_PREFERRED ? MEMKIND_HBW_PREFERRED_GBTLB
                                                 : NULL;
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 

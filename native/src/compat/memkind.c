@@ -24,7 +24,7 @@ static TC_UNAVAILABLE_KIND(k_hbw_preferred_gbtlb, "hbw_preferred_gbtlb");
 
 MEMKIND_EXPORT_API memkind_t MEMKIND_DEFAULT = M(&tc__kind_dram);
 /* The topology kinds: premade parameter sets of the one NUMA kind (kinds/kind_numa.c). */
-#define TC_NUMA_PRESET(ID, name, nodes, policy, page_mib)                                          \
+#define TC_NUMA_PRESET(ID, name, nodes, policy, page_mib) \
     MEMKIND_EXPORT_API memkind_t MEMKIND_##ID = M(&tc__numa_presets[TC_PRESET_##ID]);
 #include "tiercache/numa_presets.h"
 #undef TC_NUMA_PRESET
@@ -42,7 +42,8 @@ static int status(int tc_err) {
     case TC_ERR_ENVIRON: return MEMKIND_ERROR_ENVIRON;
     case TC_ERR_MMAP: return MEMKIND_ERROR_MMAP;
     case TC_ERR_ARENA: return MEMKIND_ERROR_ARENAS_CREATE;
-    case TC_ERR_DESTROYED: case TC_ERR_BUSY: return MEMKIND_ERROR_OPERATION_FAILED;
+    case TC_ERR_DESTROYED:
+    case TC_ERR_BUSY: return MEMKIND_ERROR_OPERATION_FAILED;
     case TC_ERR_FORKED: return MEMKIND_ERROR_UNAVAILABLE;
     case TC_ERR_SYSTEM: return MEMKIND_ERROR_RUNTIME;
     default: return MEMKIND_ERROR_INVALID; /* bad arguments, directory problems */
@@ -114,7 +115,8 @@ MEMKIND_EXPORT_API int memkind_create_pmem_with_config(struct memkind_config *cf
         return MEMKIND_ERROR_INVALID;
     tc_kind_t *k = NULL;
     tc_file_policy_t p = cfg->policy == MEMKIND_MEM_USAGE_POLICY_CONSERVATIVE
-                             ? TC_FILE_CONSERVATIVE : TC_FILE_PERFORMANCE;
+                             ? TC_FILE_CONSERVATIVE
+                             : TC_FILE_PERFORMANCE;
     if (!take_place()) return MEMKIND_ERROR_TOOMANY;
     int e = tc_kind_create_file(cfg->path, cfg->size, p, &k);
     return created(e, k, kind);
@@ -141,8 +143,8 @@ MEMKIND_EXPORT_API int memkind_create_fixed(void *addr, size_t size, memkind_t *
 MEMKIND_EXPORT_API int memkind_create_kind(memkind_memtype_t memtype, memkind_policy_t policy,
                                            memkind_bits_t flags, memkind_t *kind) {
     const memkind_memtype_t both = MEMKIND_MEMTYPE_DEFAULT | MEMKIND_MEMTYPE_HIGH_BANDWIDTH;
-    if (!kind || !memtype || (unsigned)policy >= MEMKIND_POLICY_MAX_VALUE ||
-        (memtype & ~both) || (flags && flags != MEMKIND_MASK_PAGE_SIZE_2MB))
+    if (!kind || !memtype || (unsigned)policy >= MEMKIND_POLICY_MAX_VALUE || (memtype & ~both) ||
+        (flags && flags != MEMKIND_MASK_PAGE_SIZE_2MB))
         return MEMKIND_ERROR_INVALID;
     bool huge = flags == MEMKIND_MASK_PAGE_SIZE_2MB;
     memkind_t k = NULL;
@@ -152,8 +154,7 @@ MEMKIND_EXPORT_API int memkind_create_kind(memkind_memtype_t memtype, memkind_po
         k = huge ? MEMKIND_HBW_HUGETLB : MEMKIND_HBW;
     else if (memtype == MEMKIND_MEMTYPE_HIGH_BANDWIDTH && policy == MEMKIND_POLICY_BIND_ALL)
         k = huge ? MEMKIND_HBW_ALL_HUGETLB : MEMKIND_HBW_ALL;
-    else if (memtype == MEMKIND_MEMTYPE_HIGH_BANDWIDTH &&
-             policy == MEMKIND_POLICY_PREFERRED_LOCAL)
+    else if (memtype == MEMKIND_MEMTYPE_HIGH_BANDWIDTH && policy == MEMKIND_POLICY_PREFERRED_LOCAL)
         k = huge ? MEMKIND_HBW_PREFERRED_HUGETLB : MEMKIND_HBW_PREFERRED;
     else if (memtype == MEMKIND_MEMTYPE_HIGH_BANDWIDTH &&
              policy == MEMKIND_POLICY_INTERLEAVE_ALL && !huge)
@@ -162,9 +163,10 @@ MEMKIND_EXPORT_API int memkind_create_kind(memkind_memtype_t memtype, memkind_po
         k = MEMKIND_INTERLEAVE;
     if (!k) return MEMKIND_ERROR_UNAVAILABLE;
     int e = memkind_check_available(k);
-    if (e) return memtype & MEMKIND_MEMTYPE_HIGH_BANDWIDTH && e == MEMKIND_ERROR_UNAVAILABLE
-                      ? MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE
-                      : e;
+    if (e)
+        return memtype & MEMKIND_MEMTYPE_HIGH_BANDWIDTH && e == MEMKIND_ERROR_UNAVAILABLE
+                   ? MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE
+                   : e;
     *kind = k;
     return MEMKIND_SUCCESS;
 }
@@ -198,8 +200,9 @@ MEMKIND_EXPORT_API ssize_t memkind_get_capacity(memkind_t kind) {
  * directory (missing, a file, not writable) is MEMKIND_ERROR_RUNTIME. */
 MEMKIND_EXPORT_API int memkind_check_dax_path(const char *pmem_dir) {
     int e = tc_check_dax_path(pmem_dir);
-    return e == TC_OK ? MEMKIND_SUCCESS : e == TC_ERR_NOTSUP ? MEMKIND_ERROR_MMAP
-                                                             : MEMKIND_ERROR_RUNTIME;
+    return e == TC_OK           ? MEMKIND_SUCCESS
+           : e == TC_ERR_NOTSUP ? MEMKIND_ERROR_MMAP
+                                : MEMKIND_ERROR_RUNTIME;
 }
 
 MEMKIND_EXPORT_API int memkind_set_bg_threads(bool state) {
@@ -222,9 +225,7 @@ MEMKIND_EXPORT_API int memkind_get_kind_by_partition(int partition, memkind_t *k
     return MEMKIND_SUCCESS;
 }
 
-MEMKIND_EXPORT_API int memkind_get_version() {
-    return 1 * 1000000 + 14 * 1000 + 0;
-}
+MEMKIND_EXPORT_API int memkind_get_version() { return 1 * 1000000 + 14 * 1000 + 0; }
 
 MEMKIND_EXPORT_API void memkind_error_message(int err, char *msg, size_t size) {
     const char *text;
@@ -251,17 +252,15 @@ MEMKIND_EXPORT_API void memkind_error_message(int err, char *msg, size_t size) {
 }
 
 /* ---- statistics ---- */
-MEMKIND_EXPORT_API int memkind_update_cached_stats(void) {
-    return status(tc_stats_refresh());
-}
+MEMKIND_EXPORT_API int memkind_update_cached_stats(void) { return status(tc_stats_refresh()); }
 
 MEMKIND_EXPORT_API int memkind_get_stat(memkind_t kind, memkind_stat_type stat, size_t *value) {
     if ((unsigned)stat >= MEMKIND_STAT_TYPE_MAX_VALUE || !value) return MEMKIND_ERROR_INVALID;
     return status(tc_kind_stat(K(kind), (tc_stat_t)stat, value));
 }
 
-MEMKIND_EXPORT_API int memkind_stats_print(void (*write_cb)(void *, const char *),
-                                           void *cbopaque, memkind_stat_print_opt opts) {
+MEMKIND_EXPORT_API int memkind_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
+                                           memkind_stat_print_opt opts) {
     static const char letters[] = "Jgmdablxe"; /* jemalloc's letter for each option bit */
     char buf[sizeof letters];
     size_t n = 0;
@@ -312,9 +311,7 @@ MEMKIND_EXPORT_API void *memkind_realloc(memkind_t kind, void *ptr, size_t size)
     return p;
 }
 
-MEMKIND_EXPORT_API void memkind_free(memkind_t kind, void *ptr) {
-    tc_free(K(kind), ptr);
-}
+MEMKIND_EXPORT_API void memkind_free(memkind_t kind, void *ptr) { tc_free(K(kind), ptr); }
 
 MEMKIND_EXPORT_API void *memkind_defrag_reallocate(memkind_t kind, void *ptr) {
     return tc_defrag_reallocate(K(kind), ptr);

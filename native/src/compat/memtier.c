@@ -61,8 +61,7 @@ static _Atomic int64_t *counter(memkind_t kind, bool create) {
         if (!k) {
             if (!create) return NULL;
             memkind_t expected = NULL;
-            if (atomic_compare_exchange_strong(&acct[s].kind, &expected, kind) ||
-                expected == kind)
+            if (atomic_compare_exchange_strong(&acct[s].kind, &expected, kind) || expected == kind)
                 return &acct[s].bytes;
         }
     }
@@ -102,9 +101,7 @@ MEMKIND_EXPORT_API struct memtier_builder *memtier_builder_new(memtier_policy_t 
     return b;
 }
 
-MEMKIND_EXPORT_API void memtier_builder_delete(struct memtier_builder *builder) {
-    free(builder);
-}
+MEMKIND_EXPORT_API void memtier_builder_delete(struct memtier_builder *builder) { free(builder); }
 
 MEMKIND_EXPORT_API int memtier_builder_add_tier(struct memtier_builder *b, memkind_t kind,
                                                 unsigned kind_ratio) {
@@ -209,9 +206,7 @@ MEMKIND_EXPORT_API void memtier_delete_memtier_memory(struct memtier_memory *mem
 }
 
 unsigned tc__memtier_ntiers(const struct memtier_memory *m) { return m->n; }
-memkind_t tc__memtier_tier_kind(const struct memtier_memory *m, unsigned i) {
-    return m->kinds[i];
-}
+memkind_t tc__memtier_tier_kind(const struct memtier_memory *m, unsigned i) { return m->kinds[i]; }
 
 /* ---- policies ---- */
 static memkind_t pick_static_ratio(struct memtier_memory *m) {
@@ -272,8 +267,8 @@ MEMKIND_EXPORT_API void *memtier_kind_calloc(memkind_t kind, size_t num, size_t 
     return account_new(kind, memkind_calloc(kind, num, size));
 }
 
-MEMKIND_EXPORT_API int memtier_kind_posix_memalign(memkind_t kind, void **memptr,
-                                                   size_t alignment, size_t size) {
+MEMKIND_EXPORT_API int memtier_kind_posix_memalign(memkind_t kind, void **memptr, size_t alignment,
+                                                   size_t size) {
     int r = memkind_posix_memalign(kind, memptr, alignment, size);
     if (r == 0) account_new(kind, *memptr);
     return r;

@@ -127,8 +127,10 @@ static int parse_threshold(char *text, unsigned id, struct memtier_builder *b, c
         int f = 0;
         while (f < 3 && strcmp(params[i], names[f])) f++;
         if (f == 3)
-            return fail(err, len, "threshold %u: unknown parameter '%s' (INIT_VAL, MIN_VAL, "
-                        "MAX_VAL)", id, params[i]);
+            return fail(err, len,
+                        "threshold %u: unknown parameter '%s' (INIT_VAL, MIN_VAL, "
+                        "MAX_VAL)",
+                        id, params[i]);
         if (seen[f]) return fail(err, len, "threshold %u: %s given twice", id, names[f]);
         seen[f] = true;
         size_t v;
@@ -137,35 +139,37 @@ static int parse_threshold(char *text, unsigned id, struct memtier_builder *b, c
             return fail(err, len, "threshold %u: %s '%s' is not a whole number", id, names[f],
                         value);
         char name[64];
-        snprintf(name, sizeof name, "policy.dynamic_threshold.thresholds[%u].%s", id,
-                 fields[f]);
+        snprintf(name, sizeof name, "policy.dynamic_threshold.thresholds[%u].%s", id, fields[f]);
         if (memtier_ctl_set(b, name, &v) != MEMKIND_SUCCESS)
             return fail(err, len, "threshold %u: %s out of range", id, names[f]);
     }
     return MEMKIND_SUCCESS;
 }
 
-int tc__memtier_from_env(const char *tiers, const char *thresholds,
-                         struct memtier_memory **out, char *err, size_t errlen) {
+int tc__memtier_from_env(const char *tiers, const char *thresholds, struct memtier_memory **out,
+                         char *err, size_t errlen) {
     char text[MAX_TEXT], ttext[MAX_TEXT];
     if (!tiers || !*tiers) return fail(err, errlen, "MEMKIND_MEM_TIERS is not set or empty");
     if (strlen(tiers) >= MAX_TEXT) return fail(err, errlen, "MEMKIND_MEM_TIERS is too long");
     strcpy(text, tiers);
     char *items[TC_MEMTIER_MAX_TIERS + 1];
     int n = split(text, ';', items, TC_MEMTIER_MAX_TIERS + 1);
-    if (n < 0) return fail(err, errlen, "MEMKIND_MEM_TIERS: more than %d tiers",
-                           TC_MEMTIER_MAX_TIERS);
+    if (n < 0)
+        return fail(err, errlen, "MEMKIND_MEM_TIERS: more than %d tiers", TC_MEMTIER_MAX_TIERS);
     const char *policy_text = items[n - 1];
     memtier_policy_t policy;
     if (strncmp(policy_text, "POLICY:", 7))
-        return fail(err, errlen, "MEMKIND_MEM_TIERS: the last item must be "
+        return fail(err, errlen,
+                    "MEMKIND_MEM_TIERS: the last item must be "
                     "POLICY:STATIC_RATIO or POLICY:DYNAMIC_THRESHOLD");
     if (!strcmp(policy_text + 7, "STATIC_RATIO")) policy = MEMTIER_POLICY_STATIC_RATIO;
     else if (!strcmp(policy_text + 7, "DYNAMIC_THRESHOLD"))
         policy = MEMTIER_POLICY_DYNAMIC_THRESHOLD;
     else
-        return fail(err, errlen, "MEMKIND_MEM_TIERS: unknown POLICY '%s' (STATIC_RATIO or "
-                    "DYNAMIC_THRESHOLD)", policy_text + 7);
+        return fail(err, errlen,
+                    "MEMKIND_MEM_TIERS: unknown POLICY '%s' (STATIC_RATIO or "
+                    "DYNAMIC_THRESHOLD)",
+                    policy_text + 7);
     int ntiers = n - 1;
     if (!ntiers) return fail(err, errlen, "MEMKIND_MEM_TIERS: no tier before POLICY");
     if (policy == MEMTIER_POLICY_DYNAMIC_THRESHOLD && ntiers < 2)
@@ -190,8 +194,10 @@ int tc__memtier_from_env(const char *tiers, const char *thresholds,
         } else if (!strcmp(specs[i].kind, "KMEM_DAX")) {
             k = MEMKIND_DAX_KMEM;
             if (memkind_check_available(k) != MEMKIND_SUCCESS) {
-                rc = fail(err, errlen, "MEMKIND_MEM_TIERS: tier %d: KMEM_DAX memory is not "
-                          "available on this machine", i + 1);
+                rc = fail(err, errlen,
+                          "MEMKIND_MEM_TIERS: tier %d: KMEM_DAX memory is not "
+                          "available on this machine",
+                          i + 1);
                 break;
             }
         } else {
@@ -199,17 +205,20 @@ int tc__memtier_from_env(const char *tiers, const char *thresholds,
             if (e) {
                 char why[MEMKIND_ERROR_MESSAGE_SIZE];
                 memkind_error_message(e, why, sizeof why);
-                rc = fail(err, errlen, "MEMKIND_MEM_TIERS: tier %d: cannot create FS_DAX kind "
-                          "in '%s' (limit %zu bytes; a limit is 0 or at least 16M): %s", i + 1,
-                          specs[i].path, specs[i].limit, why);
+                rc = fail(err, errlen,
+                          "MEMKIND_MEM_TIERS: tier %d: cannot create FS_DAX kind "
+                          "in '%s' (limit %zu bytes; a limit is 0 or at least 16M): %s",
+                          i + 1, specs[i].path, specs[i].limit, why);
                 break;
             }
             created[ncreated++] = k;
             /* An unmodified program may fork and go on using its heap in the child (a shell
              * does, up to exec): the child gets a private copy, as of ordinary memory. */
             if (tc_kind_set_fork_policy((tc_kind_t *)k, TC_FORK_COPY) != TC_OK) {
-                rc = fail(err, errlen, "MEMKIND_MEM_TIERS: tier %d: cannot make the FS_DAX "
-                          "kind's memory inheritable by fork()", i + 1);
+                rc = fail(err, errlen,
+                          "MEMKIND_MEM_TIERS: tier %d: cannot make the FS_DAX "
+                          "kind's memory inheritable by fork()",
+                          i + 1);
                 break;
             }
         }
@@ -224,8 +233,10 @@ int tc__memtier_from_env(const char *tiers, const char *thresholds,
             char *titems[TC_MEMTIER_MAX_TIERS];
             int nt = split(ttext, ';', titems, TC_MEMTIER_MAX_TIERS);
             if (nt < 0 || nt > ntiers - 1)
-                rc = fail(err, errlen, "MEMKIND_MEM_THRESHOLDS: more thresholds than pairs "
-                          "of tiers (%d)", ntiers - 1);
+                rc = fail(err, errlen,
+                          "MEMKIND_MEM_THRESHOLDS: more thresholds than pairs "
+                          "of tiers (%d)",
+                          ntiers - 1);
             for (int i = 0; i < nt && !rc; i++) {
                 char msg[160];
                 if (parse_threshold(titems[i], (unsigned)i, b, msg, sizeof msg))
@@ -235,7 +246,8 @@ int tc__memtier_from_env(const char *tiers, const char *thresholds,
     }
     struct memtier_memory *m = NULL;
     if (!rc && !(m = memtier_builder_construct_memtier_memory(b)))
-        rc = fail(err, errlen, "MEMKIND_MEM_THRESHOLDS: thresholds must satisfy MIN_VAL <= "
+        rc = fail(err, errlen,
+                  "MEMKIND_MEM_THRESHOLDS: thresholds must satisfy MIN_VAL <= "
                   "INIT_VAL <= MAX_VAL, each MAX_VAL below the next MIN_VAL");
     memtier_builder_delete(b);
     if (rc) {

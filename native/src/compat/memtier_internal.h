@@ -31,5 +31,5 @@ memkind_t tc__memtier_tier_kind(const struct memtier_memory *m, unsigned i);
  * or KMEM_DAX. MEMKIND_SUCCESS, or MEMKIND_ERROR_ENVIRON with the reason in err (nothing is
  * left allocated).
  */
-int tc__memtier_from_env(const char *tiers, const char *thresholds,
-                         struct memtier_memory **out, char *err, size_t errlen);
+int tc__memtier_from_env(const char *tiers, const char *thresholds, struct memtier_memory **out,
+                         char *err, size_t errlen);

@@ -40,7 +40,7 @@ static void start(void) {
     int expected = UNINIT;
     if (!atomic_compare_exchange_strong(&state, &expected, STARTING)) return;
     depth++;
-    libc_usable_size = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
     const char *text = NULL, *thresholds = NULL;
     char err[512];
     int next = PLAIN;
@@ -50,8 +50,7 @@ static void start(void) {
         snprintf(err, sizeof err, "MEMKIND_MEM_TIERS is not set");
     } else {
         tc__option_str(TC_OPT_MEM_THRESHOLDS, &thresholds);
-        if (tc__memtier_from_env(text, thresholds, &tiers, err, sizeof err) ==
-            MEMKIND_SUCCESS)
+        if (tc__memtier_from_env(text, thresholds, &tiers, err, sizeof err) == MEMKIND_SUCCESS)
             next = TIERED;
     }
     if (next == PLAIN)
@@ -93,7 +92,7 @@ static void *tier_alloc(size_t size, size_t align, bool zero) {
     memkind_t k = tc__memtier_pick(tiers, size);
     void *p;
     if (k == MEMKIND_DEFAULT) {
-        p = align ? __libc_memalign(align, size)
+        p = align  ? __libc_memalign(align, size)
             : zero ? __libc_calloc(1, size)
                    : __libc_malloc(size);
         if (p) account(k, glibc_usable(p), true);
@@ -185,7 +184,7 @@ EXPORT size_t malloc_usable_size(void *p) {
     if (k) return tc_usable_size(k, p);
     if (!libc_usable_size) { /* before start-up finished */
         depth++;
-        libc_usable_size = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+        libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
         depth--;
     }
     return glibc_usable(p);

@@ -19,6 +19,4 @@ tc_kind_t tc__kind_dram = {
     .name = "dram",
 };
 
-TC_API tc_kind_t *tc_kind_dram(void) {
-    return &tc__kind_dram;
-}
+TC_API tc_kind_t *tc_kind_dram(void) { return &tc__kind_dram; }

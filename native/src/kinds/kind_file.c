@@ -218,7 +218,8 @@ TC_API int tc_kind_create_file(const char *dir, size_t max_size, tc_file_policy_
     }
     f->max_size = max_size;
     if (max_size) /* one window of max_size: the limit */
-        f->win = (struct tc_windows){.first = round_up(max_size, TC_GRANULE), .limit = 1,
+        f->win = (struct tc_windows){.first = round_up(max_size, TC_GRANULE),
+                                     .limit = 1,
                                      .fixed = true};
     else
         f->win = (struct tc_windows){.first = round_up((size_t)window_mb << 20, TC_GRANULE),
@@ -228,7 +229,7 @@ TC_API int tc_kind_create_file(const char *dir, size_t max_size, tc_file_policy_
      * size-limited kind, so that a refill after freeing everything fell short by 3% (memkind
      * guarantees 98%, and caches no file-kind blocks at all). */
     uint8_t flags = policy == TC_FILE_CONSERVATIVE ? TC_KIND_UNCACHED : 0;
-    enum tc_decay decay = hog ? TC_DECAY_NEVER
+    enum tc_decay decay = hog                              ? TC_DECAY_NEVER
                           : policy == TC_FILE_CONSERVATIVE ? TC_DECAY_IMMEDIATE
                                                            : TC_DECAY_JEMALLOC;
     return tc__kind_create(&file_ops, f, "file", flags, (unsigned)narenas, decay, out);

@@ -36,7 +36,8 @@ struct numa_kind {
     tc_numa_params_t params;
     struct tc_windows win;
 };
-#define NUMA_WINDOWS {.first = WINDOW, .limit = MAX_WINDOWS}
+#define NUMA_WINDOWS \
+    { .first = WINDOW, .limit = MAX_WINDOWS }
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
 
@@ -218,7 +219,7 @@ TC_API int tc_kind_create_numa(const tc_numa_params_t *p, tc_kind_t **out) {
 /* ---- memkind's static topology kinds: premade parameter sets (tiercache/numa_presets.h) ---- */
 
 static struct numa_kind preset_state[TC_PRESET_COUNT] = {
-#define TC_NUMA_PRESET(ID, name, nodes, policy, page_mib)                                          \
+#define TC_NUMA_PRESET(ID, name, nodes, policy, page_mib) \
     [TC_PRESET_##ID] = {{nodes, policy, (size_t)(page_mib) << 20}, NUMA_WINDOWS},
 #include "tiercache/numa_presets.h"
 #undef TC_NUMA_PRESET
@@ -226,13 +227,13 @@ static struct numa_kind preset_state[TC_PRESET_COUNT] = {
 
 /* Their arenas are made on first use (tc__kind_activate). */
 tc_kind_t tc__numa_presets[TC_PRESET_COUNT] = {
-#define TC_NUMA_PRESET(ID, kname, nodes, policy, page_mib)                                         \
-    [TC_PRESET_##ID] = {.magic = TC_KIND_MAGIC,                                                \
-                        .flags = TC_KIND_STATIC | TC_KIND_LAZY,                                \
-                        .gen = TC_GEN_NONE,                                                    \
-                        .ops = &numa_ops,                                                      \
-                        .name = #kname,                                                        \
-                        .lock = PTHREAD_MUTEX_INITIALIZER,                                     \
+#define TC_NUMA_PRESET(ID, kname, nodes, policy, page_mib)      \
+    [TC_PRESET_##ID] = {.magic = TC_KIND_MAGIC,                 \
+                        .flags = TC_KIND_STATIC | TC_KIND_LAZY, \
+                        .gen = TC_GEN_NONE,                     \
+                        .ops = &numa_ops,                       \
+                        .name = #kname,                         \
+                        .lock = PTHREAD_MUTEX_INITIALIZER,      \
                         .priv = &preset_state[TC_PRESET_##ID]},
 #include "tiercache/numa_presets.h"
 #undef TC_NUMA_PRESET

@@ -61,8 +61,7 @@ void *tc__windows_reserve(tc_kind_t *k, struct tc_windows *ws, const struct tc_w
 struct tc_window *tc__window_of(struct tc_windows *ws, uintptr_t addr) {
     unsigned n = atomic_load_explicit(&ws->n, memory_order_acquire);
     for (unsigned i = 0; i < n; i++)
-        if (addr >= ws->win[i].base && addr < ws->win[i].base + ws->win[i].len)
-            return &ws->win[i];
+        if (addr >= ws->win[i].base && addr < ws->win[i].base + ws->win[i].len) return &ws->win[i];
     return NULL;
 }
 

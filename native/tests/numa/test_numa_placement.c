@@ -70,8 +70,8 @@ static void expect_on(const char *key, memkind_t kind, const char *name) {
         return;
     }
     CHECK_EQ(counts[want], size / (size_t)sysconf(_SC_PAGESIZE));
-    printf("%s %s lands on node %d\n", counts[want] * (size_t)sysconf(_SC_PAGESIZE) == size
-                                           ? "PASS" : "FAIL", name, want);
+    printf("%s %s lands on node %d\n",
+           counts[want] * (size_t)sysconf(_SC_PAGESIZE) == size ? "PASS" : "FAIL", name, want);
 }
 
 TEST(topology_is_read) {
@@ -83,9 +83,9 @@ TEST(topology_is_read) {
         tc_node_info_t info;
         CHECK_EQ(tc_topology_node(ids[i], &info), TC_OK);
         printf("  node%u: %u cpus, %zu MiB, bw %u MB/s, lat %u ns, hbw %d, dax_kmem %d, "
-               "hugepages %zu\n", info.id, info.ncpus, info.capacity / MIB,
-               info.read_bandwidth_mbps, info.read_latency_ns, info.is_hbw, info.is_dax_kmem,
-               info.hugepages_2m);
+               "hugepages %zu\n",
+               info.id, info.ncpus, info.capacity / MIB, info.read_bandwidth_mbps,
+               info.read_latency_ns, info.is_hbw, info.is_dax_kmem, info.hugepages_2m);
     }
 }
 
@@ -112,7 +112,8 @@ TEST(interleave_spreads_over_nodes) {
     }
     /* Every size that gets whole pages, after the other kinds of this suite were used (issue
      * 13: 8 MiB was reported all on node 0). */
-    static const size_t sizes[] = {64 << 10, 1 * MIB, 2 * MIB, 4 * MIB, 8 * MIB, 16 * MIB, 32 * MIB};
+    static const size_t sizes[] = {64 << 10, 1 * MIB,  2 * MIB, 4 * MIB,
+                                   8 * MIB,  16 * MIB, 32 * MIB};
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
         unsigned counts[64], used = 0;
         CHECK_EQ(land(MEMKIND_INTERLEAVE, "INTERLEAVE", sizes[s], counts), 0);
