@@ -17,7 +17,7 @@
  * - Making room does bounded work besides the evictions it needs: at most CONSOLIDATE_SLOTS
  *   ring slots are looked at to pack sparse slabs per call. Stores also make a little room
  *   ahead (AHEAD_*), so that the evictions a large block needs are mostly done by then.
- * - An overwrite that stays on its tier keeps the entry's place and count (store.c).
+ * - An overwrite keeps the entry's read count and goes to the tail of its FIFO (store.c).
  */
 #include "cache_internal.h"
 
@@ -274,7 +274,10 @@ void tc__make_room_ahead(struct tc_cache *c, unsigned t) {
     if (!slab || tier->used + want <= tier->budget) return; /* (no slabs: a small tier) */
     unsigned slots = AHEAD_SLOTS;
     consolidate(c, t, want, 2 * slab, &slots);
-    for (unsigned i = 0; i < AHEAD_STEPS && tier->used + want > tier->budget; i++)
+    /* Free slots count here (consolidation turns them into free budget): evicting until the
+     * budget itself is free would empty the cache by as much again in scattered slots. */
+    for (unsigned i = 0;
+         i < AHEAD_STEPS && tier->used + want > tier->budget + tier->slabs.free_bytes; i++)
         if (!tier_step(c, t)) break;
 }
 

@@ -135,8 +135,18 @@ static int put(tc_cache_t *c, uint64_t h, struct tc_entry *old, const struct tc_
     int placed = tc__cache_place(c, s);
     if (placed < 0) return TC_ERR_TOOLARGE;
     unsigned t = (unsigned)placed;
-    if (old && t == entry_tier(old)) { /* stays on its tier, at its place in its queue */
-        if (!tc__entry_rewrite(c, old, s) && !rebuild(c, old, h, s)) return TC_ERR_NOMEM;
+    if (old && t == entry_tier(old)) { /* stays on its tier, in its block when it fits */
+        struct tc_entry *n = tc__entry_rewrite(c, old, s) ? old : rebuild(c, old, h, s);
+        if (!n) return TC_ERR_NOMEM;
+        /* A written entry is new to the policy, as in memcached: to the tail of its FIFO
+         * (where it stays when no ring segment can be had: the value is stored all the same). */
+        struct tc_queue *q = tc__entry_queue(c, n);
+        size_t used = c->tiers[t].used;
+        if (!tc__queue_reserve(c, t, q)) {
+            tc__queue_remove(c, q, n);
+            tc__queue_push(q, n);
+        }
+        if (c->tiers[t].used > used) tc__cache_trim(c, n); /* a ring segment was added */
         tc__note_expiry(c, s->expiry);
         c->sets++;
         return TC_OK;
