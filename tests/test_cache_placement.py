@@ -446,7 +446,7 @@ def test_index_on_the_capacity_tier_leaves_dram_to_hot_entries(shm_dir):
         assert stats["index_tier"] == 1
         assert capacity["items"] > 40_000
         assert capacity["dram_bytes"] == 0
-        assert dram["used"] < 1 * MiB
+        assert dram["used"] <= 1 * MiB  # within its budget (the index is not there)
         assert capacity["used"] >= stats["index_bytes"] + capacity["value_bytes"]
         assert all(cache[i] == value_for(i, 100) for i in range(0, 50_000, 97))
         cache.check()

@@ -149,11 +149,15 @@ static bool clock_step(struct tc_cache *c, unsigned t) {
 /* One step of tier t's small FIFO: to the tier's main FIFO if read, else out of the tier. */
 static bool small_step(struct tc_cache *c, unsigned t) {
     struct tc_tier *tier = &c->tiers[t];
-    if (!tier->small.live || tc__queue_reserve(c, t, &tier->main) ||
-        tc__queue_reserve(c, t, &tier->small))
-        return false;
+    if (!tier->small.live || tc__queue_reserve(c, t, &tier->small)) return false;
     struct tc_entry *e = pop_victim(c, t, &tier->small);
     if (!e) return false;
+    /* The main FIFO gets room only when an entry goes there: reserving it for every step kept
+     * an empty main FIFO's ring being made and given back (tidy) on every store. */
+    if (entry_freq(e) && tc__queue_reserve(c, t, &tier->main)) {
+        tc__queue_push(&tier->small, e); /* (out of memory: it waits its turn again) */
+        return false;
+    }
     if (entry_freq(e)) {
         e->flags &= (uint8_t)~E_SMALL;
         entry_set_freq(e, 0);
