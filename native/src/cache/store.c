@@ -262,8 +262,9 @@ TC_API int tc_cache_store(tc_cache_t *c, tc_cache_mode_t mode, const tc_cache_it
     return err;
 }
 
-TC_API int tc_cache_set(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
-                        const void *value, size_t vlen, unsigned vtag, double ttl) {
+/* tc_cache_store of one plain item in the given mode. */
+static int store_plain(tc_cache_t *c, tc_cache_mode_t mode, unsigned ktag, const void *key,
+                       size_t klen, const void *value, size_t vlen, unsigned vtag, double ttl) {
     tc_cache_item_t it = {.ktag = ktag,
                           .key = key,
                           .klen = klen,
@@ -271,20 +272,18 @@ TC_API int tc_cache_set(tc_cache_t *c, unsigned ktag, const void *key, size_t kl
                           .vlen = vlen,
                           .vtag = vtag,
                           .ttl = ttl};
-    int rc = tc_cache_store(c, TC_STORE_SET, &it, NULL);
+    return tc_cache_store(c, mode, &it, NULL);
+}
+
+TC_API int tc_cache_set(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
+                        const void *value, size_t vlen, unsigned vtag, double ttl) {
+    int rc = store_plain(c, TC_STORE_SET, ktag, key, klen, value, vlen, vtag, ttl);
     return rc < 0 ? rc : TC_OK;
 }
 
 TC_API int tc_cache_add(tc_cache_t *c, unsigned ktag, const void *key, size_t klen,
                         const void *value, size_t vlen, unsigned vtag, double ttl) {
-    tc_cache_item_t it = {.ktag = ktag,
-                          .key = key,
-                          .klen = klen,
-                          .value = value,
-                          .vlen = vlen,
-                          .vtag = vtag,
-                          .ttl = ttl};
-    int rc = tc_cache_store(c, TC_STORE_ADD, &it, NULL);
+    int rc = store_plain(c, TC_STORE_ADD, ktag, key, klen, value, vlen, vtag, ttl);
     return rc < 0 ? rc : rc == TC_CACHE_STORED;
 }
 
