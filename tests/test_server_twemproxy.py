@@ -5,14 +5,13 @@ and no read ever returns a value the key did not hold last."""
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from server_harness import IO_TIMEOUT, Server, _server_env, free_port
+from server_harness import IO_TIMEOUT, Server, _server_env, free_port, stop_process
 
 pytest.importorskip("pymemcache")
 from pymemcache.client.base import Client
@@ -84,13 +83,7 @@ class Proxy:
         )
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(IO_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -147,22 +147,19 @@ class RemoteCache(MutableMapping):
 
     def incr(self, key: Any, delta: int = 1, default: int | None = None) -> int:
         """Add delta (unsigned 64-bit, memcached's rule); with default, create the key first."""
-        wkey = _wire_key(key)
-        value = self.client.incr(wkey, delta, noreply=False)
-        if value is None and default is not None:
-            self.client.add(wkey, int(default), expire=_exptime(self.ttl), noreply=False)
-            value = self.client.incr(wkey, delta, noreply=False)
-        if value is None:
-            raise KeyError(key)
-        return int(value)
+        return self._count(self.client.incr, key, delta, default)
 
     def decr(self, key: Any, delta: int = 1, default: int | None = None) -> int:
         """Take delta away, stopping at 0 (memcached's rule)."""
+        return self._count(self.client.decr, key, delta, default)
+
+    def _count(self, op: Any, key: Any, delta: int, default: int | None) -> int:
+        """incr or decr (op): the new number; with default, the key is created first."""
         wkey = _wire_key(key)
-        value = self.client.decr(wkey, delta, noreply=False)
+        value = op(wkey, delta, noreply=False)
         if value is None and default is not None:
             self.client.add(wkey, int(default), expire=_exptime(self.ttl), noreply=False)
-            value = self.client.decr(wkey, delta, noreply=False)
+            value = op(wkey, delta, noreply=False)
         if value is None:
             raise KeyError(key)
         return int(value)
