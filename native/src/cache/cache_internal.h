@@ -173,6 +173,8 @@ bool tc__index_slot_ok(const struct tc_index *ix, size_t slot, uint64_t h);
 /* The entry with this key and its slot in *slot; NULL and TC_INDEX_NONE when absent. */
 struct tc_entry *tc__index_find(const struct tc_index *ix, uint64_t h, unsigned tag,
                                 const void *key, size_t klen, size_t *slot);
+/* Start reading the slot where a lookup of hash h begins (its part's new table). */
+void tc__index_prefetch(const struct tc_index *ix, uint64_t h);
 /* Slot of this exact entry (found through its key, whose hash is h), or TC_INDEX_NONE. */
 size_t tc__index_find_entry(const struct tc_index *ix, const struct tc_entry *e);
 size_t tc__index_find_hashed(const struct tc_index *ix, const struct tc_entry *e, uint64_t h);
@@ -430,6 +432,8 @@ struct tc_entry *tc__move_to_tier(struct tc_cache *c, struct tc_entry *e, unsign
 /* Protect e from eviction until the matching tc__unkeep (calls nest). */
 void tc__keep(struct tc_cache *c, struct tc_entry *e);
 void tc__unkeep(struct tc_cache *c);
+/* Start reading the ghost slot of hash h (a lookup of the key is under way). */
+void tc__ghost_prefetch(struct tc_cache *c, uint64_t h);
 /* A key about to be inserted: true (and forgotten) if it was evicted recently. */
 bool tc__ghost_take(struct tc_cache *c, uint64_t h);
 /* Fill a new ghost table of cap zeroed slots for an index part from its current one. */

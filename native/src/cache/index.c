@@ -152,6 +152,11 @@ struct tc_entry *tc__index_find(const struct tc_index *ix, uint64_t h, unsigned 
     return NULL;
 }
 
+void tc__index_prefetch(const struct tc_index *ix, uint64_t h) {
+    const struct tc_index_table *t = &ix->part[tc__index_part_of(h)].now;
+    if (t->cap) __builtin_prefetch(&t->slots[home_of(h, t->cap)]);
+}
+
 size_t tc__index_find_hashed(const struct tc_index *ix, const struct tc_entry *e, uint64_t h) {
     const unsigned char *key = entry_key(e);
     size_t slot;

@@ -204,6 +204,7 @@ static bool bad_item(const tc_cache_item_t *it) {
 static int store_locked(tc_cache_t *c, tc_cache_mode_t mode, const tc_cache_item_t *it,
                         uint64_t *cas_out) {
     uint64_t h = tc__key_hash(it->ktag, it->key, it->klen);
+    tc__ghost_prefetch(c, h); /* a new key's ghost slot: read while the index is searched */
     struct tc_entry *old = tc__lookup_hashed(c, h, it->ktag, it->key, it->klen);
     switch (mode) {
     case TC_STORE_ADD:
